@@ -1,0 +1,269 @@
+"""Gymnasium environments as rlpyt environments.
+
+:class:`GymEnvWrapper` adapts the gymnasium API (``reset() -> (obs, info)``,
+``step() -> (obs, reward, terminated, truncated, info)``) to rlpyt's
+``EnvStep(observation, reward, done, env_info)``:
+
+* ``done = terminated or truncated``;
+* ``env_info.timeout = truncated and not terminated`` -- a time limit cut the
+  episode, so value targets bootstrap from the last observation; when both
+  flags are set, termination wins;
+* the info dict becomes a fixed-schema namedarraytuple ``EnvInfo``. The schema
+  is read from one probe step at construction (or given as ``info_example``):
+  its numeric values (scalars, fixed-shape arrays, nested dicts of them) become
+  fields; non-numeric values are dropped with one warning; keys that appear
+  only later are dropped with one warning each; keys missing from a step are
+  zero-filled.
+"""
+
+import warnings
+
+import numpy as np
+from gymnasium import make as _gym_make_env
+
+from rlpyt.envs.base import Env, EnvStep
+from rlpyt.spaces.gym_wrapper import GymSpaceWrapper
+from rlpyt.utils.collections import namedarraytuple
+
+__all__ = ["GymEnvWrapper", "gym_make", "info_schema"]
+
+_OLD_API = (
+    "{env} uses the old gym API: {what}. rlpyt needs the gymnasium API: "
+    "reset() -> (observation, info) and step() -> (observation, reward, terminated, "
+    "truncated, info). Port the env to gymnasium (or wrap it with "
+    "gymnasium.wrappers.EnvCompatibility from shimmy) before wrapping it."
+)
+
+
+def _numeric(value) -> np.ndarray | None:
+    a = np.asarray(value)
+    if a.dtype.kind in "biuf":
+        return a
+    return None
+
+
+def info_schema(info: dict, name: str = "EnvInfo", extra: dict | None = None):
+    """The EnvInfo namedarraytuple class and its zero-valued example for an info dict.
+
+    Returns ``(EnvInfoCls, zero_example, dropped_keys)``.
+    """
+    fields, zeros, dropped = [], [], []
+    for key, value in info.items():
+        if not (isinstance(key, str) and key.isidentifier() and not key.startswith("_")):
+            dropped.append(str(key))
+            continue
+        if isinstance(value, dict):
+            SubCls, sub_zero, sub_dropped = info_schema(value, f"{name}_{key}")
+            dropped.extend(f"{key}.{k}" for k in sub_dropped)
+            if SubCls._fields:
+                fields.append(key)
+                zeros.append(sub_zero)
+            continue
+        a = _numeric(value)
+        if a is None:
+            dropped.append(key)
+            continue
+        fields.append(key)
+        zeros.append(np.zeros_like(a))
+    for key, value in (extra or {}).items():
+        fields.append(key)
+        zeros.append(value)
+    Cls = namedarraytuple(name, fields)
+    return Cls, Cls(*zeros), dropped
+
+
+class GymEnvWrapper(Env):
+    """An rlpyt ``Env`` around a gymnasium env (see the module docstring).
+
+    Args:
+        env: a gymnasium env (e.g. from ``gymnasium.make``).
+        act_null_value, obs_null_value: null values of the action/observation
+            spaces (written after resets as ``prev_action``).
+        force_float32: store float observations and actions as float32.
+        info_example: an info dict that fixes the EnvInfo schema instead of a
+            probe step at construction.
+    """
+
+    def __init__(
+        self,
+        env,
+        act_null_value=0,
+        obs_null_value=0,
+        force_float32: bool = True,
+        info_example: dict | None = None,
+    ):
+        self.env = env
+        self._name = _env_name(env)
+        self._action_space = GymSpaceWrapper(
+            env.action_space, "action", force_float32, act_null_value
+        )
+        self._observation_space = GymSpaceWrapper(
+            env.observation_space, "observation", force_float32, obs_null_value
+        )
+        self._convert_obs = self._observation_space.convert
+        self._revert_action = self._action_space.revert
+        self._seed = None
+        self._closed = False
+        if info_example is None:
+            info_example = self._probe_info()
+        EnvInfoCls, self._info_zero, dropped = info_schema(
+            info_example, extra={"timeout": np.zeros((), dtype=bool)}
+        )
+        self._EnvInfo = EnvInfoCls
+        self._info_keys = frozenset(EnvInfoCls._fields) - {"timeout"}
+        self._info_fields = EnvInfoCls._fields[:-1]  # all but timeout, in order
+        self._zero_values = tuple(self._info_zero)[:-1]
+        self._info_defaults = dict(zip(self._info_fields, self._zero_values))
+        self._empty_info = {t: EnvInfoCls(*self._zero_values, t) for t in (False, True)}
+        # Nested info dicts become nested EnvInfo tuples (rare: a slower path).
+        self._nested = {k: type(v) for k, v in self._info_defaults.items() if isinstance(v, tuple)}
+        self._warned_keys = set(dropped)
+        if dropped:
+            warnings.warn(
+                f"{self._name}: info keys {sorted(dropped)} are not numeric (or not valid "
+                "field names) and are dropped from env_info",
+                stacklevel=2,
+            )
+
+    def _probe_info(self) -> dict:
+        """One reset and one random step to learn the info schema."""
+        self._checked_reset()
+        result = self.env.step(self.env.action_space.sample())
+        if not (isinstance(result, tuple) and len(result) == 5):
+            raise TypeError(
+                _OLD_API.format(
+                    env=self._name, what=(f"step() returned {_describe(result)}, not a 5-tuple")
+                )
+            )
+        return result[4] if isinstance(result[4], dict) else {}
+
+    def _checked_reset(self, seed=None):
+        result = self.env.reset(seed=seed)
+        if not (isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], dict)):
+            raise TypeError(
+                _OLD_API.format(
+                    env=self._name,
+                    what=(f"reset() returned {_describe(result)}, not (observation, info)"),
+                )
+            )
+        return result
+
+    def reset(self):
+        if self._closed:
+            raise RuntimeError(f"{self._name}: reset() after close()")
+        # The seed applies once: later resets continue the env's seeded stream.
+        obs, _ = self._checked_reset(seed=self._seed)
+        self._seed = None
+        return self._convert_obs(obs)
+
+    def step(self, action) -> EnvStep:
+        result = self.env.step(self._revert_action(action))
+        try:
+            obs, reward, terminated, truncated, info = result
+        except (TypeError, ValueError):
+            raise TypeError(
+                _OLD_API.format(
+                    env=self._name, what=(f"step() returned {_describe(result)}, not a 5-tuple")
+                )
+            ) from None
+        done = bool(terminated or truncated)
+        timeout = bool(truncated and not terminated)
+        return EnvStep(self._convert_obs(obs), reward, done, self._env_info(info, timeout))
+
+    def _env_info(self, info: dict, timeout: bool):
+        if not info:  # immutable, so the two possible values are made once
+            return self._empty_info[timeout]
+        if not info.keys() <= self._info_keys:
+            self._warn_unknown(info)
+        get = info.get
+        defaults = self._info_defaults
+        values = [get(k, defaults[k]) for k in self._info_fields]
+        if self._nested:
+            values = [
+                _nest(v, defaults[k]) if k in self._nested else v
+                for k, v in zip(self._info_fields, values)
+            ]
+        values.append(timeout)
+        return self._EnvInfo(*values)
+
+    def _warn_unknown(self, info: dict) -> None:
+        new = [k for k in info if k not in self._info_keys and k not in self._warned_keys]
+        if new:
+            self._warned_keys.update(new)
+            warnings.warn(
+                f"{self._name}: info keys {sorted(map(str, new))} were not in the schema "
+                "fixed at construction and are dropped (pass info_example= to declare them)",
+                stacklevel=3,
+            )
+
+    def seed(self, seed: int | None = None) -> None:
+        super().seed(seed)
+        self._seed = seed
+        if seed is not None:
+            self.env.action_space.seed(seed)
+            self.env.observation_space.seed(seed)
+
+    @property
+    def horizon(self) -> int | None:
+        spec = getattr(self.env, "spec", None)
+        return getattr(spec, "max_episode_steps", None)
+
+    def render(self):
+        return self.env.render()
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self.env.close()
+
+
+def _nest(value, zero):
+    """A nested info dict as the namedarraytuple of its schema (missing keys zero)."""
+    if not isinstance(value, dict):
+        return zero
+    return type(zero)(
+        *(
+            _nest(value.get(k, z), z) if isinstance(z, tuple) else value.get(k, z)
+            for k, z in zip(zero._fields, zero)
+        )
+    )
+
+
+def _env_name(env) -> str:
+    spec = getattr(env, "spec", None)
+    if spec is not None and getattr(spec, "id", None):
+        return f"{type(env.unwrapped).__name__}({spec.id})"
+    return type(getattr(env, "unwrapped", env)).__name__
+
+
+def _describe(value) -> str:
+    if isinstance(value, tuple):
+        return f"a {len(value)}-tuple"
+    return f"a {type(value).__name__}"
+
+
+def gym_make(
+    *args,
+    info_example: dict | None = None,
+    act_null_value=0,
+    obs_null_value=0,
+    force_float32: bool = True,
+    **kwargs,
+) -> GymEnvWrapper:
+    """``gymnasium.make(*args, **kwargs)`` wrapped in a :class:`GymEnvWrapper`.
+
+    Ids of the form ``ALE/...`` register ale-py's Atari envs first.
+    """
+    env_id = args[0] if args else kwargs.get("id")
+    if isinstance(env_id, str) and env_id.startswith("ALE/"):
+        import ale_py
+        import gymnasium
+
+        gymnasium.register_envs(ale_py)
+    return GymEnvWrapper(
+        _gym_make_env(*args, **kwargs),
+        act_null_value=act_null_value,
+        obs_null_value=obs_null_value,
+        force_float32=force_float32,
+        info_example=info_example,
+    )
