@@ -125,6 +125,16 @@ class GymEnvWrapper(Env):
                 stacklevel=2,
             )
 
+    def __getstate__(self):  # the converters are closures: rebuilt, not pickled
+        state = dict(self.__dict__)
+        del state["_convert_obs"], state["_revert_action"]
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._convert_obs = self._observation_space.convert
+        self._revert_action = self._action_space.revert
+
     def _probe_info(self) -> dict:
         """One reset and one random step to learn the info schema."""
         self._checked_reset()

@@ -1,16 +1,12 @@
 """Conversion between gymnasium spaces/values and rlpyt spaces/values.
 
-=====================  ==========================================================
-gymnasium              rlpyt
-=====================  ==========================================================
-``Box`` (float)        ``FloatBox`` (float32 unless ``force_float32=False``)
-``Box`` (int, bool)    ``IntBox`` with ``high + 1`` (rlpyt's high is exclusive)
-``Discrete(n, start)`` ``IntBox(start, start + n)``, shape ``()``
-``MultiDiscrete``      ``IntBox(start, start + nvec)``
-``MultiBinary``        ``IntBox(0, 2)``, dtype int8
-``Dict``, ``Tuple``    ``Composite`` whose values are namedarraytuples (``Tuple``
-                       fields are named ``f0, f1, ...``)
-=====================  ==========================================================
+* ``Box`` (float): ``FloatBox`` (float32 unless ``force_float32=False``);
+* ``Box`` (int, bool): ``IntBox`` with ``high + 1`` (rlpyt's high is exclusive);
+* ``Discrete(n, start)``: ``IntBox(start, start + n)``, shape ``()``;
+* ``MultiDiscrete``: ``IntBox(start, start + nvec)``;
+* ``MultiBinary``: ``IntBox(0, 2)``, dtype int8;
+* ``Dict``, ``Tuple``: ``Composite`` whose values are namedarraytuples (``Tuple``
+  fields are named ``f0, f1, ...``).
 
 Any other space (``Text``, ``Graph``, ``Sequence``, ``OneOf``...) is refused.
 """
