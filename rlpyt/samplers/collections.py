@@ -1,6 +1,46 @@
-"""Per-trajectory diagnostics collected by the samplers."""
+"""The sample layout shared by samplers, agents and algorithms, and TrajInfo.
 
-from rlpyt.utils.collections import AttrDict
+Every sample array has leading dims ``[T, B]``: time first, then the batch of
+environments. ``prev_action[t]`` and ``prev_reward[t]`` are what the agent saw
+before acting at ``t`` (zero, the null value, right after a reset).
+"""
+
+from collections import namedtuple
+
+from rlpyt.utils.collections import AttrDict, namedarraytuple
+
+__all__ = [
+    "BatchSpec",
+    "Samples",
+    "AgentSamples",
+    "AgentSamplesBsv",
+    "EnvSamples",
+    "TrajInfo",
+]
+
+Samples = namedarraytuple("Samples", ["agent", "env"])
+AgentSamples = namedarraytuple("AgentSamples", ["action", "prev_action", "agent_info"])
+# For algorithms that bootstrap returns from a value estimate: ``bootstrap_value``
+# [1, B] is V of the observation after the batch; ``timeout_value`` [T, B] is V of the
+# final observation of an episode cut by a time limit at t (0 elsewhere), because that
+# observation is gone from the samples once the env resets.
+AgentSamplesBsv = namedarraytuple(
+    "AgentSamplesBsv",
+    ["action", "prev_action", "agent_info", "bootstrap_value", "timeout_value"],
+)
+EnvSamples = namedarraytuple(
+    "EnvSamples", ["observation", "reward", "prev_reward", "done", "env_info"]
+)
+
+
+class BatchSpec(namedtuple("BatchSpec", ["T", "B"])):
+    """``T`` time steps for each of ``B`` environments per sampler batch."""
+
+    __slots__ = ()
+
+    @property
+    def size(self) -> int:
+        return self.T * self.B
 
 
 class TrajInfo(AttrDict):

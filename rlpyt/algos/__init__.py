@@ -1,0 +1,1 @@
+"""Algorithms: turn sample batches into agent updates (``pg/``: A2C, PPO)."""

@@ -1,0 +1,102 @@
+"""The algorithm interface: turn a batch of samples into agent updates."""
+
+__all__ = ["RlAlgorithm"]
+
+
+class RlAlgorithm:
+    """Base class of all algorithms.
+
+    Two-phase setup: ``__init__`` stores hyperparameters (and validates them);
+    :meth:`initialize` binds the agent and builds the optimizer once the
+    agent's parameters exist. The runner then calls :meth:`optimize_agent`
+    once per iteration with the sampler's ``[T, B]`` batch.
+
+    Subclasses keep ``loss(...)`` separate from :meth:`optimize_agent`, so a
+    test can evaluate the loss on a hand-built batch.
+
+    Attributes:
+        opt_info_fields: names of the diagnostics in the ``OptInfo`` that
+            :meth:`optimize_agent` returns (the logger records one statistic each).
+        bootstrap_value: whether the sampler must store ``V`` of the
+            observation after the batch (and of time-limit-cut final observations).
+        update_counter: gradient steps applied so far.
+    """
+
+    opt_info_fields = ()
+    bootstrap_value = False
+
+    def __init__(self):
+        self.agent = None
+        self.optimizer = None
+        self.n_itr = None
+        self.batch_spec = None
+        self.mid_batch_reset = False
+        self.world_size = 1
+        self.rank = 0
+        self.update_counter = 0
+        self._batch_size = None
+
+    def initialize(
+        self,
+        agent,
+        n_itr: int,
+        batch_spec,
+        mid_batch_reset: bool = False,
+        examples=None,
+        world_size: int = 1,
+        rank: int = 0,
+    ):
+        """Bind the agent and build the optimizer.
+
+        Args:
+            agent: an initialized agent (its model exists).
+            n_itr: total training iterations (for schedules).
+            batch_spec: the sampler's ``BatchSpec(T, B)``.
+            mid_batch_reset: True when envs reset inside a batch (then every
+                step is valid); False for collectors that wait to reset.
+            examples: one sample of each buffer field (off-policy replays use it).
+            world_size, rank: data-parallel process group (SyncRl).
+        """
+        raise NotImplementedError
+
+    def optimize_agent(self, itr: int, samples):
+        """Train on one batch of samples; returns an ``OptInfo`` of per-step lists."""
+        raise NotImplementedError
+
+    @property
+    def batch_size(self) -> int:
+        """Samples per gradient step (for logging)."""
+        return self._batch_size
+
+    # -- saving and resuming ----------------------------------------------------
+
+    def optim_state_dict(self) -> dict:
+        """The optimizer's state (the part of a snapshot the original rlpyt saved)."""
+        return self.optimizer.state_dict()
+
+    def load_optim_state_dict(self, state_dict: dict):
+        self.optimizer.load_state_dict(state_dict)
+
+    def state_dict(self) -> dict:
+        """Everything needed to resume training where it stopped.
+
+        Schedules are pure functions of the iteration, so with ``n_itr`` and
+        the optimizer state a resumed run repeats the uninterrupted one.
+        Subclasses extend the dict (e.g. a shuffling generator's state).
+        """
+        return dict(
+            optimizer=self.optim_state_dict(),
+            update_counter=self.update_counter,
+            n_itr=self.n_itr,
+        )
+
+    def load_state_dict(self, state_dict: dict):
+        """Restore :meth:`state_dict` output; call after :meth:`initialize`."""
+        if self.optimizer is None:
+            raise RuntimeError(
+                f"{type(self).__name__}.load_state_dict needs the optimizer: "
+                "call initialize(agent, ...) first"
+            )
+        self.load_optim_state_dict(state_dict["optimizer"])
+        self.update_counter = state_dict["update_counter"]
+        self.n_itr = state_dict["n_itr"]

@@ -1,0 +1,190 @@
+"""Returns, advantages and validity masks over ``[T, B]`` sample batches.
+
+All functions take ``[T, B]`` arrays (``[T]`` also works), loop backwards over
+``T`` only and vectorise over ``B``. They accept torch tensors or numpy arrays
+(numpy inputs are viewed as tensors without a copy and the results come back
+as numpy). Inputs are never modified; results go into ``*_dest`` when given.
+
+Time-limit truncation (``timeout``): a step cut by a time limit ends the
+episode (``done`` is true) but is not terminal, so its return must bootstrap
+from the value of the final observation, which the collector computed before
+the env reset and stored in ``timeout_value`` (Pardo et al. 2018, "Time Limits
+in Reinforcement Learning"). Without ``timeout`` these are the original rlpyt
+formulas, which treat every ``done`` as terminal.
+"""
+
+import numpy as np
+import torch
+
+__all__ = ["discount_return", "generalized_advantage_estimation", "valid_from_done"]
+
+
+def _to_torch(x):
+    return torch.from_numpy(x) if isinstance(x, np.ndarray) else x
+
+
+def _float(x, like: torch.Tensor) -> torch.Tensor:
+    """``x`` as a tensor of ``like``'s floating dtype and device (bool/int -> 0./1.)."""
+    return torch.as_tensor(_to_torch(x), device=like.device).to(like.dtype)
+
+
+def _bootstrap(bootstrap_value, reward: torch.Tensor) -> torch.Tensor:
+    """The value after the last step, shaped like one time step ``[B]``.
+
+    Samplers store it as ``[1, B]``; scalars and ``[B]`` are accepted too.
+    """
+    bv = _float(bootstrap_value, reward)
+    return bv.reshape(reward.shape[1:]) if bv.dim() > 0 else bv.expand(reward.shape[1:])
+
+
+def _timeouts(timeout, timeout_value, reward: torch.Tensor):
+    """``(timeout, timeout_value)`` as a bool mask and a float tensor, or ``(None, None)``."""
+    if timeout is None:
+        return None, None
+    if timeout_value is None:
+        raise ValueError(
+            "timeout was given without timeout_value: a time-limit cut must bootstrap from "
+            "the value of the final observation (samples.agent.timeout_value)"
+        )
+    timeout = torch.as_tensor(_to_torch(timeout), device=reward.device) != 0
+    return timeout, _float(timeout_value, reward)
+
+
+def _dest(dest, reward: torch.Tensor) -> torch.Tensor:
+    if dest is None:
+        return torch.zeros_like(reward)
+    dest = _to_torch(dest)
+    if dest.shape != reward.shape:
+        raise ValueError(f"dest shape {tuple(dest.shape)} != reward shape {tuple(reward.shape)}")
+    return dest
+
+
+def _like_input(result: torch.Tensor, was_numpy: bool):
+    return result.numpy() if was_numpy else result
+
+
+def discount_return(
+    reward,
+    done,
+    bootstrap_value,
+    discount: float,
+    return_dest=None,
+    timeout=None,
+    timeout_value=None,
+):
+    """Discounted return ``y_t`` of each step, bootstrapped after the batch.
+
+    ::
+
+        y_T = bootstrap_value
+        y_t = r_t + discount * y_{t+1} * (1 - done_t)   (no timeout at t)
+        y_t = r_t + discount * timeout_value_t          (timeout at t)
+
+    Args:
+        reward: ``[T, B]`` rewards (floating dtype; results use it).
+        done: ``[T, B]`` episode ends (bool or 0/1).
+        bootstrap_value: ``[1, B]`` (or ``[B]``) value of the observation after step T-1.
+        discount: gamma.
+        return_dest: optional ``[T, B]`` tensor written in place and returned.
+        timeout: optional ``[T, B]``: episode cut by a time limit at t (then also done).
+        timeout_value: ``[T, B]`` value of the final observation where ``timeout``.
+
+    Returns:
+        ``[T, B]`` returns.
+    """
+    was_numpy = isinstance(reward, np.ndarray)
+    reward = _to_torch(reward)
+    not_done = 1 - _float(done, reward)
+    timeout, timeout_value = _timeouts(timeout, timeout_value, reward)
+    return_ = _dest(return_dest, reward)
+    next_return = _bootstrap(bootstrap_value, reward)
+    for t in reversed(range(reward.shape[0])):
+        next_value = next_return * not_done[t]
+        if timeout is not None:
+            # A time-limit cut continues from V(final observation), not from 0.
+            # (where, not a product: timeout_value is unused elsewhere, even if not finite.)
+            next_value = torch.where(timeout[t], timeout_value[t], next_value)
+        return_[t] = reward[t] + discount * next_value
+        next_return = return_[t]
+    return _like_input(return_, was_numpy)
+
+
+def generalized_advantage_estimation(
+    reward,
+    value,
+    done,
+    bootstrap_value,
+    discount: float,
+    gae_lambda: float,
+    advantage_dest=None,
+    return_dest=None,
+    timeout=None,
+    timeout_value=None,
+):
+    """GAE(gamma, lambda) advantages and the matching returns (Schulman et al. 2016, eq. 16).
+
+    ::
+
+        next_v_t = V_{t+1}                (bootstrap_value for t = T-1)
+        next_v_t = 0                      if done_t (terminal)
+        next_v_t = timeout_value_t        if timeout_t (time-limit cut)
+        delta_t  = r_t + discount * next_v_t - V_t
+        A_t      = delta_t + discount * gae_lambda * (1 - done_t) * A_{t+1}
+        return_t = A_t + V_t
+
+    The trace ``A_{t+1}`` never crosses an episode end, truncated or not.
+
+    Args:
+        reward, value, done: ``[T, B]``.
+        bootstrap_value: ``[1, B]`` (or ``[B]``) value of the observation after step T-1.
+        discount, gae_lambda: gamma and lambda.
+        advantage_dest, return_dest: optional ``[T, B]`` tensors written in place.
+        timeout, timeout_value: as in :func:`discount_return`.
+
+    Returns:
+        ``(advantage, return_)``, each ``[T, B]``.
+    """
+    was_numpy = isinstance(reward, np.ndarray)
+    reward = _to_torch(reward)
+    value = _float(value, reward)
+    not_done = 1 - _float(done, reward)
+    timeout, timeout_value = _timeouts(timeout, timeout_value, reward)
+    if timeout is not None:
+        # A timeout ends the episode even if a caller forgot to set done with it.
+        not_done = not_done * (~timeout).to(reward.dtype)
+    advantage = _dest(advantage_dest, reward)
+    return_ = _dest(return_dest, reward)
+    next_v = _bootstrap(bootstrap_value, reward)
+    next_advantage = torch.zeros_like(next_v)
+    for t in reversed(range(reward.shape[0])):
+        next_value = next_v * not_done[t]
+        if timeout is not None:
+            next_value = torch.where(timeout[t], timeout_value[t], next_value)
+        delta = reward[t] + discount * next_value - value[t]
+        advantage[t] = delta + discount * gae_lambda * not_done[t] * next_advantage
+        next_advantage = advantage[t]
+        next_v = value[t]
+    return_[:] = advantage + value
+    return _like_input(advantage, was_numpy), _like_input(return_, was_numpy)
+
+
+def valid_from_done(done):
+    """Mask of steps up to and including each column's first ``done``.
+
+    ``valid[0] = 1`` and ``valid[t] = 1 - max(done[:t])``: for collectors that
+    wait to reset (``CpuWaitResetCollector``), an env that finished keeps
+    stepping nothing, so its steps after the first ``done`` carry no data.
+
+    Args:
+        done: ``[T, B]`` (or ``[T]``) bool or 0/1.
+
+    Returns:
+        float ``[T, B]`` mask (float32 unless ``done`` is already floating).
+    """
+    was_numpy = isinstance(done, np.ndarray)
+    done = _to_torch(done)
+    dtype = done.dtype if done.is_floating_point() else torch.float32
+    done = done.to(dtype)
+    valid = torch.ones_like(done)
+    valid[1:] = 1 - torch.clamp(torch.cumsum(done[:-1], dim=0), max=1)
+    return _like_input(valid, was_numpy)

@@ -1,0 +1,224 @@
+"""Training configurations: nested dicts with per-env defaults and ``--set`` overrides.
+
+A config has the sections ``env``, ``sampler``, ``agent``, ``algo``, ``runner``
+and ``logging``. :func:`default_config` gives good settings for an algorithm on
+an env; :func:`apply_override` changes one value by its dotted path
+(``algo.learning_rate=3e-4``) and refuses unknown keys with the closest match.
+"""
+
+import ast
+import copy
+import difflib
+
+__all__ = ["default_config", "apply_override", "apply_overrides", "flatten", "ATARI_GAMES_HINT"]
+
+ATARI_GAMES_HINT = "an ale-py game name such as pong, breakout, space_invaders"
+
+# RL Zoo's tuned PPO for CartPole-v1 (also the benchmark's settings): 8 envs x 32 steps.
+_PPO_CARTPOLE = dict(
+    discount=0.98,
+    learning_rate=1e-3,
+    gae_lambda=0.8,
+    epochs=20,
+    minibatches=1,
+    ratio_clip=0.2,
+    entropy_loss_coeff=0.0,
+    value_loss_coeff=0.5,
+    linear_lr_schedule=True,
+    normalize_advantage=True,
+    clip_grad_norm=0.5,
+)
+_A2C_CARTPOLE = dict(
+    discount=0.99,
+    learning_rate=3e-3,
+    gae_lambda=0.95,
+    value_loss_coeff=0.5,
+    entropy_loss_coeff=0.0,
+    clip_grad_norm=0.5,
+    normalize_advantage=True,
+    linear_lr_schedule=True,
+)
+_PPO_CONTINUOUS = dict(
+    discount=0.99,
+    learning_rate=3e-4,
+    gae_lambda=0.95,
+    epochs=10,
+    minibatches=32,
+    ratio_clip=0.2,
+    entropy_loss_coeff=0.0,
+    value_loss_coeff=0.5,
+    linear_lr_schedule=True,
+    normalize_advantage=True,
+    clip_grad_norm=0.5,
+)
+_A2C_CONTINUOUS = dict(
+    discount=0.99,
+    learning_rate=7e-4,
+    gae_lambda=0.95,
+    value_loss_coeff=0.5,
+    entropy_loss_coeff=0.0,
+    clip_grad_norm=0.5,
+    normalize_advantage=True,
+    linear_lr_schedule=True,
+)
+_PPO_ATARI = dict(
+    discount=0.99,
+    learning_rate=2.5e-4,
+    gae_lambda=0.95,
+    epochs=4,
+    minibatches=4,
+    ratio_clip=0.1,
+    entropy_loss_coeff=0.01,
+    value_loss_coeff=1.0,
+    linear_lr_schedule=True,
+    clip_grad_norm=0.5,
+)
+_A2C_ATARI = dict(
+    discount=0.99,
+    learning_rate=7e-4,
+    value_loss_coeff=0.5,
+    entropy_loss_coeff=0.01,
+    clip_grad_norm=0.5,
+)
+
+CLASSIC_DISCRETE = ("CartPole-v1", "CartPole-v0", "Acrobot-v1", "MountainCar-v0")
+
+
+def env_kind(env_id: str) -> str:
+    """``"atari"`` for ale-py game names, ``"discrete"`` or ``"continuous"`` for gymnasium ids."""
+    if "-v" not in env_id and env_id.replace("_", "").isalnum() and env_id.islower():
+        return "atari"
+    if env_id in CLASSIC_DISCRETE:
+        return "discrete"
+    import gymnasium
+
+    try:
+        spec = gymnasium.spec(env_id)
+    except Exception as err:
+        raise ValueError(
+            f"unknown env {env_id!r}: not a gymnasium id ({err}) and not {ATARI_GAMES_HINT}"
+        ) from None
+    env = gymnasium.make(spec.id)
+    try:
+        discrete = isinstance(env.action_space, gymnasium.spaces.Discrete)
+    finally:
+        env.close()
+    return "discrete" if discrete else "continuous"
+
+
+def default_config(algo: str, env_id: str) -> dict:
+    """Settings that train ``algo`` (``a2c``/``ppo``) well on ``env_id``."""
+    if algo not in ("a2c", "ppo"):
+        raise ValueError(f"--algo must be one of a2c, ppo; got {algo!r}")
+    kind = env_kind(env_id)
+    if kind == "atari":
+        env = {"id": env_id, "kwargs": {}}
+        sampler = dict(
+            batch_T=128 if algo == "ppo" else 5,
+            batch_B=8 if algo == "ppo" else 16,
+            max_decorrelation_steps=1000,
+        )
+        agent = {"name": "atari_ff", "model_kwargs": {}}
+        algo_kwargs = dict(_PPO_ATARI if algo == "ppo" else _A2C_ATARI)
+        runner = dict(n_steps=int(10e6), log_interval_steps=int(1e5), torch_threads=None)
+    elif kind == "discrete":
+        env = {"id": env_id, "kwargs": {}}
+        sampler = dict(
+            batch_T=32 if algo == "ppo" else 8,
+            batch_B=8 if algo == "ppo" else 16,
+            max_decorrelation_steps=100,
+        )
+        agent = {"name": "mlp_ff", "model_kwargs": {}}
+        algo_kwargs = dict(_PPO_CARTPOLE if algo == "ppo" else _A2C_CARTPOLE)
+        # Small MLPs: one torch thread is fastest (more threads only contend).
+        runner = dict(n_steps=int(1e5), log_interval_steps=int(1e4), torch_threads=1)
+    else:
+        env = {"id": env_id, "kwargs": {}}
+        sampler = dict(
+            batch_T=256 if algo == "ppo" else 8,
+            batch_B=8 if algo == "ppo" else 16,
+            max_decorrelation_steps=100,
+        )
+        agent = {"name": "mujoco_ff", "model_kwargs": {"normalize_observation": True}}
+        algo_kwargs = dict(_PPO_CONTINUOUS if algo == "ppo" else _A2C_CONTINUOUS)
+        runner = dict(n_steps=int(1e6), log_interval_steps=int(2e4), torch_threads=1)
+    sampler.update(
+        collector="reset", eval_n_envs=0, eval_max_steps=None, eval_max_trajectories=None
+    )
+    runner.update(seed=None, eval=False)
+    return {
+        "algo_name": algo,
+        "env": env,
+        "sampler": sampler,
+        "agent": agent,
+        "algo": algo_kwargs,
+        "runner": runner,
+        "logging": {
+            "log_dir": "data/local",
+            "run_ID": 0,
+            "snapshot_mode": "last",
+            "use_summary_writer": False,
+        },
+    }
+
+
+def flatten(config: dict, prefix: str = "") -> dict:
+    """``{"algo.learning_rate": 1e-3, ...}`` for every leaf."""
+    out = {}
+    for k, v in config.items():
+        path = f"{prefix}{k}"
+        if isinstance(v, dict) and v:
+            out.update(flatten(v, path + "."))
+        else:
+            out[path] = v
+    return out
+
+
+def _parse_value(text: str):
+    """A python literal (numbers, booleans, None, lists, dicts), else the string itself."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        lowered = text.lower()
+        if lowered in ("true", "false"):
+            return lowered == "true"
+        if lowered in ("none", "null"):
+            return None
+        return text
+
+
+# Keys that may be added under these sections (they pass through to constructors).
+_OPEN_SECTIONS = ("env.kwargs", "agent.model_kwargs", "algo.optim_kwargs")
+
+
+def apply_override(config: dict, assignment: str) -> dict:
+    """Apply ``"dotted.key=value"`` to ``config`` (in place); returns it.
+
+    Unknown keys are refused with the closest valid key, except under the
+    pass-through sections ``env.kwargs``, ``agent.model_kwargs`` and
+    ``algo.optim_kwargs``.
+    """
+    if "=" not in assignment:
+        raise ValueError(f"--set expects key=value, got {assignment!r}")
+    key, text = assignment.split("=", 1)
+    key = key.strip()
+    valid = flatten(config)
+    open_section = next((s for s in _OPEN_SECTIONS if key.startswith(s + ".")), None)
+    if key not in valid and open_section is None:
+        candidates = list(valid) + [s + ".<name>" for s in _OPEN_SECTIONS]
+        close = difflib.get_close_matches(key, candidates, n=1, cutoff=0.5)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise KeyError(f"unknown config key {key!r}{hint} (valid keys: see --print-config)")
+    node = config
+    parts = key.split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = _parse_value(text.strip())
+    return config
+
+
+def apply_overrides(config: dict, assignments) -> dict:
+    config = copy.deepcopy(config)
+    for assignment in assignments or ():
+        apply_override(config, assignment)
+    return config

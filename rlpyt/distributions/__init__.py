@@ -1,0 +1,1 @@
+"""Action distributions: sampling, log-likelihoods, KL and entropy over dist-info tuples."""

@@ -1,0 +1,1 @@
+"""Torch models. Every model accepts inputs with ``[]``, ``[B]`` or ``[T, B]`` leading dims."""

@@ -1,0 +1,154 @@
+"""Categorical policy/value models for vector observations (CartPole-like envs)."""
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from rlpyt.models.mlp import MlpModel
+from rlpyt.models.running_mean_std import RunningMeanStdModel
+from rlpyt.models.utils import RnnState, orthogonal_init_, run_lstm
+from rlpyt.utils.tensor import infer_leading_dims, restore_leading_dims
+
+__all__ = ["CategoricalPgMlpModel", "CategoricalPgLstmModel", "RnnState"]
+
+
+def _obs_rms(normalize_observation, observation_shape, norm_obs_clip, norm_obs_var_clip):
+    if not normalize_observation:
+        return None
+    return RunningMeanStdModel(observation_shape, clip=norm_obs_clip, min_var=norm_obs_var_clip)
+
+
+def _head_init_(mlp: MlpModel, gain: float) -> MlpModel:
+    """Orthogonal init: sqrt(2) on hidden layers, ``gain`` on the output layer."""
+    orthogonal_init_(mlp, gain=math.sqrt(2))
+    orthogonal_init_(mlp.model[-1], gain=gain)
+    return mlp
+
+
+class CategoricalPgMlpModel(torch.nn.Module):
+    """Separate policy and value MLPs on the (flattened) observation.
+
+    ``forward(observation, prev_action, prev_reward)`` with observation
+    ``[..., *observation_shape]`` (leading dims ``[]``, ``[B]`` or ``[T, B]``;
+    prev_action and prev_reward are ignored) returns ``(pi [..., A], value [...])``.
+
+    Initialisation as in the PPO/A2C reference implementations: orthogonal,
+    gain sqrt(2) on hidden layers, 0.01 on the policy output (so the first
+    policy is near uniform) and 1 on the value output. Observation
+    normalisation as in :class:`~rlpyt.models.pg.mujoco_ff_model.MujocoFfModel`.
+    """
+
+    def __init__(
+        self,
+        observation_shape,
+        action_size: int,
+        hidden_sizes=(64, 64),
+        hidden_nonlinearity=torch.nn.Tanh,
+        normalize_observation: bool = False,
+        norm_obs_clip: float = 10,
+        norm_obs_var_clip: float = 1e-6,
+    ):
+        super().__init__()
+        self._obs_ndim = len(observation_shape)
+        input_size = int(np.prod(observation_shape))
+        self.pi = _head_init_(
+            MlpModel(
+                input_size, hidden_sizes, output_size=action_size, nonlinearity=hidden_nonlinearity
+            ),
+            gain=0.01,
+        )
+        self.value = _head_init_(
+            MlpModel(input_size, hidden_sizes, output_size=1, nonlinearity=hidden_nonlinearity),
+            gain=1.0,
+        )
+        self.normalize_observation = normalize_observation
+        self.obs_rms = _obs_rms(
+            normalize_observation, observation_shape, norm_obs_clip, norm_obs_var_clip
+        )
+
+    def forward(self, observation, prev_action=None, prev_reward=None):
+        lead_dim, T, B, _ = infer_leading_dims(observation, self._obs_ndim)
+        observation = observation.to(torch.float32)
+        if self.obs_rms is not None:
+            observation = self.obs_rms(observation)
+        obs_flat = observation.reshape(T * B, -1)
+        pi = F.softmax(self.pi(obs_flat), dim=-1)
+        v = self.value(obs_flat).squeeze(-1)
+        pi, v = restore_leading_dims((pi, v), lead_dim, T, B)
+        return pi, v
+
+    def update_obs_rms(self, observation):
+        """Fold a batch of observations into the normalisation statistics (no-op without)."""
+        if self.obs_rms is not None:
+            self.obs_rms.update(observation)
+
+
+class CategoricalPgLstmModel(torch.nn.Module):
+    """MLP features + LSTM, then softmax policy and value heads.
+
+    The LSTM input is ``[MLP features, one-hot prev_action, prev_reward]``.
+
+    ``forward(observation, prev_action, prev_reward, init_rnn_state)``:
+    observation ``[..., *observation_shape]``, prev_action one-hot ``[..., A]``,
+    prev_reward ``[...]`` (leading dims ``[]``, ``[B]`` or ``[T, B]``),
+    ``init_rnn_state`` an :data:`RnnState` of ``[B, N, H]`` tensors or ``None``
+    (zeros); returns ``(pi [..., A], value [...], next_rnn_state [B, N, H])``.
+    """
+
+    def __init__(
+        self,
+        observation_shape,
+        action_size: int,
+        hidden_sizes=(64,),
+        lstm_size: int = 64,
+        hidden_nonlinearity=torch.nn.Tanh,
+        normalize_observation: bool = False,
+        norm_obs_clip: float = 10,
+        norm_obs_var_clip: float = 1e-6,
+    ):
+        super().__init__()
+        self._obs_ndim = len(observation_shape)
+        self.mlp = orthogonal_init_(
+            MlpModel(
+                int(np.prod(observation_shape)),
+                hidden_sizes,
+                output_size=None,
+                nonlinearity=hidden_nonlinearity,
+            ),
+            gain=math.sqrt(2),
+        )
+        self.lstm = torch.nn.LSTM(self.mlp.output_size + action_size + 1, lstm_size)
+        self.pi = orthogonal_init_(torch.nn.Linear(lstm_size, action_size), gain=0.01)
+        self.value = orthogonal_init_(torch.nn.Linear(lstm_size, 1), gain=1.0)
+        self.normalize_observation = normalize_observation
+        self.obs_rms = _obs_rms(
+            normalize_observation, observation_shape, norm_obs_clip, norm_obs_var_clip
+        )
+
+    def forward(self, observation, prev_action, prev_reward, init_rnn_state=None):
+        lead_dim, T, B, _ = infer_leading_dims(observation, self._obs_ndim)
+        observation = observation.to(torch.float32)
+        if self.obs_rms is not None:
+            observation = self.obs_rms(observation)
+        mlp_out = self.mlp(observation.reshape(T * B, -1))
+        lstm_input = torch.cat(
+            [
+                mlp_out.view(T, B, -1),
+                prev_action.reshape(T, B, -1).to(mlp_out.dtype),
+                prev_reward.reshape(T, B, 1).to(mlp_out.dtype),
+            ],
+            dim=2,
+        )
+        lstm_out, next_rnn_state = run_lstm(self.lstm, lstm_input, init_rnn_state)
+        lstm_flat = lstm_out.reshape(T * B, -1)
+        pi = F.softmax(self.pi(lstm_flat), dim=-1)
+        v = self.value(lstm_flat).squeeze(-1)
+        pi, v = restore_leading_dims((pi, v), lead_dim, T, B)
+        return pi, v, next_rnn_state
+
+    def update_obs_rms(self, observation):
+        """Fold a batch of observations into the normalisation statistics (no-op without)."""
+        if self.obs_rms is not None:
+            self.obs_rms.update(observation)

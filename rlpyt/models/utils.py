@@ -1,0 +1,85 @@
+"""Helpers shared by models: conv output shapes, initialisation, target-net updates, LSTM state."""
+
+import math
+
+import torch
+
+from rlpyt.utils.collections import namedarraytuple
+
+__all__ = [
+    "conv2d_output_shape",
+    "orthogonal_init_",
+    "update_state_dict",
+    "RnnState",
+    "run_lstm",
+]
+
+
+def _pair(x):
+    return tuple(x) if isinstance(x, tuple | list) else (x, x)
+
+
+def conv2d_output_shape(h: int, w: int, kernel_size=1, stride=1, padding=0, dilation=1):
+    """``(h, w)`` after a Conv2d or MaxPool2d layer with these settings (floor mode)."""
+    kh, kw = _pair(kernel_size)
+    sh, sw = _pair(stride)
+    ph, pw = _pair(padding)
+    dh, dw = _pair(dilation)
+    h = math.floor((h + 2 * ph - dh * (kh - 1) - 1) / sh + 1)
+    w = math.floor((w + 2 * pw - dw * (kw - 1) - 1) / sw + 1)
+    return h, w
+
+
+def orthogonal_init_(module: torch.nn.Module, gain: float = 1.0) -> torch.nn.Module:
+    """Orthogonal weights with ``gain`` and zero biases for every Linear/Conv in ``module``.
+
+    The usual PPO/A2C initialisation (gain sqrt(2) on ReLU/Tanh hidden layers,
+    0.01 on the policy head so the first policy is near uniform, 1 on the value head).
+    """
+    for m in module.modules():
+        if isinstance(m, torch.nn.Linear | torch.nn.Conv2d):
+            torch.nn.init.orthogonal_(m.weight, gain=gain)
+            if m.bias is not None:
+                torch.nn.init.zeros_(m.bias)
+    return module
+
+
+def update_state_dict(model: torch.nn.Module, state_dict: dict, tau: float = 1.0):
+    """Load ``state_dict`` into ``model``, softly: ``(1 - tau) * old + tau * new``.
+
+    ``tau = 1`` is a hard copy (target networks in DQN, Polyak averaging with tau < 1).
+    Non-floating entries (e.g. counters) are always copied.
+    """
+    if tau == 1:
+        model.load_state_dict(state_dict)
+        return
+    current = model.state_dict()
+    new = {}
+    for k, v in state_dict.items():
+        old = current[k]
+        new[k] = (1 - tau) * old + tau * v if torch.is_floating_point(old) else v
+    model.load_state_dict(new)
+
+
+# Recurrent state of an LSTM. Outside the model (agents, samples, algorithms) each
+# field is [B, N, H] -- batch first, so per-env indexing, reset and minibatching
+# over envs all act on dim 0; torch.nn.LSTM wants [N, B, H], so models transpose
+# on the way in and out (run_lstm).
+RnnState = namedarraytuple("RnnState", ["h", "c"])
+
+
+def run_lstm(lstm: torch.nn.LSTM, lstm_input: torch.Tensor, init_rnn_state=None):
+    """Run ``lstm`` over ``lstm_input`` ``[T, B, I]`` from ``init_rnn_state``.
+
+    ``init_rnn_state`` is an :data:`RnnState` of ``[B, N, H]`` tensors (``[N, H]``
+    is accepted for a single env, B = 1) or ``None`` for zeros. Returns
+    ``(output [T, B, H], next_rnn_state)`` with the next state ``[B, N, H]``.
+    """
+    hx = None
+    if init_rnn_state is not None:
+        h, c = init_rnn_state
+        if h.dim() == 2:
+            h, c = h.unsqueeze(0), c.unsqueeze(0)
+        hx = (h.transpose(0, 1).contiguous(), c.transpose(0, 1).contiguous())
+    output, (hn, cn) = lstm(lstm_input, hx)
+    return output, RnnState(h=hn.transpose(0, 1), c=cn.transpose(0, 1))

@@ -1,0 +1,283 @@
+"""Runners: connect a sampler, an agent and an algorithm in the training loop.
+
+One iteration: the sampler collects a ``[T, B]`` batch, the algorithm
+optimizes the agent on it, diagnostics are stored; every
+``log_interval_steps`` env steps they are logged and a snapshot is written.
+"""
+
+import math
+import time
+import warnings
+
+import psutil
+import torch
+from tqdm import tqdm
+
+from rlpyt.runners.snapshot import SnapshotMixin
+from rlpyt.utils.logging import logger
+from rlpyt.utils.seed import make_seed, set_seed
+
+__all__ = ["MinibatchRlBase", "MinibatchRl", "MinibatchRlEval"]
+
+
+class MinibatchRlBase(SnapshotMixin):
+    """The loop and its bookkeeping; subclasses decide what is logged.
+
+    Args:
+        algo, agent, sampler: the three components (not yet initialized).
+        n_steps: total environment steps to train for (rounded up to a whole
+            number of log intervals).
+        seed: run seed (random when None, and logged); every env, worker and
+            eval env derives its own seed from it.
+        affinity: ``dict(cuda_idx=None, workers_cpus=[...], torch_threads=N,
+            master_cpus=[...])`` as in the original; all keys optional.
+        log_interval_steps: env steps between log lines and snapshots.
+        resume_from: a run directory or snapshot file to continue from.
+    """
+
+    _eval = False
+
+    def __init__(
+        self,
+        algo,
+        agent,
+        sampler,
+        n_steps,
+        seed=None,
+        affinity=None,
+        log_interval_steps=1e5,
+        resume_from=None,
+        progress_bar=True,
+    ):
+        n_steps = int(n_steps)
+        log_interval_steps = int(log_interval_steps)
+        if n_steps < 1:
+            raise ValueError(f"n_steps must be >= 1, got {n_steps}")
+        if log_interval_steps < 1:
+            raise ValueError(f"log_interval_steps must be >= 1, got {log_interval_steps}")
+        self.algo = algo
+        self.agent = agent
+        self.sampler = sampler
+        self.n_steps = n_steps
+        self.seed = seed
+        self.affinity = dict(affinity or {})
+        self.log_interval_steps = log_interval_steps
+        self.resume_from = resume_from
+        self.progress_bar = progress_bar
+
+    # -- the loop ---------------------------------------------------------------
+
+    def train(self):
+        """Run the whole training; returns the number of iterations done."""
+        n_itr = self.startup()
+        try:
+            for itr in range(self._start_itr, n_itr):
+                with logger.prefix(f"itr #{itr} "):
+                    self.agent.sample_mode(itr)
+                    samples, traj_infos = self.sampler.obtain_samples(itr)
+                    self.agent.train_mode(itr)
+                    opt_info = self.algo.optimize_agent(itr, samples)
+                    self.store_diagnostics(itr, traj_infos, opt_info)
+                    if (itr + 1) % self.log_interval_itrs == 0:
+                        self.log_diagnostics(itr)
+        finally:
+            self.shutdown()
+        return n_itr
+
+    # -- set-up and tear-down ---------------------------------------------------
+
+    def startup(self):
+        """Seed, initialize sampler, agent and algorithm; resume if asked."""
+        self._set_affinity()
+        if self.seed is None:
+            self.seed = make_seed()
+        set_seed(self.seed)
+        examples = self.sampler.initialize(
+            agent=self.agent,
+            affinity=self.affinity,
+            seed=self.seed + 1,
+            bootstrap_value=getattr(self.algo, "bootstrap_value", False),
+            traj_info_kwargs=self.get_traj_info_kwargs(),
+            rank=0,
+            world_size=1,
+        )
+        self.itr_batch_size = self.sampler.batch_spec.size
+        n_itr = self.get_n_itr()
+        self.agent.to_device(self._cuda_idx())
+        self.algo.initialize(
+            agent=self.agent,
+            n_itr=n_itr,
+            batch_spec=self.sampler.batch_spec,
+            mid_batch_reset=self.sampler.mid_batch_reset,
+            examples=examples,
+            world_size=1,
+            rank=0,
+        )
+        self.initialize_logging()
+        self._start_itr = 0
+        if self.resume_from is not None:
+            self._start_itr = self.load_snapshot(self.resume_from) + 1
+        logger.log(
+            f"Running {n_itr} iterations of batch {self.itr_batch_size} env steps "
+            f"(seed {self.seed}), from iteration {self._start_itr}."
+        )
+        return n_itr
+
+    def _cuda_idx(self):
+        cuda_idx = self.affinity.get("cuda_idx")
+        if cuda_idx is not None and not torch.cuda.is_available():
+            warnings.warn(
+                f"affinity cuda_idx={cuda_idx} but CUDA is not available: training on the CPU",
+                stacklevel=3,
+            )
+            return None
+        return cuda_idx
+
+    def _set_affinity(self):
+        cpus = self.affinity.get("master_cpus")
+        if cpus:
+            try:
+                psutil.Process().cpu_affinity(list(cpus))
+            except (OSError, AttributeError, ValueError) as err:
+                warnings.warn(
+                    f"could not pin to CPUs {cpus} ({err}); running unpinned", stacklevel=3
+                )
+        threads = self.affinity.get("master_torch_threads", self.affinity.get("torch_threads"))
+        if threads:
+            torch.set_num_threads(int(threads))
+
+    def get_traj_info_kwargs(self):
+        """Class attributes set on the TrajInfo class (the algorithm's discount)."""
+        return dict(discount=getattr(self.algo, "discount", 1.0))
+
+    def get_n_itr(self):
+        """Iterations to run: ``n_steps`` rounded up to whole log intervals."""
+        self.log_interval_itrs = max(self.log_interval_steps // self.itr_batch_size, 1)
+        n_log = math.ceil(self.n_steps / (self.log_interval_itrs * self.itr_batch_size))
+        return n_log * self.log_interval_itrs
+
+    def shutdown(self):
+        if getattr(self, "_pbar", None) is not None:
+            self._pbar.close()
+            self._pbar = None
+        self.sampler.shutdown()
+
+    # -- diagnostics ------------------------------------------------------------
+
+    def initialize_logging(self):
+        self._opt_infos = {k: [] for k in getattr(self.algo, "opt_info_fields", ())}
+        self._traj_infos = []
+        self._start_time = self._last_time = time.time()
+        self._cum_time = 0.0
+        self._cum_completed_trajs = 0
+        self._last_itr = 0
+        self._pbar = None
+
+    def store_diagnostics(self, itr, traj_infos, opt_info):
+        self._cum_completed_trajs += len(traj_infos)
+        if not self._eval:
+            self._traj_infos.extend(traj_infos)
+        for k, values in self._opt_infos.items():
+            new = getattr(opt_info, k, [])
+            values.extend(new if isinstance(new, list | tuple) else [new])
+        self._update_progress_bar(itr)
+
+    def _update_progress_bar(self, itr):
+        if not self.progress_bar:
+            return
+        if self._pbar is None:
+            self._pbar = tqdm(
+                total=self.log_interval_itrs,
+                desc="to next log",
+                unit="itr",
+                leave=False,
+                disable=None,
+            )
+        self._pbar.update(1)
+
+    def log_diagnostics(self, itr, eval_traj_infos=None, eval_time=0.0):
+        """Write one row of progress.csv, then a snapshot."""
+        if self._pbar is not None:
+            self._pbar.close()
+            self._pbar = None
+        now = time.time()
+        interval_time = now - self._last_time
+        self._cum_time += interval_time
+        new_itrs = itr + 1 - self._last_itr
+        samples_per_second = new_itrs * self.itr_batch_size / max(interval_time - eval_time, 1e-9)
+        logger.record_tabular("Iteration", itr)
+        logger.record_tabular("CumSteps", (itr + 1) * self.itr_batch_size)
+        logger.record_tabular("CumTime (s)", self._cum_time)
+        logger.record_tabular("StepsPerSecond", samples_per_second)
+        logger.record_tabular("CumCompletedTrajs", self._cum_completed_trajs)
+        logger.record_tabular("CumUpdates", getattr(self.algo, "update_counter", 0))
+        if eval_traj_infos is not None:
+            logger.record_tabular("EvalTime (s)", eval_time)
+            logger.record_tabular("StepsInEval", sum(info["Length"] for info in eval_traj_infos))
+        self._log_infos(eval_traj_infos if eval_traj_infos is not None else self._traj_infos)
+        logger.dump_tabular()
+        self._last_time = now
+        self._last_itr = itr + 1
+        self._traj_infos = []
+        for values in self._opt_infos.values():
+            values.clear()
+        self.save_snapshot(itr)
+
+    def _log_infos(self, traj_infos):
+        keys = [
+            k
+            for k in (traj_infos[0] if traj_infos else self.sampler.TrajInfoCls())
+            if not k.startswith("_")
+        ]
+        for k in keys:
+            logger.record_tabular_misc_stat(k, [info[k] for info in traj_infos])
+        for k, values in self._opt_infos.items():
+            logger.record_tabular(k, sum(values) / len(values) if values else float("nan"))
+
+
+class MinibatchRl(MinibatchRlBase):
+    """Logs the trajectories completed during training since the last log."""
+
+
+class MinibatchRlEval(MinibatchRlBase):
+    """Logs offline evaluation episodes, run before training and at every log.
+
+    Needs a sampler built with ``eval_n_envs > 0``.
+    """
+
+    _eval = True
+
+    def train(self):
+        n_itr = self.startup()
+        try:
+            if self._start_itr == 0:
+                with logger.prefix("itr #0 "):
+                    eval_traj_infos, eval_time = self.evaluate_agent(0)
+                    self.log_diagnostics(-1, eval_traj_infos, eval_time)
+            for itr in range(self._start_itr, n_itr):
+                with logger.prefix(f"itr #{itr} "):
+                    self.agent.sample_mode(itr)
+                    samples, traj_infos = self.sampler.obtain_samples(itr)
+                    self.agent.train_mode(itr)
+                    opt_info = self.algo.optimize_agent(itr, samples)
+                    self.store_diagnostics(itr, traj_infos, opt_info)
+                    if (itr + 1) % self.log_interval_itrs == 0:
+                        eval_traj_infos, eval_time = self.evaluate_agent(itr)
+                        self.log_diagnostics(itr, eval_traj_infos, eval_time)
+        finally:
+            self.shutdown()
+        return n_itr
+
+    def startup(self):
+        if getattr(self.sampler, "eval_n_envs", 0) < 1:
+            raise ValueError(
+                "MinibatchRlEval needs a sampler with eval_n_envs >= 1 "
+                "(and eval_max_steps); use MinibatchRl to log training episodes"
+            )
+        return super().startup()
+
+    def evaluate_agent(self, itr):
+        start = time.time()
+        self.agent.eval_mode(itr)
+        traj_infos = self.sampler.evaluate_agent(itr)
+        return traj_infos, time.time() - start

@@ -1,0 +1,96 @@
+"""What a runner saves at each log interval, and how it resumes from it.
+
+A snapshot holds everything the next iteration depends on: counters, the
+agent (with target networks, normaliser statistics, recurrent sampling state),
+the algorithm (optimizer, update counter, schedules), the sampler (envs, their
+generators, open trajectories) and the RNG states of python, numpy and torch.
+In serial mode a run resumed from the snapshot of iteration ``k`` continues
+exactly as the uninterrupted run would have.
+"""
+
+import os
+
+from rlpyt.utils.checkpoint import (
+    CheckpointError,
+    check_compatible,
+    find_latest_checkpoint,
+    load_checkpoint,
+)
+from rlpyt.utils.logging import logger
+from rlpyt.utils.seed import get_rng_state, set_rng_state
+
+__all__ = ["SnapshotMixin"]
+
+
+class SnapshotMixin:
+    """Snapshot methods of the runners (needs ``algo``, ``agent``, ``sampler``)."""
+
+    def compatibility_record(self) -> dict:
+        """What a snapshot must match to be resumed by this runner."""
+        spaces = self.agent.env_spaces
+        return {
+            "agent": type(self.agent).__name__,
+            "model": type(self.agent.model).__name__,
+            "algo": type(self.algo).__name__,
+            "observation_space": repr(spaces.observation) if spaces else None,
+            "action_space": repr(spaces.action) if spaces else None,
+            "batch_spec": tuple(self.sampler.batch_spec),
+        }
+
+    def get_itr_snapshot(self, itr) -> dict:
+        state = {
+            "itr": itr,
+            "cum_steps": (itr + 1) * self.itr_batch_size,
+            "cum_time": self._cum_time,
+            "cum_completed_trajs": self._cum_completed_trajs,
+            "seed": self.seed,
+            "agent_state_dict": self.agent.state_dict(),
+            "optimizer_state_dict": self.algo.optim_state_dict(),
+            "algo_state_dict": self.algo.state_dict(),
+            "compat": self.compatibility_record(),
+            "rng_state": get_rng_state(),
+        }
+        if hasattr(self.agent, "sampling_state_dict"):
+            state["agent_sampling_state"] = self.agent.sampling_state_dict()
+        if hasattr(self.sampler, "state_dict"):
+            state["sampler_state_dict"] = self.sampler.state_dict()
+        return state
+
+    def save_snapshot(self, itr):
+        if itr < 0 or logger.get_snapshot_mode() == "none":
+            return
+        logger.save_itr_params(itr, self.get_itr_snapshot(itr))
+
+    def load_snapshot(self, path) -> int:
+        """Restore everything from a snapshot file or run directory; returns its itr."""
+        if os.path.isdir(path):
+            found = find_latest_checkpoint(path)
+            if found is None:
+                raise FileNotFoundError(f"no valid snapshot (params.pkl or itr_*.pkl) in {path}")
+            path, snapshot = found.path, found.checkpoint
+        else:
+            snapshot = load_checkpoint(path)
+        try:
+            check_compatible(
+                snapshot, {f"compat.{k}": v for k, v in self.compatibility_record().items()}
+            )
+        except CheckpointError as err:
+            raise CheckpointError(f"cannot resume from {path}: {err}") from None
+        itr = snapshot["itr"]
+        self.agent.load_state_dict(snapshot["agent_state_dict"])
+        self.algo.load_optim_state_dict(snapshot["optimizer_state_dict"])
+        self.algo.load_state_dict(snapshot["algo_state_dict"])
+        if "agent_sampling_state" in snapshot:
+            self.agent.load_sampling_state_dict(snapshot["agent_sampling_state"])
+        if "sampler_state_dict" in snapshot and hasattr(self.sampler, "load_state_dict"):
+            self.sampler.load_state_dict(snapshot["sampler_state_dict"])
+        self._cum_time = snapshot["cum_time"]
+        self._cum_completed_trajs = snapshot["cum_completed_trajs"]
+        self._last_itr = itr + 1
+        set_rng_state(snapshot["rng_state"])
+        current = logger.current_logger()
+        if current is not None and hasattr(current, "truncate_progress"):
+            # Rows logged after this snapshot (before a crash) are redone.
+            current.truncate_progress(itr)
+        logger.log(f"Resumed from {path} at iteration {itr}.")
+        return itr

@@ -1,0 +1,162 @@
+"""Collectors step a group of envs with an agent and write into the samples buffer.
+
+The sampler owns the buffer; a collector fills ``samples_np[:, its envs]`` one
+batch at a time. Writes go straight into preallocated ``[T, B]`` arrays: no
+allocation per step beyond what the env itself returns.
+"""
+
+import numpy as np
+
+from rlpyt.agents.base import AgentInputs
+from rlpyt.utils.buffer import buffer_from_example, buffer_method, numpify_buffer
+
+__all__ = ["BaseCollector", "DecorrelatingStartCollector", "BaseEvalCollector"]
+
+
+class BaseCollector:
+    """Holds the envs, their slice of the samples buffer, and the agent.
+
+    Args:
+        rank: index of this collector (worker) among the sampler's.
+        envs: the ``B`` envs this collector steps.
+        samples_np: numpy samples buffer of leading dims ``[T, B]`` (this
+            collector's columns only).
+        batch_T: time steps per batch.
+        TrajInfoCls: per-trajectory diagnostics class.
+        agent: the agent (for collectors that choose actions themselves).
+        global_B, env_ranks: this collector's envs among all envs of the run.
+        rng: numpy Generator for the collector's own randomness.
+    """
+
+    def __init__(
+        self,
+        rank,
+        envs,
+        samples_np,
+        batch_T,
+        TrajInfoCls,
+        agent=None,
+        sync=None,
+        step_buffer_np=None,
+        global_B=1,
+        env_ranks=None,
+        rng=None,
+    ):
+        self.rank = rank
+        self.envs = envs
+        self.samples_np = samples_np
+        self.batch_T = batch_T
+        self.TrajInfoCls = TrajInfoCls
+        self.agent = agent
+        self.sync = sync
+        self.step_buffer_np = step_buffer_np
+        self.global_B = global_B
+        self.env_ranks = env_ranks
+        self.rng = np.random.default_rng() if rng is None else rng
+        # Only PG-style algorithms ask for value bootstrapping (AgentSamplesBsv).
+        self._bootstrap = "bootstrap_value" in samples_np.agent._fields
+
+    def start_envs(self, max_decorrelation_steps: int = 0):
+        """Reset envs; returns ``(AgentInputs, traj_infos)`` to start collecting from."""
+        raise NotImplementedError
+
+    def _final_value(self, final_obs, step_action, r, b, agent_inputs_pyt):
+        """V(final observation) of env ``b`` whose episode a time limit cut.
+
+        Called before the env resets (the observation is lost after). Rare (once
+        per truncated episode), so it evaluates the whole batch of inputs with
+        env ``b``'s final observation, action and reward substituted.
+        """
+        observation, action, reward = numpify_buffer(agent_inputs_pyt)
+        saved = (buffer_method(observation[b], "copy"), action[b].copy(), reward[b].copy())
+        observation[b], action[b], reward[b] = final_obs, step_action[b], r
+        try:
+            value = self.agent.value(*agent_inputs_pyt)
+        finally:
+            observation[b], action[b], reward[b] = saved
+        return value[b]
+
+    def start_agent(self):
+        """Reset the agent's per-env state before the first batch."""
+        if self.agent is not None:
+            self.agent.reset()
+            self.agent.sample_mode(itr=0)
+
+    def collect_batch(self, agent_inputs, traj_infos, itr):
+        """Fill one batch; returns ``(agent_inputs, traj_infos, completed_infos)``."""
+        raise NotImplementedError
+
+    def reset_if_needed(self, agent_inputs):
+        """Between batches (wait-reset collectors only)."""
+
+
+class DecorrelatingStartCollector(BaseCollector):
+    """Starts each env with a random number of random-action steps.
+
+    Without it, all B envs would start (and end) their episodes in lockstep,
+    making every batch see the same phase of the episode.
+    """
+
+    def start_envs(self, max_decorrelation_steps: int = 0):
+        traj_infos = [self.TrajInfoCls() for _ in self.envs]
+        observations = [env.reset() for env in self.envs]
+        observation = buffer_from_example(observations[0], len(self.envs))
+        for b, obs in enumerate(observations):
+            observation[b] = obs
+        prev_action = np.stack([env.action_space.null_value() for env in self.envs])
+        prev_reward = np.zeros(len(self.envs), dtype=np.float32)
+        if max_decorrelation_steps > 0:
+            for b, env in enumerate(self.envs):
+                n_steps = 1 + int(self.rng.integers(max_decorrelation_steps))
+                o, a, r = observation[b], prev_action[b], 0.0
+                for _ in range(n_steps):
+                    a = env.action_space.sample()
+                    o, r, d, info = env.step(a)
+                    traj_infos[b].step(o, a, r, d, None, info)
+                    if getattr(info, "traj_done", d):
+                        o = env.reset()
+                        traj_infos[b] = self.TrajInfoCls()
+                    if d:  # the next step starts fresh: null previous action and reward
+                        a = env.action_space.null_value()
+                        r = 0.0
+                observation[b] = o
+                prev_action[b] = a
+                prev_reward[b] = r
+        return AgentInputs(observation, prev_action, prev_reward), traj_infos
+
+
+class BaseEvalCollector:
+    """Runs complete evaluation episodes; reports only those that finished.
+
+    Which episodes are evaluated is decided when they start, never by how soon
+    they finish: each env runs episodes back to back, a new one starting only
+    while fewer than ``max_trajectories`` have started, and every started
+    episode runs until it ends or ``max_T`` steps pass. Stopping at the first
+    ``max_trajectories`` *completed* episodes would over-represent short ones.
+    """
+
+    def __init__(
+        self,
+        rank,
+        envs,
+        TrajInfoCls,
+        traj_infos_queue=None,
+        max_T=None,
+        agent=None,
+        sync=None,
+        step_buffer_np=None,
+        max_trajectories=None,
+    ):
+        self.rank = rank
+        self.envs = envs
+        self.TrajInfoCls = TrajInfoCls
+        self.traj_infos_queue = traj_infos_queue
+        self.max_T = max_T
+        self.agent = agent
+        self.sync = sync
+        self.step_buffer_np = step_buffer_np
+        self.max_trajectories = max_trajectories
+        self.n_unfinished = 0  # episodes cut off by max_T in the last collect_evaluation
+
+    def collect_evaluation(self, itr):
+        raise NotImplementedError

@@ -1,0 +1,196 @@
+"""Sampling in the training process: the mode to debug in.
+
+Envs and agent run in this process, one env after the other at each time
+step. Identical seeds give identical samples.
+"""
+
+import copy
+import pickle
+import warnings
+
+import numpy as np
+
+from rlpyt.samplers.base import BaseSampler
+from rlpyt.samplers.buffer import build_samples_buffer
+from rlpyt.samplers.parallel.cpu.collectors import CpuEvalCollector, CpuResetCollector
+from rlpyt.utils.seed import derive_seed, make_seed
+
+__all__ = ["SerialSampler", "SerialEvalCollector"]
+
+
+class SerialEvalCollector(CpuEvalCollector):
+    """Evaluation collector of the serial sampler (same process as training)."""
+
+
+class SerialSampler(BaseSampler):
+    """Steps ``batch_B`` envs with the agent in this process.
+
+    Keyword arguments are those of :class:`~rlpyt.samplers.base.BaseSampler`;
+    ``CollectorCls`` defaults to :class:`CpuResetCollector` and
+    ``eval_CollectorCls`` to :class:`SerialEvalCollector`.
+    """
+
+    def __init__(
+        self, *args, CollectorCls=CpuResetCollector, eval_CollectorCls=SerialEvalCollector, **kwargs
+    ):
+        super().__init__(
+            *args, CollectorCls=CollectorCls, eval_CollectorCls=eval_CollectorCls, **kwargs
+        )
+
+    def initialize(
+        self,
+        agent,
+        affinity=None,
+        seed=None,
+        bootstrap_value=False,
+        traj_info_kwargs=None,
+        rank=0,
+        world_size=1,
+    ):
+        """Build envs, the agent's model and the samples buffer; returns the examples."""
+        B = self.batch_spec.B
+        self.seed = seed = make_seed() if seed is None else seed
+        envs = [self.EnvCls(**self.env_kwargs) for _ in range(B)]
+        global_B = B * world_size
+        env_ranks = list(range(rank * B, (rank + 1) * B))
+        for b, env in enumerate(envs):
+            env.seed(derive_seed(seed, "env", env_ranks[b]))
+        agent.initialize(envs[0].spaces, share_memory=False, global_B=global_B, env_ranks=env_ranks)
+        # The examples come from a throwaway env, so the training envs start untouched.
+        example_env = self.EnvCls(**self.env_kwargs)
+        example_env.seed(derive_seed(seed, "example_env"))
+        try:
+            samples_pyt, samples_np, examples = build_samples_buffer(
+                agent,
+                example_env,
+                self.batch_spec,
+                bootstrap_value,
+                agent_shared=False,
+                env_shared=False,
+            )
+        finally:
+            example_env.close()
+        if traj_info_kwargs:
+            for k, v in traj_info_kwargs.items():
+                setattr(self.TrajInfoCls, "_" + k, v)  # e.g. _discount
+        self.collector = self.CollectorCls(
+            rank=0,
+            envs=envs,
+            samples_np=samples_np,
+            batch_T=self.batch_spec.T,
+            TrajInfoCls=self.TrajInfoCls,
+            agent=agent,
+            global_B=global_B,
+            env_ranks=env_ranks,
+            rng=np.random.default_rng(derive_seed(seed, "collector", rank)),
+        )
+        self.mid_batch_reset = self.CollectorCls.mid_batch_reset
+        self.eval_collector = None
+        if self.eval_n_envs > 0:
+            eval_envs = [self.EnvCls(**self.eval_env_kwargs) for _ in range(self.eval_n_envs)]
+            for b, env in enumerate(eval_envs):
+                env.seed(derive_seed(seed, "eval_env", rank * self.eval_n_envs + b))
+            self.eval_collector = self.eval_CollectorCls(
+                rank=0,
+                envs=eval_envs,
+                TrajInfoCls=self.TrajInfoCls,
+                max_T=self.eval_max_steps // self.eval_n_envs,
+                agent=agent,
+                max_trajectories=self.eval_max_trajectories,
+            )
+        self.agent_inputs, self.traj_infos = self.collector.start_envs(self.max_decorrelation_steps)
+        self.collector.start_agent()
+        self.agent = agent
+        self.samples_pyt = samples_pyt
+        self.samples_np = samples_np
+        self._closed = False
+        return examples
+
+    def obtain_samples(self, itr):
+        """Collect one ``[T, B]`` batch; returns ``(samples_pyt, completed traj_infos)``.
+
+        The returned samples are views of this sampler's buffer: they are
+        overwritten by the next call.
+        """
+        self._check_open()
+        self.collector.reset_if_needed(self.agent_inputs)
+        self.agent_inputs, self.traj_infos, completed = self.collector.collect_batch(
+            self.agent_inputs, self.traj_infos, itr
+        )
+        return self.samples_pyt, completed
+
+    def evaluate_agent(self, itr):
+        """Run evaluation episodes; returns the completed ones' traj_infos."""
+        self._check_open()
+        if self.eval_collector is None:
+            raise RuntimeError("evaluate_agent needs eval_n_envs > 0 in the sampler")
+        traj_infos = self.eval_collector.collect_evaluation(itr)
+        if self.eval_collector.n_unfinished:
+            warnings.warn(
+                f"evaluation at itr {itr}: {self.eval_collector.n_unfinished} episode(s) still "
+                f"running after eval_max_steps={self.eval_max_steps} were not counted; raise "
+                "eval_max_steps to evaluate every started episode",
+                stacklevel=2,
+            )
+        return traj_infos
+
+    def _check_open(self):
+        if getattr(self, "_closed", True):
+            raise RuntimeError("SerialSampler used before initialize() or after shutdown()")
+
+    def shutdown(self):
+        """Close the envs (idempotent)."""
+        if getattr(self, "_closed", True):
+            return
+        self._closed = True
+        for env in self.collector.envs + (self.eval_collector.envs if self.eval_collector else []):
+            env.close()
+
+    # -- resume -----------------------------------------------------------------
+
+    def state_dict(self) -> dict:
+        """The sampling state between batches: envs, agent inputs, open trajectories.
+
+        Envs are pickled (gymnasium classic-control and MuJoCo envs, and
+        AtariEnv, support it). An env that cannot be pickled is reset on
+        resume instead, with a warning: the run continues, but not bit-exactly.
+        """
+        state = {
+            "envs": _pickled_envs(self.collector.envs),
+            "eval_envs": _pickled_envs(self.eval_collector.envs) if self.eval_collector else None,
+            "agent_inputs": copy.deepcopy(self.agent_inputs),
+            "traj_infos": copy.deepcopy(self.traj_infos),
+            "collector_rng": self.collector.rng.bit_generator.state,
+        }
+        for key in ("done", "need_reset", "temp_observation"):
+            if hasattr(self.collector, key):
+                state[key] = copy.deepcopy(getattr(self.collector, key))
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        if state["envs"] is not None:
+            for env in self.collector.envs:
+                env.close()
+            self.collector.envs = pickle.loads(state["envs"])
+            self.agent_inputs[:] = state["agent_inputs"]
+            self.traj_infos = state["traj_infos"]
+        if state.get("eval_envs") is not None and self.eval_collector is not None:
+            for env in self.eval_collector.envs:
+                env.close()
+            self.eval_collector.envs = pickle.loads(state["eval_envs"])
+        self.collector.rng.bit_generator.state = state["collector_rng"]
+        for key in ("done", "need_reset", "temp_observation"):
+            if key in state:
+                getattr(self.collector, key)[:] = state[key]
+
+
+def _pickled_envs(envs):
+    try:
+        return pickle.dumps(envs)
+    except Exception as err:  # noqa: BLE001 - any pickling failure means "not resumable"
+        warnings.warn(
+            f"envs cannot be saved in the snapshot ({err}); a resumed run resets "
+            "them and continues, but not bit-exactly",
+            stacklevel=3,
+        )
+        return None

@@ -1,0 +1,116 @@
+"""Resume: 2N iterations straight == N, kill, resume, N more (serial, same seed)."""
+
+import csv
+import os
+
+import pytest
+import torch
+
+from rlpyt.agents.pg.mlp import MlpFfAgent
+from rlpyt.algos.pg.ppo import PPO
+from rlpyt.envs.gym import gym_make
+from rlpyt.runners.minibatch_rl import MinibatchRl
+from rlpyt.samplers.serial.sampler import SerialSampler
+from rlpyt.utils.checkpoint import CheckpointError
+from rlpyt.utils.logging.context import logger_context
+
+T, B, N = 16, 4, 3
+TIMING = {"CumTime (s)", "StepsPerSecond"}
+
+
+class Interrupted(Exception):
+    pass
+
+
+class StopAfter(MinibatchRl):
+    """Dies right after the snapshot of iteration ``stop_itr`` (like a kill -9 then)."""
+
+    stop_itr = None
+
+    def log_diagnostics(self, itr, *args, **kwargs):
+        super().log_diagnostics(itr, *args, **kwargs)
+        if itr == self.stop_itr:
+            raise Interrupted
+
+
+def make_runner(RunnerCls=MinibatchRl, resume_from=None, max_episode_steps=30):
+    sampler = SerialSampler(
+        EnvCls=gym_make,
+        env_kwargs=dict(id="CartPole-v1", max_episode_steps=max_episode_steps),
+        batch_T=T,
+        batch_B=B,
+        max_decorrelation_steps=10,
+    )
+    algo = PPO(learning_rate=1e-3, minibatches=2, epochs=2, linear_lr_schedule=True)
+    agent = MlpFfAgent()
+    return RunnerCls(
+        algo=algo,
+        agent=agent,
+        sampler=sampler,
+        n_steps=2 * N * T * B,
+        seed=7,
+        log_interval_steps=T * B,
+        resume_from=resume_from,
+        progress_bar=False,
+    )
+
+
+def read_rows(run_dir):
+    with open(os.path.join(run_dir, "progress.csv")) as f:
+        return [{k: v for k, v in row.items() if k not in TIMING} for row in csv.DictReader(f)]
+
+
+def test_resume_gives_identical_parameters_and_progress(tmp_path):
+    torch.set_num_threads(1)
+    straight = make_runner()
+    with logger_context(tmp_path / "a", 0, "straight", snapshot_mode="last") as lg:
+        straight.train()
+    rows_a = read_rows(lg.run_dir)
+
+    first = make_runner(StopAfter)
+    first.stop_itr = N - 1
+    with pytest.raises(Interrupted):
+        with logger_context(tmp_path / "b", 0, "resumed", snapshot_mode="last") as lg_b:
+            first.train()
+    # A crash after the snapshot but mid-way through the next interval left an extra row:
+    with open(os.path.join(lg_b.run_dir, "progress.csv"), "a") as f:
+        f.write(",".join(["99"] * len(rows_a[0]) + ["9"] * len(TIMING)) + "\n")
+    resumed = make_runner(resume_from=lg_b.run_dir)
+    with logger_context(tmp_path / "b", 0, "resumed", snapshot_mode="last", resume=True):
+        resumed.train()
+    rows_b = read_rows(lg_b.run_dir)
+
+    assert len(rows_a) == 2 * N
+    assert rows_b == rows_a
+    for (name, pa), pb in zip(
+        straight.agent.model.named_parameters(), resumed.agent.model.parameters()
+    ):
+        assert torch.equal(pa, pb), name
+    opt_a = straight.algo.optimizer.state_dict()["state"]
+    opt_b = resumed.algo.optimizer.state_dict()["state"]
+    for k in opt_a:
+        assert torch.equal(opt_a[k]["exp_avg"], opt_b[k]["exp_avg"])
+
+
+def test_resume_from_incompatible_snapshot_names_file_and_fields(tmp_path):
+    runner = make_runner()
+    with logger_context(tmp_path, 0, "x", snapshot_mode="last") as lg:
+        runner.train()
+    other = make_runner(max_episode_steps=30)
+    other.sampler.batch_spec = type(other.sampler.batch_spec)(T, B + 1)
+    with pytest.raises(
+        CheckpointError, match=r"(?s)params\.pkl.*batch_spec: saved \(16, 4\), current \(16, 5\)"
+    ):
+        with logger_context(tmp_path, 0, "x", snapshot_mode="last", resume=True):
+            other.resume_from = lg.run_dir
+            other.train()
+
+
+def test_corrupt_snapshot_is_an_error_naming_the_file(tmp_path):
+    run_dir = tmp_path / "run_0"
+    run_dir.mkdir()
+    (run_dir / "params.pkl").write_bytes(b"\x00garbage")
+    runner = make_runner(resume_from=str(run_dir / "params.pkl"))
+    with pytest.raises(CheckpointError, match="params.pkl"):
+        with logger_context(tmp_path, 0, "x", resume=True):
+            runner.train()
