@@ -1,5 +1,6 @@
 # rlpyt developer commands. `make test` is what CI runs (.ci/run).
 #
+#   make demo                 create .venv if needed, train PPO on CartPole-v1 (~1 min), plot
 #   make test                 create .venv if needed, install, run the test suite
 #   make test TEST_ARGS="-k buffer -x"
 #   make lint | format | docs | bench | clean | distclean
@@ -15,11 +16,13 @@ TORCH_SPEC ?= torch==2.13.0
 TORCH_PIP_ARGS ?=
 EXTRAS ?= dev,mujoco,tb,bench,docs
 TEST_ARGS ?=
+# Run number of `make demo`: a fresh one each time (the CLI refuses to overwrite a run).
+RUN ?= $$(date +%s)
 
 VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint format docs bench clean distclean
+.PHONY: venv demo test lint format docs bench clean distclean
 
 venv: $(STAMP)
 
@@ -31,6 +34,9 @@ $(STAMP): pyproject.toml
 	# Repeat the torch pin so resolving the extras can never replace the installed build.
 	$(VPY) -m pip install -e ".[$(EXTRAS)]" "$(TORCH_SPEC)"
 	touch $@
+
+demo: venv
+	$(VPY) -m rlpyt train --algo ppo --env CartPole-v1 --steps 100000 --seed 1 --log-dir data/demo --run-id $(RUN)
 
 test: venv
 	$(VPY) -m pytest -q $(TEST_ARGS)

@@ -14,7 +14,7 @@ samples explicitly).
 
 import torch
 
-from rlpyt.utils.buffer import buffer_func
+from rlpyt.utils.buffer import buffer_func, buffer_method
 
 __all__ = ["RecurrentAgentMixin"]
 
@@ -84,3 +84,11 @@ class RecurrentAgentMixin:
     def eval_mode(self, itr: int):
         super().eval_mode(itr)
         self._rnn_states["eval"] = None
+
+    def sampling_state_dict(self) -> dict:
+        """The sampling-mode RNN state, saved in snapshots so a resumed run continues it."""
+        state = self._rnn_states["sample"]
+        return {"sample": None if state is None else buffer_method(state, "clone")}
+
+    def load_sampling_state_dict(self, state: dict) -> None:
+        self._rnn_states["sample"] = state["sample"]

@@ -12,7 +12,7 @@ from rlpyt.samplers.parallel.cpu.collectors import CpuResetCollector, CpuWaitRes
 from rlpyt.samplers.serial.sampler import SerialSampler
 from rlpyt.utils.validation import require_int_at_least
 
-__all__ = ["build_experiment", "make_env_factory"]
+__all__ = ["build_experiment", "check_env", "make_env_factory"]
 
 COLLECTORS = {"reset": CpuResetCollector, "wait_reset": CpuWaitResetCollector}
 
@@ -56,7 +56,11 @@ def make_env_factory(env_config: dict):
 
 
 def build_experiment(config: dict, resume_from=None):
-    """``(runner, log_kwargs)`` for ``config``; nothing is started yet."""
+    """The runner (with its sampler, agent and algorithm) for ``config``; nothing is started yet.
+
+    Raises ``ValueError`` (or ``TypeError`` for a value of the wrong type) naming the first
+    invalid setting; no env is built here.
+    """
     s, r = config["sampler"], config["runner"]
     collector = s["collector"]
     if collector not in COLLECTORS:
@@ -75,15 +79,13 @@ def build_experiment(config: dict, resume_from=None):
         unit, what = (
             (s["batch_B"], "batch_B (recurrent agents split whole sequences)")
             if AgentCls.recurrent
-            else (batch, "batch_T * batch_B")
+            else (batch, f"batch_T * batch_B = {s['batch_T']} * {s['batch_B']}")
         )
         if unit % minibatches:
             raise ValueError(
                 f"algo.minibatches={minibatches} does not divide {what} = {unit}: "
                 f"choose minibatches among the divisors of {unit}"
             )
-    if AgentCls.recurrent and collector == "reset" and AlgoCls.__name__ == "PPO":
-        pass  # recurrent PPO handles mid-batch resets through the stored rnn state
     EnvCls, env_kwargs, TrajInfoCls = make_env_factory(config["env"])
     eval_n_envs = int(s.get("eval_n_envs") or 0)
     if r.get("eval") and eval_n_envs < 1:
@@ -117,3 +119,16 @@ def build_experiment(config: dict, resume_from=None):
         affinity=dict(cuda_idx=r.get("cuda_idx"), torch_threads=r.get("torch_threads")),
     )
     return runner
+
+
+def check_env(env_config: dict) -> None:
+    """Build and close one env, so a bad env id or argument fails before a run starts."""
+    EnvCls, env_kwargs, _ = make_env_factory(env_config)
+    try:
+        env = EnvCls(**env_kwargs)
+    except Exception as err:
+        raise ValueError(
+            f"env {env_config['id']!r} with kwargs {env_kwargs} could not be built: "
+            f"{type(err).__name__}: {err} (check env.id and env.kwargs)"
+        ) from err
+    env.close()

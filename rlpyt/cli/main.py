@@ -1,7 +1,7 @@
 """``python -m rlpyt``: train a policy-gradient agent, resume a run, plot learning curves.
 
 python -m rlpyt train --algo ppo --env CartPole-v1 --steps 100000 --seed 1
-python -m rlpyt train --algo a2c --env pong --set sampler.batch_B=32
+python -m rlpyt train --algo a2c --env pong --set sampler.batch_B=32 algo.learning_rate=1e-3
 python -m rlpyt train --resume data/local/ppo_CartPole-v1/run_0 --steps 200000
 python -m rlpyt plot data/local/ppo_CartPole-v1 -o curves.png
 """
@@ -12,9 +12,11 @@ import os
 import sys
 
 from rlpyt.cli.configs import apply_overrides, default_config
-from rlpyt.utils.checkpoint import CheckpointError
 
 __all__ = ["main"]
+
+# Errors in what the user asked for: reported in one line, exit status 2 (as argparse does).
+_USAGE_ERRORS = (ValueError, TypeError, KeyError, FileNotFoundError, FileExistsError)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -33,10 +35,12 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--run-id", type=int, default=None, help="run number (run_N directory)")
     train.add_argument(
         "--set",
-        action="append",
+        action="extend",
+        nargs="+",
         default=[],
         metavar="KEY=VALUE",
-        help="override a config value, e.g. algo.learning_rate=3e-4",
+        help="override config values, e.g. --set algo.learning_rate=3e-4 sampler.batch_B=16 "
+        "(repeatable; see --print-config for the keys)",
     )
     train.add_argument(
         "--resume",
@@ -66,8 +70,21 @@ def _resolve_config(args) -> tuple[dict, str | None]:
             )
         with open(path) as f:
             config = json.load(f)
-        if args.algo or args.env:
-            raise ValueError("--resume continues the saved run: drop --algo/--env")
+        given = [
+            flag
+            for flag, value in (
+                ("--algo", args.algo),
+                ("--env", args.env),
+                ("--seed", args.seed),
+                ("--log-dir", args.log_dir),
+                ("--run-id", args.run_id),
+            )
+            if value is not None
+        ]
+        if given:
+            raise ValueError(
+                f"--resume continues the saved run with its own settings: drop {', '.join(given)}"
+            )
     else:
         if not (args.algo and args.env):
             raise ValueError("train needs --algo and --env (or --resume RUN_DIR)")
@@ -86,22 +103,69 @@ def _resolve_config(args) -> tuple[dict, str | None]:
     return config, args.resume
 
 
-def _train(args) -> int:
-    from rlpyt.cli.build import build_experiment
-    from rlpyt.utils.logging.context import logger_context
-    from rlpyt.utils.plot import plot_curves
+def _run_location(config: dict, resume: str | None) -> tuple[str, int | str, bool]:
+    """``(log_dir, run_ID, exist_ok)`` of the run; refuses to overwrite a finished one.
+
+    Checked here, before anything is built, so the refusal comes in a second.
+    """
+    if resume:
+        run_dir = os.path.abspath(resume)
+        name = os.path.basename(run_dir)
+        if not name.startswith("run_"):
+            raise ValueError(f"--resume {resume}: expected a run directory named run_<ID>")
+        run_ID = name.removeprefix("run_")
+        return os.path.dirname(run_dir), int(run_ID) if run_ID.isdigit() else run_ID, False
+    log_dir, run_ID = config["logging"]["log_dir"], config["logging"]["run_ID"]
+    run_dir = os.path.abspath(os.path.join(log_dir, f"run_{run_ID}"))
+    progress = os.path.join(run_dir, "progress.csv")
+    if not os.path.exists(progress):
+        return log_dir, run_ID, False
+    if _has_rows(progress) or _has_snapshot(run_dir):
+        raise FileExistsError(
+            f"{run_dir} already holds a run. Continue it with `--resume {run_dir}`, "
+            "or choose another --run-id or --log-dir."
+        )
+    # A start that failed before logging anything (e.g. a bad env argument): nothing to keep.
+    return log_dir, run_ID, True
+
+
+def _has_rows(progress_csv: str) -> bool:
+    with open(progress_csv, encoding="utf-8") as f:
+        return sum(1 for line in f if line.strip()) > 1  # a header and at least one row
+
+
+def _has_snapshot(run_dir: str) -> bool:
+    return any(
+        name == "params.pkl" or (name.startswith("itr_") and name.endswith(".pkl"))
+        for name in os.listdir(run_dir)
+    )
+
+
+def _prepare_training(args):
+    """Everything that can fail on the user's input, before the run directory is touched.
+
+    Returns ``None`` when only printing the config, else ``(config, runner, location)``.
+    """
+    from rlpyt.cli.build import build_experiment, check_env
 
     config, resume = _resolve_config(args)
     if args.print_config:
         print(json.dumps(config, indent=2))
-        return 0
+        return None
+    location = _run_location(config, resume)
     runner = build_experiment(config, resume_from=resume)
+    if resume and not _has_snapshot(resume):
+        raise FileNotFoundError(f"--resume {resume}: no snapshot (params.pkl or itr_*.pkl)")
+    check_env(config["env"])  # the one check that builds an env: last, and still before logging
+    return config, runner, location
+
+
+def _run_training(config: dict, runner, location, resume: str | None) -> int:
+    from rlpyt.utils.logging.context import logger_context
+    from rlpyt.utils.plot import plot_curves
+
+    log_dir, run_ID, exist_ok = location
     log = config["logging"]
-    if resume:
-        log_dir, run_dir = os.path.dirname(os.path.abspath(resume)), os.path.abspath(resume)
-        run_ID = int(os.path.basename(run_dir).removeprefix("run_"))
-    else:
-        log_dir, run_ID = log["log_dir"], log["run_ID"]
     name = f"{config['algo_name']}_{config['env']['id']}"
     with logger_context(
         log_dir,
@@ -111,16 +175,25 @@ def _train(args) -> int:
         snapshot_mode=log["snapshot_mode"],
         use_summary_writer=log["use_summary_writer"],
         resume=bool(resume),
+        exist_ok=exist_ok,
     ) as run_logger:
         run_dir = run_logger.run_dir
         if not resume:
-            with open(os.path.join(run_dir, "config.json"), "w") as f:
-                json.dump(config, f, indent=2)
+            _write_config(run_dir, config)
         runner.train()
+    if resume:
+        # Only now: a resume refused (e.g. an incompatible --set) leaves the saved config as it
+        # was, while a finished one records its new settings (a larger --steps) for the next.
+        _write_config(run_dir, config)
     out = plot_curves([run_dir], out=os.path.join(run_dir, "curves.png"))
     print(f"Learning curve: {out}")
     print(f"Run directory: {run_dir}")
     return 0
+
+
+def _write_config(run_dir: str, config: dict) -> None:
+    with open(os.path.join(run_dir, "config.json"), "w") as f:
+        json.dump(config, f, indent=2)
 
 
 def _fresh_seed() -> int:
@@ -137,13 +210,30 @@ def _plot(args) -> int:
     return 0
 
 
+def _usage_error(err: Exception) -> int:
+    message = err.args[0] if isinstance(err, KeyError) and err.args else err
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
 def main(argv=None) -> int:
+    """Run the command line ``argv`` (default ``sys.argv[1:]``); returns the exit status.
+
+    Mistakes in the input (unknown keys, invalid values, an existing run) print one line and
+    return 2 before any env is built; errors during training keep their traceback.
+    """
+    from rlpyt.utils.checkpoint import CheckpointError
+
     args = _parser().parse_args(argv)
     try:
-        if args.command == "train":
-            return _train(args)
-        return _plot(args)
-    except (ValueError, KeyError, FileNotFoundError, FileExistsError, CheckpointError) as err:
-        message = err.args[0] if isinstance(err, KeyError) and err.args else err
-        print(f"error: {message}", file=sys.stderr)
-        return 2
+        if args.command == "plot":
+            return _plot(args)
+        prepared = _prepare_training(args)
+    except (*_USAGE_ERRORS, CheckpointError) as err:
+        return _usage_error(err)
+    if prepared is None:
+        return 0
+    try:
+        return _run_training(*prepared, resume=args.resume)
+    except CheckpointError as err:  # an incompatible or unreadable snapshot to resume from
+        return _usage_error(err)

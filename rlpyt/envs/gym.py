@@ -25,7 +25,7 @@ from rlpyt.envs.base import Env, EnvStep
 from rlpyt.spaces.gym_wrapper import GymSpaceWrapper
 from rlpyt.utils.collections import namedarraytuple
 
-__all__ = ["GymEnvWrapper", "gym_make", "info_schema"]
+__all__ = ["GymEnvWrapper", "gym_make", "make", "info_schema"]
 
 _OLD_API = (
     "{env} uses the old gym API: {what}. rlpyt needs the gymnasium API: "
@@ -277,3 +277,6 @@ def gym_make(
         force_float32=force_float32,
         info_example=info_example,
     )
+
+
+make = gym_make  # the original rlpyt's name (``from rlpyt.envs.gym import make``)

@@ -61,12 +61,18 @@ class TrajInfo(AttrDict):
         self._cur_discount = 1.0
 
     def step(self, observation, action, reward, done, agent_info, env_info) -> None:
+        """Fold in one step. The base class reads only ``reward``.
+
+        Collectors call this once per env per step: item access keeps it at
+        about 1 us (each ``AttrDict`` attribute read or write is a Python-level
+        call, which made it 5 us).
+        """
         reward = float(reward)
-        self.Length += 1
-        self.Return += reward
-        self.NonzeroRewards += reward != 0
-        self.DiscountedReturn += self._cur_discount * reward
-        self._cur_discount *= self._discount
+        self["Length"] += 1
+        self["Return"] += reward
+        self["NonzeroRewards"] += reward != 0
+        self["DiscountedReturn"] += self["_cur_discount"] * reward
+        self["_cur_discount"] *= self._discount
 
     def terminate(self, observation) -> "TrajInfo":
         """Called when the trajectory ends; returns the finished record."""

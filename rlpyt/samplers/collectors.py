@@ -8,9 +8,52 @@ allocation per step beyond what the env itself returns.
 import numpy as np
 
 from rlpyt.agents.base import AgentInputs
+from rlpyt.samplers.collections import TrajInfo
 from rlpyt.utils.buffer import buffer_from_example, buffer_method, numpify_buffer
 
-__all__ = ["BaseCollector", "DecorrelatingStartCollector", "BaseEvalCollector"]
+__all__ = ["BaseCollector", "DecorrelatingStartCollector", "BaseEvalCollector", "write_env_infos"]
+
+
+def write_env_infos(dest, t, env_infos) -> None:
+    """``dest[t, b] = env_infos[b]`` for every env ``b``, one write per field.
+
+    ``dest`` is the ``[T, B]`` env_info buffer (a namedarraytuple, possibly
+    nested), ``env_infos`` the ``B`` env_info namedtuples of one time step.
+    Writing each env's namedtuple separately walks the buffer's fields once
+    per env; here each field's ``[B]`` row is written once from the list of
+    its ``B`` values. Steps whose infos are not all of one namedtuple type
+    with the buffer's fields (or are empty) go through the per-env writes,
+    which check them and raise on a mismatch.
+    """
+    first = env_infos[0]
+    cls = type(first)
+    if (
+        not first
+        or getattr(first, "_fields", None) != dest._fields
+        or any(type(info) is not cls for info in env_infos)
+    ):
+        for b, info in enumerate(env_infos):
+            if info:
+                dest[t, b] = info
+        return
+    for leaf, column in zip(dest, zip(*env_infos)):
+        if leaf is None or column[0] is None:
+            continue  # empty placeholder: nothing stored (as the per-env write)
+        if isinstance(leaf, tuple):  # a nested info namedtuple
+            write_env_infos(leaf, t, column)
+        else:
+            leaf[t] = column
+
+
+def traj_info_reads_agent_info(TrajInfoCls) -> bool:
+    """Whether ``TrajInfoCls.step`` may read its ``agent_info`` argument.
+
+    The base :class:`~rlpyt.samplers.collections.TrajInfo` ignores it, so
+    collectors pass ``None`` instead of indexing the agent's ``[B]`` output
+    for each env at each step (a nested namedarraytuple read, ~5 us); a class
+    that overrides ``step`` gets ``agent_info[b]`` as before.
+    """
+    return TrajInfoCls.step is not TrajInfo.step
 
 
 class BaseCollector:
@@ -55,6 +98,7 @@ class BaseCollector:
         self.rng = np.random.default_rng() if rng is None else rng
         # Only PG-style algorithms ask for value bootstrapping (AgentSamplesBsv).
         self._bootstrap = "bootstrap_value" in samples_np.agent._fields
+        self._traj_agent_info = traj_info_reads_agent_info(TrajInfoCls)
 
     def start_envs(self, max_decorrelation_steps: int = 0):
         """Reset envs; returns ``(AgentInputs, traj_infos)`` to start collecting from."""

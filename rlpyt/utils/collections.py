@@ -148,7 +148,7 @@ def namedarraytuple(typename: str, field_names: Iterable[str] | str) -> type:
         "items": _items,
         "_nat_generated": True,
         "__module__": __name__,
-        "__doc__": f"namedarraytuple {typename}{fields}: indexing applies to every field.",
+        "__doc__": f"namedarraytuple ``{typename}{fields}``: indexing applies to every field.",
     }
     cls = _NamedArrayTupleMeta(typename, (base,), body)
     _CLASSES[key] = cls

@@ -39,10 +39,15 @@ class _CategoricalPgMixin:
 
     def _model_inputs(self, observation, prev_action, prev_reward, *rest):
         """Inputs on the model's device, prev_action as one-hot ``[..., A]``."""
-        observation, prev_action, prev_reward, *rest = buffer_to(
-            (observation, prev_action, prev_reward, *rest), device=self.device
-        )
+        if self.device.type != "cpu":  # CPU tensors are already there: skip the tree walk
+            observation, prev_action, prev_reward, *rest = buffer_to(
+                (observation, prev_action, prev_reward, *rest), device=self.device
+            )
         return (observation, self.distribution.to_onehot(prev_action), prev_reward, *rest)
+
+    def _to_cpu(self, outputs):
+        """``outputs`` on the CPU, next to the samples (a no-op for a CPU model)."""
+        return outputs if self.device.type == "cpu" else buffer_to(outputs, device="cpu")
 
     def update_obs_rms(self, observation):
         """Update the model's observation normalisation (no-op if it has none).
@@ -60,7 +65,7 @@ class CategoricalPgAgent(_CategoricalPgMixin, BaseAgent):
     def __call__(self, observation, prev_action, prev_reward):
         """Training forward pass on ``[T, B]`` inputs: ``(DistInfo(prob [T, B, A]), value [T, B])``."""
         pi, value = self.model(*self._model_inputs(observation, prev_action, prev_reward))
-        return buffer_to((DistInfo(prob=pi), value), device="cpu")
+        return self._to_cpu((DistInfo(prob=pi), value))
 
     @torch.no_grad()
     def step(self, observation, prev_action, prev_reward):
@@ -69,7 +74,7 @@ class CategoricalPgAgent(_CategoricalPgMixin, BaseAgent):
         dist_info = DistInfo(prob=pi)
         action = self.distribution.sample(dist_info)
         agent_info = AgentInfo(dist_info=dist_info, value=value)
-        action, agent_info = buffer_to((action, agent_info), device="cpu")
+        action, agent_info = self._to_cpu((action, agent_info))
         return AgentStep(action=action, agent_info=agent_info)
 
     @torch.no_grad()
@@ -93,7 +98,7 @@ class RecurrentCategoricalPgAgentBase(_CategoricalPgMixin, BaseAgent):
         pi, value, next_rnn_state = self.model(
             *self._model_inputs(observation, prev_action, prev_reward, init_rnn_state)
         )
-        dist_info, value = buffer_to((DistInfo(prob=pi), value), device="cpu")
+        dist_info, value = self._to_cpu((DistInfo(prob=pi), value))
         return dist_info, value, next_rnn_state
 
     @torch.no_grad()
@@ -113,7 +118,7 @@ class RecurrentCategoricalPgAgentBase(_CategoricalPgMixin, BaseAgent):
         if prev_rnn_state is None:
             prev_rnn_state = self.zeros_like_rnn_state(rnn_state)
         agent_info = AgentInfoRnn(dist_info=dist_info, value=value, prev_rnn_state=prev_rnn_state)
-        action, agent_info = buffer_to((action, agent_info), device="cpu")
+        action, agent_info = self._to_cpu((action, agent_info))
         self.advance_rnn_state(rnn_state)  # stays on the model's device
         return AgentStep(action=action, agent_info=agent_info)
 

@@ -59,7 +59,9 @@ class GaussianPgAgent(_GaussianPgMixin, BaseAgent):
     def step(self, observation, prev_action, prev_reward):
         """Sample actions for ``[B]`` inputs: ``AgentStep(action [B, A], AgentInfo(dist_info, value [B]))``."""
         mu, log_std, value = self.model(*self._model_inputs(observation, prev_action, prev_reward))
-        dist_info = DistInfoStd(mean=mu, log_std=log_std)
+        # A learned log_std parameter expanded to [B, A] is a view that still
+        # requires grad under no_grad: detach it before it reaches numpy.
+        dist_info = DistInfoStd(mean=mu, log_std=log_std.detach())
         action = self.distribution.sample(dist_info)
         agent_info = AgentInfo(dist_info=dist_info, value=value)
         action, agent_info = buffer_to((action, agent_info), device="cpu")

@@ -3,6 +3,8 @@
 import torch
 
 from rlpyt.algos.pg.base import LossTerms, OptInfo, PolicyGradientAlgo
+from rlpyt.distributions.base import Distribution
+from rlpyt.utils.buffer import buffer_func
 from rlpyt.utils.collections import namedarraytuple
 from rlpyt.utils.tensor import valid_mean
 from rlpyt.utils.validation import require_int_at_least, require_positive
@@ -12,6 +14,11 @@ __all__ = ["PPO", "LossInputs"]
 LossInputs = namedarraytuple(
     "LossInputs", ["agent_inputs", "action", "return_", "advantage", "valid", "old_dist_info"]
 )
+
+
+def _flatten_columns(x: torch.Tensor, size: int) -> torch.Tensor:
+    """``[T, B, ...]`` -> ``[B * T, ...]``, env column after env column."""
+    return x.transpose(0, 1).reshape((size,) + tuple(x.shape[2:]))
 
 
 class PPO(PolicyGradientAlgo):
@@ -119,6 +126,14 @@ class PPO(PolicyGradientAlgo):
         device = samples.env.reward.device
         batch_size = B if recurrent else T * B
         mb_size = batch_size // self.minibatches
+        # The old policy's log-likelihoods are fixed for the whole batch: computed
+        # once here, not in every minibatch of every epoch (same values).
+        old_logli = self._old_log_likelihood(loss_inputs.action, loss_inputs.old_dist_info)
+        if not recurrent:
+            # Flat index i is step (i % T) of env column (i // T): flattened once
+            # here in that order, each minibatch is one gather per field instead
+            # of two index computations and a 2-D gather per field per minibatch.
+            loss_inputs, old_logli = buffer_func((loss_inputs, old_logli), _flatten_columns, T * B)
         opt_info = self.empty_opt_info()
         for _ in range(self.epochs):
             perm = torch.randperm(batch_size, generator=self._generator).to(device)
@@ -127,11 +142,14 @@ class PPO(PolicyGradientAlgo):
                 if recurrent:
                     mb_inputs = loss_inputs[:, idxs]
                     rnn_state = init_rnn_state[idxs]
+                    mb_old_logli = None if old_logli is None else old_logli[:, idxs]
                 else:
-                    # Flat index i is step (i % T) of env column (i // T).
-                    mb_inputs = loss_inputs[idxs % T, idxs // T]
+                    mb_inputs = loss_inputs[idxs]
                     rnn_state = None
-                terms = self.loss_terms(*mb_inputs, init_rnn_state=rnn_state)
+                    mb_old_logli = None if old_logli is None else old_logli[idxs]
+                terms = self.loss_terms(
+                    *mb_inputs, init_rnn_state=rnn_state, old_log_likelihood=mb_old_logli
+                )
                 self._gradient_step(itr, terms, opt_info)
         return opt_info
 
@@ -144,17 +162,41 @@ class PPO(PolicyGradientAlgo):
         )
         return self.total_loss(terms), terms.entropy, terms.perplexity
 
+    def _old_log_likelihood(self, action, old_dist_info):
+        """``log pi_old(a|s)`` of the batch, or None if the distribution has its own ratio."""
+        dist = self.agent.distribution
+        if type(dist).likelihood_ratio is not Distribution.likelihood_ratio:
+            return None
+        with torch.no_grad():
+            return dist.log_likelihood(action, old_dist_info)
+
     def loss_terms(
-        self, agent_inputs, action, return_, advantage, valid, old_dist_info, init_rnn_state=None
+        self,
+        agent_inputs,
+        action,
+        return_,
+        advantage,
+        valid,
+        old_dist_info,
+        init_rnn_state=None,
+        old_log_likelihood=None,
     ) -> LossTerms:
         """The parts of the PPO loss for a minibatch (any leading dims, e.g. ``[T, B]``).
 
         ``pi_loss = -mean(min(r A, clip(r, 1 - eps, 1 + eps) A))`` with
         ``r = pi(a|s) / pi_old(a|s)`` and ``eps = current_ratio_clip`` (eq. 7).
+        ``old_log_likelihood``, if given, is ``log pi_old(a|s)`` precomputed
+        from ``old_dist_info`` (the ratio is then the same, for less work).
         """
         dist_info, value = self._agent_forward(agent_inputs, init_rnn_state)
         dist = self.agent.distribution
-        ratio = dist.likelihood_ratio(action, old_dist_info=old_dist_info, new_dist_info=dist_info)
+        if old_log_likelihood is not None:
+            # Distribution.likelihood_ratio's formula, with the old term given.
+            ratio = torch.exp(dist.log_likelihood(action, dist_info) - old_log_likelihood)
+        else:
+            ratio = dist.likelihood_ratio(
+                action, old_dist_info=old_dist_info, new_dist_info=dist_info
+            )
         eps = self.current_ratio_clip
         surr_1 = ratio * advantage
         surr_2 = torch.clamp(ratio, 1.0 - eps, 1.0 + eps) * advantage

@@ -39,6 +39,15 @@ def _read_json(path: str):
         return None
 
 
+def _has_rows(progress: str) -> bool:
+    """True when progress.csv holds at least one data row (a header alone is no run)."""
+    try:
+        with open(progress) as f:
+            return len(f.readlines(4096)) > 1
+    except FileNotFoundError:
+        return False
+
+
 @contextmanager
 def logger_context(
     log_dir: str | os.PathLike,
@@ -76,7 +85,7 @@ def logger_context(
     del override_prefix  # nothing to override: see the docstring
     run_dir = os.path.abspath(os.path.join(os.fspath(log_dir), f"run_{run_ID}"))
     progress = os.path.join(run_dir, "progress.csv")
-    if os.path.exists(progress) and not (resume or exist_ok):
+    if _has_rows(progress) and not (resume or exist_ok):
         raise FileExistsError(
             f"{run_dir} already holds a run (progress.csv exists). Pass resume=True to "
             "continue it, exist_ok=True to start it over, or choose another run_ID or log_dir."

@@ -17,10 +17,20 @@ applies the same reset masking when an algorithm re-evaluates the batch.
 import numpy as np
 
 from rlpyt.agents.base import AgentInputs
-from rlpyt.samplers.collectors import BaseEvalCollector, DecorrelatingStartCollector
+from rlpyt.samplers.collectors import (
+    BaseEvalCollector,
+    DecorrelatingStartCollector,
+    traj_info_reads_agent_info,
+    write_env_infos,
+)
 from rlpyt.utils.buffer import buffer_from_example, buffer_method, numpify_buffer, torchify_buffer
 
 __all__ = ["CpuResetCollector", "CpuWaitResetCollector", "CpuEvalCollector"]
+
+
+def _has_fields(env_info_buffer) -> bool:
+    """Whether the env_info buffer stores anything (envs without infos have none)."""
+    return bool(getattr(env_info_buffer, "_fields", ()))
 
 
 class CpuResetCollector(DecorrelatingStartCollector):
@@ -37,21 +47,31 @@ class CpuResetCollector(DecorrelatingStartCollector):
         env_buf.prev_reward[0] = reward
         if self._bootstrap:
             agent_buf.timeout_value[:] = 0
+        # The per-env loop below runs T * B times: everything it needs is bound
+        # to locals here, and per-env results go into [B] rows of the buffer
+        # (env_info: one list, written field by field once per step).
+        envs, agent_step, TrajInfoCls = self.envs, self.agent.step, self.TrajInfoCls
+        traj_agent_info = self._traj_agent_info
+        write_infos = _has_fields(env_buf.env_info)
+        env_infos = [None] * len(envs)
         for t in range(self.batch_T):
             env_buf.observation[t] = observation
-            act_pyt, agent_info = self.agent.step(*inputs_pyt)
+            act_pyt, agent_info = agent_step(*inputs_pyt)
             step_action = numpify_buffer(act_pyt)
             agent_buf.action[t] = step_action  # also fills prev_action[t + 1]
             if agent_info:
                 agent_buf.agent_info[t] = agent_info
             action[:] = step_action
-            for b, env in enumerate(self.envs):
-                o, r, d, env_info = env.step(step_action[b])
-                traj_infos[b].step(observation[b], step_action[b], r, d, agent_info[b], env_info)
-                env_buf.reward[t, b] = r  # also fills prev_reward[t + 1]
-                env_buf.done[t, b] = d
-                if env_info:
-                    env_buf.env_info[t, b] = env_info
+            reward_t, done_t = env_buf.reward[t], env_buf.done[t]  # reward also fills prev_reward
+            for b, env in enumerate(envs):
+                a = step_action[b]
+                o, r, d, env_info = env.step(a)
+                traj_infos[b].step(
+                    observation[b], a, r, d, agent_info[b] if traj_agent_info else None, env_info
+                )
+                reward_t[b] = r
+                done_t[b] = d
+                env_infos[b] = env_info
                 if d:
                     if self._bootstrap and getattr(env_info, "timeout", False):
                         agent_buf.timeout_value[t, b] = self._final_value(
@@ -59,13 +79,15 @@ class CpuResetCollector(DecorrelatingStartCollector):
                         )
                     if getattr(env_info, "traj_done", d):
                         completed_infos.append(traj_infos[b].terminate(o))
-                        traj_infos[b] = self.TrajInfoCls()
+                        traj_infos[b] = TrajInfoCls()
                         o = env.reset()
                     self.agent.reset_one(idx=b)
                     action[b] = env.action_space.null_value()
                     r = 0.0
                 observation[b] = o
                 reward[b] = r
+            if write_infos:
+                write_env_infos(env_buf.env_info, t, env_infos)
         if self._bootstrap:
             agent_buf.bootstrap_value[0] = self.agent.value(*inputs_pyt)
         return AgentInputs(observation, action, reward), traj_infos, completed_infos
@@ -114,7 +136,14 @@ class CpuWaitResetCollector(DecorrelatingStartCollector):
                     action[b] = env.action_space.null_value()
                     continue
                 o, r, d, env_info = env.step(step_action[b])
-                traj_infos[b].step(observation[b], step_action[b], r, d, agent_info[b], env_info)
+                traj_infos[b].step(
+                    observation[b],
+                    step_action[b],
+                    r,
+                    d,
+                    agent_info[b] if self._traj_agent_info else None,
+                    env_info,
+                )
                 env_buf.reward[t, b] = r
                 env_buf.done[t, b] = d
                 if env_info:
@@ -177,6 +206,7 @@ class CpuEvalCollector(BaseEvalCollector):
         active[:n_started] = True
         completed = []
         max_T = np.inf if self.max_T is None else self.max_T
+        traj_agent_info = traj_info_reads_agent_info(self.TrajInfoCls)
         t = 0
         while active.any() and t < max_T:
             act_pyt, agent_info = agent.step(*inputs_pyt)
@@ -185,7 +215,14 @@ class CpuEvalCollector(BaseEvalCollector):
             for b in np.flatnonzero(active):
                 env = envs[b]
                 o, r, d, env_info = env.step(step_action[b])
-                traj_infos[b].step(observation[b], step_action[b], r, d, agent_info[b], env_info)
+                traj_infos[b].step(
+                    observation[b],
+                    step_action[b],
+                    r,
+                    d,
+                    agent_info[b] if traj_agent_info else None,
+                    env_info,
+                )
                 if getattr(env_info, "traj_done", d):
                     completed.append(traj_infos[b].terminate(o))
                     traj_infos[b] = self.TrajInfoCls()

@@ -1,0 +1,82 @@
+"""Every example runs, as a script, at a tiny budget, and writes its logs (tier 4 of STYLE.md)."""
+
+import csv
+import os
+import subprocess
+import sys
+
+import pytest
+
+EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "examples")
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def run_example(name, *args, cwd):
+    return subprocess.run(
+        [sys.executable, os.path.abspath(os.path.join(EXAMPLES, name)), *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=240,
+    )
+
+
+def progress_rows(run_dir):
+    with open(os.path.join(run_dir, "progress.csv"), newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.timeout(300)
+def test_example_ppo_cartpole(tmp_path):
+    # No --log_dir: the default is data/local/example_ppo_cartpole under the working directory.
+    proc = run_example("example_ppo_cartpole.py", "--n_steps", "1024", "--seed", "0", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_dir = tmp_path / "data" / "local" / "example_ppo_cartpole" / "run_0"
+    rows = progress_rows(run_dir)
+    # 256 env steps per iteration, a row at each of the 4 iterations.
+    assert [int(r["CumSteps"]) for r in rows] == [256, 512, 768, 1024]
+    assert all(r["ReturnAverage"] and r["loss"] for r in rows)
+    assert (run_dir / "params.pkl").stat().st_size > 0  # snapshot_mode="last"
+    assert (run_dir / "params.json").exists()
+    assert (run_dir / "curves.png").read_bytes()[:8] == PNG_MAGIC
+    assert f"Learning curve: {run_dir / 'curves.png'}" in proc.stdout
+
+
+@pytest.mark.timeout(300)
+def test_example_1_atari_serial_with_evaluation(tmp_path):
+    proc = run_example(
+        "example_1.py", "--n_steps", "160", "--eval_max_steps", "200", "--log_dir", "ex1",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_dir = tmp_path / "ex1" / "run_0"
+    rows = progress_rows(run_dir)
+    # An evaluation before training (Iteration -1), then one per log interval: 2 x 80 steps.
+    assert [int(r["Iteration"]) for r in rows] == [-1, 1]
+    assert [int(r["CumSteps"]) for r in rows] == [0, 160]
+    # Steps of the eval episodes completed within the 200-step budget (Pong's take longer).
+    assert all(0 <= int(r["StepsInEval"]) <= 200 for r in rows)
+    assert "GameScoreAverage" in rows[0]
+    assert (run_dir / "params.pkl").stat().st_size > 0  # snapshot_mode="last"
+
+
+@pytest.mark.timeout(300)
+def test_example_3_serial_sample_mode(tmp_path):
+    proc = run_example(
+        "example_3.py", "--sample_mode", "serial", "--n_steps", "160", "--log_dir", "ex3",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Using serial sampler, CPU for sampling and optimizing." in proc.stdout
+    run_dir = tmp_path / "ex3" / "run_0"
+    rows = progress_rows(run_dir)
+    assert [int(r["CumSteps"]) for r in rows] == [160]  # 2 iterations of 5 x 16 steps
+    assert rows[0]["loss"] and "GameScoreAverage" in rows[0]
+    assert not (run_dir / "params.pkl").exists()  # the original's default: no snapshots
+
+
+@pytest.mark.timeout(60)
+def test_example_3_parallel_modes_not_yet_accepted(tmp_path):
+    proc = run_example("example_3.py", "--sample_mode", "cpu", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "invalid choice: 'cpu'" in proc.stderr
