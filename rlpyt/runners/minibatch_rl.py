@@ -71,6 +71,7 @@ class MinibatchRlBase(SnapshotMixin):
         """Run the whole training; returns the number of iterations done."""
         n_itr = self.startup()
         try:
+            self.log_before_training()
             for itr in range(self._start_itr, n_itr):
                 with logger.prefix(f"itr #{itr} "):
                     self.agent.sample_mode(itr)
@@ -79,10 +80,17 @@ class MinibatchRlBase(SnapshotMixin):
                     opt_info = self.algo.optimize_agent(itr, samples)
                     self.store_diagnostics(itr, traj_infos, opt_info)
                     if (itr + 1) % self.log_interval_itrs == 0:
-                        self.log_diagnostics(itr)
+                        self.log_interval(itr)
         finally:
             self.shutdown()
         return n_itr
+
+    def log_before_training(self):
+        """Hook: the evaluation runner logs a first evaluation here."""
+
+    def log_interval(self, itr):
+        """At each log interval: a progress.csv row, then a snapshot."""
+        self.log_diagnostics(itr)
 
     # -- set-up and tear-down ---------------------------------------------------
 
@@ -247,26 +255,15 @@ class MinibatchRlEval(MinibatchRlBase):
 
     _eval = True
 
-    def train(self):
-        n_itr = self.startup()
-        try:
-            if self._start_itr == 0:
-                with logger.prefix("itr #0 "):
-                    eval_traj_infos, eval_time = self.evaluate_agent(0)
-                    self.log_diagnostics(-1, eval_traj_infos, eval_time)
-            for itr in range(self._start_itr, n_itr):
-                with logger.prefix(f"itr #{itr} "):
-                    self.agent.sample_mode(itr)
-                    samples, traj_infos = self.sampler.obtain_samples(itr)
-                    self.agent.train_mode(itr)
-                    opt_info = self.algo.optimize_agent(itr, samples)
-                    self.store_diagnostics(itr, traj_infos, opt_info)
-                    if (itr + 1) % self.log_interval_itrs == 0:
-                        eval_traj_infos, eval_time = self.evaluate_agent(itr)
-                        self.log_diagnostics(itr, eval_traj_infos, eval_time)
-        finally:
-            self.shutdown()
-        return n_itr
+    def log_before_training(self):
+        if self._start_itr == 0:  # a resumed run logged this already
+            with logger.prefix("itr #0 "):
+                eval_traj_infos, eval_time = self.evaluate_agent(0)
+                self.log_diagnostics(-1, eval_traj_infos, eval_time)
+
+    def log_interval(self, itr):
+        eval_traj_infos, eval_time = self.evaluate_agent(itr)
+        self.log_diagnostics(itr, eval_traj_infos, eval_time)
 
     def startup(self):
         if getattr(self.sampler, "eval_n_envs", 0) < 1:
