@@ -10,6 +10,7 @@ import numpy as np
 from rlpyt.agents.base import AgentInputs
 from rlpyt.samplers.collections import TrajInfo
 from rlpyt.utils.buffer import buffer_from_example, buffer_method, numpify_buffer
+from rlpyt.utils.seed import derive_seed
 
 __all__ = ["BaseCollector", "DecorrelatingStartCollector", "BaseEvalCollector", "write_env_infos"]
 
@@ -68,7 +69,9 @@ class BaseCollector:
         TrajInfoCls: per-trajectory diagnostics class.
         agent: the agent (for collectors that choose actions themselves).
         global_B, env_ranks: this collector's envs among all envs of the run.
-        rng: numpy Generator for the collector's own randomness.
+        seed: run seed; env ``r``'s random decorrelation length comes from
+            ``derive_seed(seed, "decorrelate", r)`` (``r`` its global rank), so
+            serial and parallel samplers start every env identically.
     """
 
     def __init__(
@@ -83,7 +86,7 @@ class BaseCollector:
         step_buffer_np=None,
         global_B=1,
         env_ranks=None,
-        rng=None,
+        seed=None,
     ):
         self.rank = rank
         self.envs = envs
@@ -95,7 +98,9 @@ class BaseCollector:
         self.step_buffer_np = step_buffer_np
         self.global_B = global_B
         self.env_ranks = env_ranks
-        self.rng = np.random.default_rng() if rng is None else rng
+        self.seed = seed
+        if self.env_ranks is None:
+            self.env_ranks = list(range(len(envs)))
         # Only PG-style algorithms ask for value bootstrapping (AgentSamplesBsv).
         self._bootstrap = "bootstrap_value" in samples_np.agent._fields
         self._traj_agent_info = traj_info_reads_agent_info(TrajInfoCls)
@@ -103,6 +108,12 @@ class BaseCollector:
     def start_envs(self, max_decorrelation_steps: int = 0):
         """Reset envs; returns ``(AgentInputs, traj_infos)`` to start collecting from."""
         raise NotImplementedError
+
+    def _env_rng(self, b):
+        """The generator of env ``b``'s start-up randomness (seeded by its global rank)."""
+        if self.seed is None:
+            return np.random.default_rng()
+        return np.random.default_rng(derive_seed(self.seed, "decorrelate", self.env_ranks[b]))
 
     def _final_value(self, final_obs, step_action, r, b, agent_inputs_pyt):
         """V(final observation) of env ``b`` whose episode a time limit cut.
@@ -151,7 +162,7 @@ class DecorrelatingStartCollector(BaseCollector):
         prev_reward = np.zeros(len(self.envs), dtype=np.float32)
         if max_decorrelation_steps > 0:
             for b, env in enumerate(self.envs):
-                n_steps = 1 + int(self.rng.integers(max_decorrelation_steps))
+                n_steps = 1 + int(self._env_rng(b).integers(max_decorrelation_steps))
                 o, a, r = observation[b], prev_action[b], 0.0
                 for _ in range(n_steps):
                     a = env.action_space.sample()

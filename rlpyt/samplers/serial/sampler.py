@@ -8,8 +8,6 @@ import copy
 import pickle
 import warnings
 
-import numpy as np
-
 from rlpyt.samplers.base import BaseSampler
 from rlpyt.samplers.buffer import build_samples_buffer
 from rlpyt.samplers.parallel.cpu.collectors import CpuEvalCollector, CpuResetCollector
@@ -82,7 +80,7 @@ class SerialSampler(BaseSampler):
             agent=agent,
             global_B=global_B,
             env_ranks=env_ranks,
-            rng=np.random.default_rng(derive_seed(seed, "collector", rank)),
+            seed=seed,
         )
         self.mid_batch_reset = self.CollectorCls.mid_batch_reset
         self.eval_collector = None
@@ -160,7 +158,6 @@ class SerialSampler(BaseSampler):
             "eval_envs": _pickled_envs(self.eval_collector.envs) if self.eval_collector else None,
             "agent_inputs": copy.deepcopy(self.agent_inputs),
             "traj_infos": copy.deepcopy(self.traj_infos),
-            "collector_rng": self.collector.rng.bit_generator.state,
         }
         for key in ("done", "need_reset", "temp_observation"):
             if hasattr(self.collector, key):
@@ -178,7 +175,6 @@ class SerialSampler(BaseSampler):
             for env in self.eval_collector.envs:
                 env.close()
             self.eval_collector.envs = pickle.loads(state["eval_envs"])
-        self.collector.rng.bit_generator.state = state["collector_rng"]
         for key in ("done", "need_reset", "temp_observation"):
             if key in state:
                 getattr(self.collector, key)[:] = state[key]

@@ -1,0 +1,400 @@
+"""Parallel sampling: worker processes step their envs into shared ``[T, B]`` buffers.
+
+The master talks to each worker over one pipe and waits on all pipes *and* all
+process sentinels at once, with a timeout. So every failure becomes an error
+in the master within one batch, naming the worker:
+
+* a worker whose env raises reports the env, the iteration and its traceback;
+* a worker that dies (``os._exit``, a signal, the OOM killer) is seen through its
+  sentinel at once, with its exit code or signal;
+* a worker that does not answer within ``batch_timeout`` is declared hung.
+
+Before raising, the sampler stops every worker (close, join, terminate, kill)
+and frees its shared memory. ``shutdown()`` is idempotent.
+"""
+
+import multiprocessing as mp
+import os
+import pickle
+import signal
+import time
+import warnings
+from multiprocessing.connection import wait
+
+import numpy as np
+
+from rlpyt.samplers.base import BaseSampler
+from rlpyt.samplers.buffer import build_samples_buffer
+from rlpyt.samplers.parallel.errors import WorkerError
+from rlpyt.samplers.parallel.worker import NAN_CHECKS, WorkerSpec, worker_main
+from rlpyt.utils.seed import derive_seed, make_seed
+from rlpyt.utils.shared_memory import release_shared_memory, sweep_stale_shared_memory
+
+__all__ = ["ParallelSamplerBase"]
+
+START_METHODS = ("fork", "spawn", "forkserver")
+
+
+class ParallelSamplerBase(BaseSampler):
+    """Common machinery of the parallel samplers (worker start, waits, shutdown).
+
+    Extra keyword arguments (beyond :class:`~rlpyt.samplers.base.BaseSampler`):
+
+    Args:
+        start_method: ``"fork"`` (default on Linux), ``"spawn"`` or ``"forkserver"``.
+        batch_timeout: seconds a worker may take for one batch (or one
+            evaluation) before it is declared hung.
+        startup_timeout: seconds for the workers to build and reset their envs.
+        nan_check: ``"raise"`` (default), ``"warn"`` or ``"off"`` for NaN/inf
+            rewards and float observations from the envs.
+    """
+
+    agent_in_workers = True  # CpuSampler: workers act; the GPU sampler overrides
+
+    def __init__(
+        self,
+        *args,
+        start_method=None,
+        batch_timeout=300.0,
+        startup_timeout=60.0,
+        nan_check="raise",
+        **kwargs,
+    ):
+        super().__init__(*args, **kwargs)
+        if start_method is None:
+            start_method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+        if start_method not in START_METHODS:
+            raise ValueError(f"start_method must be one of {START_METHODS}, got {start_method!r}")
+        if nan_check not in NAN_CHECKS:
+            raise ValueError(f"nan_check must be one of {NAN_CHECKS}, got {nan_check!r}")
+        for name, value in (("batch_timeout", batch_timeout), ("startup_timeout", startup_timeout)):
+            if not value > 0:
+                raise ValueError(f"{name} must be > 0 seconds, got {value!r}")
+        self.start_method = start_method
+        self.batch_timeout = float(batch_timeout)
+        self.startup_timeout = float(startup_timeout)
+        self.nan_check = nan_check
+        self.workers = []
+        self._conns = []
+        self._closed = True
+
+    @property
+    def n_worker(self) -> int:
+        return len(self.workers)
+
+    # -- start-up -----------------------------------------------------------------
+
+    def initialize(
+        self,
+        agent,
+        affinity=None,
+        seed=None,
+        bootstrap_value=False,
+        traj_info_kwargs=None,
+        rank=0,
+        world_size=1,
+    ):
+        """Build the shared buffer and start the workers; returns the examples."""
+        affinity = dict(affinity or {})
+        self.seed = seed = make_seed() if seed is None else seed
+        sweep_stale_shared_memory()  # left by runs that were killed with SIGKILL
+        if self.start_method != "fork":
+            self._check_picklable()
+        B = self.batch_spec.B
+        worker_cpus = self._worker_cpus(affinity)
+        groups = _split(B, len(worker_cpus), "batch_B")
+        eval_groups = _split(self.eval_n_envs, len(groups), "eval_n_envs")
+        eval_groups += [[] for _ in range(len(groups) - len(eval_groups))]
+        global_B = B * world_size
+        env_ranks = [rank * B + b for b in range(B)]
+        example_env = _make_example_env(self.EnvCls, self.env_kwargs)
+        try:
+            example_env.seed(derive_seed(seed, "example_env"))
+            agent.initialize(
+                example_env.spaces,
+                share_memory=self.agent_in_workers,
+                global_B=global_B,
+                env_ranks=env_ranks,
+            )
+            try:
+                samples_pyt, samples_np, examples = build_samples_buffer(
+                    agent, example_env, self.batch_spec, bootstrap_value
+                )
+            except Exception as err:
+                name = getattr(self.EnvCls, "__name__", repr(self.EnvCls))
+                raise WorkerError(
+                    f"one example step (env.reset, env.step, agent.step) of env "
+                    f"{name}(**{self.env_kwargs!r}) failed: {type(err).__name__}: {err}"
+                ) from err
+        finally:
+            example_env.close()
+        if traj_info_kwargs:
+            for k, v in traj_info_kwargs.items():
+                setattr(self.TrajInfoCls, "_" + k, v)
+        self.agent = agent
+        self.samples_pyt, self.samples_np = samples_pyt, samples_np
+        self.step_buffer_np = self._build_step_buffer(examples)
+        self.mid_batch_reset = getattr(self.CollectorCls, "mid_batch_reset", True)
+        self._closed = False
+        ctx = mp.get_context(self.start_method)
+        try:
+            for w, (envs, eval_envs) in enumerate(zip(groups, eval_groups)):
+                spec = self._worker_spec(
+                    w, envs, eval_envs, env_ranks, global_B, seed, worker_cpus[w], traj_info_kwargs
+                )
+                parent_conn, child_conn = ctx.Pipe()
+                process = ctx.Process(
+                    target=worker_main,
+                    args=(spec, child_conn),
+                    name=f"rlpyt-sampler-{w}",
+                    daemon=True,
+                )
+                process.start()
+                child_conn.close()
+                self.workers.append(process)
+                self._conns.append(parent_conn)
+            self._gather(None, self.startup_timeout, "start-up")
+        except BaseException:
+            self.shutdown()
+            raise
+        return examples
+
+    def _build_step_buffer(self, examples):
+        """Shared ``[B]`` buffer between master and workers (GPU sampler only)."""
+        return None
+
+    def _worker_spec(self, w, envs, eval_envs, env_ranks, global_B, seed, cpus, traj_info_kwargs):
+        return WorkerSpec(
+            rank=w,
+            env_ranks=[env_ranks[b] for b in envs],
+            EnvCls=self.EnvCls,
+            env_kwargs=self.env_kwargs,
+            samples_np=self.samples_np[:, envs[0] : envs[-1] + 1],
+            batch_T=self.batch_spec.T,
+            CollectorCls=self.CollectorCls,
+            TrajInfoCls=self.TrajInfoCls,
+            agent=self.agent if self.agent_in_workers else None,
+            step_buffer_np=(
+                None if self.step_buffer_np is None else self.step_buffer_np[envs[0] : envs[-1] + 1]
+            ),
+            global_B=global_B,
+            seed=seed,
+            max_decorrelation_steps=self.max_decorrelation_steps,
+            cpus=cpus,
+            nan_check=self.nan_check,
+            traj_info_kwargs=traj_info_kwargs,
+            eval_env_kwargs=self.eval_env_kwargs,
+            eval_env_ranks=list(eval_envs),
+            eval_CollectorCls=self.eval_CollectorCls,
+            eval_max_T=(self.eval_max_steps // self.eval_n_envs) if self.eval_n_envs else None,
+            eval_max_trajectories=self._eval_quota(len(eval_envs)),
+        )
+
+    def _eval_quota(self, n_envs):
+        """This worker's share of ``eval_max_trajectories`` (in proportion to its eval envs)."""
+        if self.eval_max_trajectories is None or not n_envs:
+            return None
+        return max(1, round(self.eval_max_trajectories * n_envs / self.eval_n_envs))
+
+    def _worker_cpus(self, affinity):
+        """One entry per worker: the CPUs it is pinned to (None: unpinned)."""
+        available = (
+            sorted(os.sched_getaffinity(0))
+            if hasattr(os, "sched_getaffinity")
+            else (list(range(os.cpu_count() or 1)))
+        )
+        cpus = affinity.get("workers_cpus")
+        if cpus is None:
+            cpus = available
+        pin = affinity.get("set_affinity", True) and affinity.get("workers_cpus") is not None
+        B = self.batch_spec.B
+        if len(cpus) > B:
+            warnings.warn(
+                f"{len(cpus)} workers for batch_B={B} envs: using {B} workers", stacklevel=3
+            )
+            cpus = cpus[:B]
+        return [[c] if pin else None for c in cpus]
+
+    def _check_picklable(self):
+        for name, value in (
+            ("EnvCls", self.EnvCls),
+            ("env_kwargs", self.env_kwargs),
+            ("TrajInfoCls", self.TrajInfoCls),
+        ):
+            try:
+                pickle.dumps(value)
+            except Exception as err:  # noqa: BLE001 - any pickling failure
+                raise TypeError(
+                    f"{name}={value!r} cannot be pickled, which start_method="
+                    f"{self.start_method!r} needs to send it to the workers ({err}); use a "
+                    "module-level class or function, or start_method='fork'"
+                ) from None
+
+    # -- talking to workers -------------------------------------------------------
+
+    def _command(self, command, itr, timeout, what):
+        self._check_open()
+        for conn in self._conns:
+            conn.send((command, itr))
+        return self._gather(itr, timeout, what)
+
+    def _gather(self, itr, timeout, what):
+        """One answer from every worker, or a WorkerError (after shutting down)."""
+        results = [None] * len(self.workers)
+        pending = dict(enumerate(self._conns))
+        deadline = time.monotonic() + timeout
+        while pending:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                w = min(pending)
+                limit = "startup_timeout" if itr is None else "batch_timeout"
+                raise self._fail(
+                    f"worker {w} (pid {self.workers[w].pid}) did not finish "
+                    f"{_itr(itr, what)} within {limit}={timeout} s (an env "
+                    "step hung?)"
+                )
+            waitables = list(pending.values()) + [self.workers[w].sentinel for w in pending]
+            ready = wait(waitables, timeout=remaining)
+            for w in list(pending):
+                conn, process = pending[w], self.workers[w]
+                if conn in ready or (process.sentinel in ready and conn.poll()):
+                    try:
+                        status, payload = conn.recv()
+                    except (EOFError, OSError):
+                        raise self._fail(self._death(w, itr, what)) from None
+                    if status == "error":
+                        raise self._fail(self._error_message(w, itr, what, payload))
+                    results[w] = payload
+                    del pending[w]
+                elif process.sentinel in ready:
+                    raise self._fail(self._death(w, itr, what))
+        return results
+
+    def _error_message(self, w, itr, what, error):
+        """E.g. ``worker 1 (pid 4242), env 3 (PongEnv), itr 5: ValueError: boom``."""
+        head = f"worker {w} (pid {self.workers[w].pid})"
+        if error["env"]:
+            head += f", {error['env']}"
+        if itr is None:
+            head += f", during {what}"
+            if error["where"]:
+                head += f" ({error['where']})"
+        else:
+            head += f", {_itr(itr, what)}"
+        return f"{head}: {error['what']}\n\nworker traceback:\n{error['traceback']}"
+
+    def _death(self, w, itr, what):
+        process = self.workers[w]
+        process.join(timeout=1.0)
+        code = process.exitcode
+        if code is not None and code < 0:
+            try:
+                how = f"died with signal {signal.Signals(-code).name}"
+            except ValueError:
+                how = f"died with signal {-code}"
+        else:
+            how = f"exited with code {code}"
+        return f"worker {w} (pid {process.pid}) {how} during {_itr(itr, what)}"
+
+    def _fail(self, message):
+        self.shutdown()
+        return WorkerError(message)
+
+    def _check_open(self):
+        if self._closed:
+            raise RuntimeError(
+                f"{type(self).__name__} used before initialize() or after shutdown()"
+            )
+
+    # -- sampling -----------------------------------------------------------------
+
+    def obtain_samples(self, itr):
+        """Collect one ``[T, B]`` batch in the workers; returns ``(samples, traj_infos)``."""
+        self._check_open()
+        self.agent.sync_shared_memory()
+        results = self._command("collect", itr, self.batch_timeout, "collect")
+        return self.samples_pyt, [info for completed in results for info in completed]
+
+    def evaluate_agent(self, itr):
+        """Evaluation episodes in the workers' eval envs; complete episodes only."""
+        self._check_open()
+        if not self.eval_n_envs:
+            raise RuntimeError("evaluate_agent needs eval_n_envs > 0 in the sampler")
+        self.agent.sync_shared_memory()
+        results = self._command("eval", itr, self.batch_timeout, "evaluation")
+        unfinished = sum(n for _, n in results)
+        if unfinished:
+            warnings.warn(
+                f"evaluation at itr {itr}: {unfinished} episode(s) still running after "
+                f"eval_max_steps={self.eval_max_steps} were not counted",
+                stacklevel=2,
+            )
+        return [info for infos, _ in results for info in infos]
+
+    # -- shutdown -----------------------------------------------------------------
+
+    def shutdown(self):
+        """Stop every worker (close, join, terminate, kill) and free shared memory."""
+        if self._closed:
+            return
+        self._closed = True
+        for conn in self._conns:
+            try:
+                conn.send(("close", None))
+            except (BrokenPipeError, OSError):
+                pass
+        deadline = time.monotonic() + 2.0
+        for process in self.workers:
+            process.join(timeout=max(0.0, deadline - time.monotonic()))
+        for process in self.workers:
+            if process.is_alive():
+                process.terminate()
+                process.join(timeout=1.0)
+            if process.is_alive():
+                process.kill()
+                process.join(timeout=1.0)
+        for conn in self._conns:
+            conn.close()
+        for process in self.workers:
+            if process.exitcode is not None:
+                process.close()
+        release_shared_memory(self.samples_np)
+        release_shared_memory(getattr(self, "step_buffer_np", None))
+
+    def __del__(self):
+        try:
+            self.shutdown()
+        except Exception:  # noqa: BLE001 - interpreter teardown: best effort
+            pass
+
+
+def _make_example_env(EnvCls, env_kwargs):
+    name = getattr(EnvCls, "__name__", repr(EnvCls))
+    try:
+        env = EnvCls(**env_kwargs)
+    except Exception as err:
+        raise WorkerError(
+            f"env {name}(**{env_kwargs!r}) raised in its constructor: {type(err).__name__}: {err}"
+        ) from err
+    return env
+
+
+def _itr(itr, what):
+    """``itr 5`` for sampling, ``evaluation at itr 5``, or ``start-up``."""
+    if itr is None:
+        return what
+    if isinstance(itr, tuple):  # GPU sampler steps: (t, itr)
+        itr = itr[1]
+    return f"itr {itr}" if what == "collect" else f"{what} at itr {itr}"
+
+
+def _split(n, n_groups, name):
+    """Contiguous index groups, as even as possible (uneven splits warned)."""
+    groups = [g.tolist() for g in np.array_split(np.arange(n), n_groups) if g.size]
+    if n >= n_groups and len({len(g) for g in groups}) > 1:
+        warnings.warn(
+            f"{name}={n} does not split evenly over {n_groups} workers "
+            f"({[len(g) for g in groups]} envs): the busiest worker sets the pace",
+            stacklevel=3,
+        )
+    return groups

@@ -1,0 +1,244 @@
+"""The sampler worker process: builds its envs, then serves commands from the master.
+
+Protocol (one duplex pipe per worker; no semaphores that can desynchronise):
+the master sends ``(command, itr)``; the worker answers every command with
+``("ok", payload)`` or ``("error", message)``. The master waits on all pipes
+*and* all process sentinels with a timeout, so a worker that raises, dies or
+hangs is noticed at once (see :mod:`rlpyt.samplers.parallel.base`). A worker
+whose master is gone sees EOF on its pipe and exits.
+"""
+
+import math
+import os
+import signal
+import traceback
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import psutil
+import torch
+
+from rlpyt.samplers.parallel.errors import EnvFault
+from rlpyt.utils.seed import derive_seed
+
+__all__ = ["WorkerSpec", "worker_main", "set_cpu_affinity", "GuardedEnv"]
+
+NAN_CHECKS = ("raise", "warn", "off")
+
+
+def set_cpu_affinity(cpus) -> bool:
+    """Pin this process to ``cpus``; warn once and go on unpinned where refused."""
+    if not cpus:
+        return False
+    try:
+        psutil.Process().cpu_affinity(list(cpus))
+        return True
+    except (OSError, ValueError, AttributeError) as err:  # containers, macOS, bad ids
+        warnings.warn(
+            f"could not pin pid {os.getpid()} to CPUs {list(cpus)} ({err}); running unpinned",
+            stacklevel=2,
+        )
+        return False
+
+
+class GuardedEnv:
+    """An env whose failures name it: index, class, what it was doing, which step.
+
+    Also checks rewards and float observations for NaN/inf (``nan_check``).
+    """
+
+    def __init__(self, env, index: int, nan_check: str = "raise"):
+        self.env = env
+        self.index = index
+        self.name = type(env).__name__
+        self.n_steps = 0
+        self.nan_check = nan_check
+        self._warned_nan = False
+
+    def step(self, action):
+        self.n_steps += 1
+        try:
+            env_step = self.env.step(action)
+        except Exception as err:
+            raise EnvFault(self.index, self.name, "raised in step()", self.n_steps) from err
+        if self.nan_check != "off":
+            self._check_finite(env_step)
+        return env_step
+
+    def _check_finite(self, env_step):
+        reward = env_step.reward
+        if not math.isfinite(reward):
+            self._nan(f"reward is {reward}")
+        obs = env_step.observation
+        if isinstance(obs, np.ndarray) and obs.dtype.kind == "f" and not np.isfinite(obs).all():
+            self._nan("observation holds NaN or inf")
+
+    def _nan(self, what):
+        if self.nan_check == "raise":
+            raise EnvFault(
+                self.index,
+                self.name,
+                "returned a non-finite value",
+                self.n_steps,
+                f": {what} (set nan_check='warn' or 'off' to allow it)",
+            )
+        if not self._warned_nan:
+            self._warned_nan = True
+            warnings.warn(
+                f"env {self.index} ({self.name}) at its step {self.n_steps}: {what}", stacklevel=3
+            )
+
+    def reset(self):
+        try:
+            return self.env.reset()
+        except Exception as err:
+            raise EnvFault(self.index, self.name, "raised in reset()", self.n_steps) from err
+
+    def __getattr__(self, name):  # spaces, seed, close, horizon...
+        return getattr(self.env, name)
+
+
+@dataclass
+class WorkerSpec:
+    """Everything one worker needs (pickled to it under spawn/forkserver)."""
+
+    rank: int
+    env_ranks: list
+    EnvCls: Any
+    env_kwargs: dict
+    samples_np: Any  # this worker's [T, B_w] slice of the shared buffer
+    batch_T: int
+    CollectorCls: Any
+    TrajInfoCls: Any
+    agent: Any
+    step_buffer_np: Any
+    global_B: int
+    seed: int
+    max_decorrelation_steps: int
+    cpus: list | None
+    nan_check: str
+    traj_info_kwargs: dict | None = None
+    eval_env_kwargs: dict | None = None
+    eval_env_ranks: list | None = None
+    eval_CollectorCls: Any = None
+    eval_max_T: int | None = None
+    eval_max_trajectories: int | None = None
+
+
+def _make_envs(spec, env_ranks, env_kwargs, kind):
+    envs = []
+    for r in env_ranks:
+        try:
+            env = spec.EnvCls(**env_kwargs)
+        except Exception as err:
+            name = getattr(spec.EnvCls, "__name__", repr(spec.EnvCls))
+            raise EnvFault(r, name, f"raised in its constructor (kwargs {env_kwargs})", 0) from err
+        env.seed(derive_seed(spec.seed, kind, r))
+        envs.append(GuardedEnv(env, r, spec.nan_check))
+    return envs
+
+
+def _describe(err: BaseException) -> dict:
+    """What the master reports: a one-line summary (env, original error) and the traceback."""
+    fault, cause = None, err
+    while cause is not None:
+        if isinstance(cause, EnvFault):
+            fault = cause
+            break
+        cause = cause.__cause__
+    original = fault.__cause__ if fault is not None and fault.__cause__ is not None else err
+    what = f"{type(original).__name__}: {original}"
+    if fault is not None:
+        where = f"env {fault.env_index} ({fault.env_name}) {fault.what} at its step {fault.step}"
+        if fault.__cause__ is None:  # the guard's own finding (NaN): no original error
+            what = f"{fault.env_name}: {fault}"
+        summary = {"env": f"env {fault.env_index} ({fault.env_name})", "where": where, "what": what}
+    else:
+        summary = {"env": None, "where": None, "what": what}
+    summary["traceback"] = "".join(traceback.format_exception(type(err), err, err.__traceback__))
+    return summary
+
+
+def worker_main(spec: WorkerSpec, conn) -> None:
+    """Entry point of a worker process."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the master handles Ctrl-C and stops us
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    torch.set_num_threads(1)
+    set_cpu_affinity(spec.cpus)
+    for k, v in (spec.traj_info_kwargs or {}).items():
+        setattr(spec.TrajInfoCls, "_" + k, v)  # class attributes do not travel with spawn
+    try:
+        envs = _make_envs(spec, spec.env_ranks, spec.env_kwargs, "env")
+        collector = spec.CollectorCls(
+            rank=spec.rank,
+            envs=envs,
+            samples_np=spec.samples_np,
+            batch_T=spec.batch_T,
+            TrajInfoCls=spec.TrajInfoCls,
+            agent=spec.agent,
+            global_B=spec.global_B,
+            env_ranks=spec.env_ranks,
+            seed=spec.seed,
+            step_buffer_np=spec.step_buffer_np,
+        )
+        eval_collector = None
+        if spec.eval_env_ranks:
+            eval_envs = _make_envs(spec, spec.eval_env_ranks, spec.eval_env_kwargs, "eval_env")
+            eval_collector = spec.eval_CollectorCls(
+                rank=spec.rank,
+                envs=eval_envs,
+                TrajInfoCls=spec.TrajInfoCls,
+                max_T=spec.eval_max_T,
+                agent=spec.agent,
+                max_trajectories=spec.eval_max_trajectories,
+            )
+        agent_inputs, traj_infos = collector.start_envs(spec.max_decorrelation_steps)
+        collector.start_agent()
+    except BaseException as err:  # noqa: BLE001 - report anything, then exit
+        _send(conn, ("error", _describe(err)))
+        return
+    _send(conn, ("ok", None))
+    while True:
+        try:
+            command, itr = conn.recv()
+        except (EOFError, OSError):
+            return  # the master is gone: nothing to report to
+        if command == "close":
+            break
+        try:
+            if command == "collect":
+                spec.agent.sample_mode(itr)
+                collector.reset_if_needed(agent_inputs)
+                agent_inputs, traj_infos, completed = collector.collect_batch(
+                    agent_inputs, traj_infos, itr
+                )
+                payload = completed
+            elif command == "step":  # GPU sampler: one time step, actions from the master
+                payload = collector.step_envs(*itr)
+            elif command == "begin":  # GPU sampler: start of a batch
+                payload = collector.begin_batch(itr)
+            elif command == "eval":
+                payload = eval_collector.collect_evaluation(itr)
+                payload = (payload, eval_collector.n_unfinished)
+            else:
+                raise ValueError(f"unknown command {command!r}")
+        except BaseException as err:  # noqa: BLE001
+            _send(conn, ("error", _describe(err)))
+            return
+        if not _send(conn, ("ok", payload)):
+            return
+    for env in collector.envs + (eval_collector.envs if eval_collector else []):
+        try:
+            env.close()
+        except Exception:  # noqa: BLE001 - closing is best effort at shutdown
+            pass
+
+
+def _send(conn, message) -> bool:
+    try:
+        conn.send(message)
+        return True
+    except (BrokenPipeError, EOFError, OSError):
+        return False

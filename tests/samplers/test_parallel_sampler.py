@@ -1,0 +1,293 @@
+"""The CPU-parallel sampler gives the serial sampler's samples, split over worker processes."""
+
+import os
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from faulty_envs import SyncRecordingAgent as RecordingAgent
+from faulty_envs import process_alive, shm_segments, wait_no_worker_children, worker_pids
+from probe_envs import CountingEnv
+
+from rlpyt.agents.base import AgentStep
+from rlpyt.samplers.parallel.cpu.collectors import CpuResetCollector, CpuWaitResetCollector
+from rlpyt.samplers.parallel.cpu.sampler import CpuSampler
+from rlpyt.samplers.serial.sampler import SerialSampler
+from rlpyt.utils.collections import namedarraytuple
+
+ObsInfo = namedarraytuple("ObsInfo", ["value"])
+AFFINITY = dict(workers_cpus=[0, 1])
+
+
+class ObsAgent:
+    """A deterministic agent: its action depends only on the observation (not on call counts).
+
+    action = int(observation[0]) % 3 (or always ``fixed_action``); value = 10 * observation[0].
+    """
+
+    recurrent = False
+
+    def __init__(self, fixed_action=None):
+        self.fixed_action = fixed_action
+
+    def initialize(self, env_spaces, share_memory=False, global_B=1, env_ranks=None):
+        self.env_spaces = env_spaces
+
+    def reset(self):
+        pass
+
+    def reset_one(self, idx):
+        pass
+
+    def sample_mode(self, itr):
+        pass
+
+    def eval_mode(self, itr):
+        pass
+
+    def sync_shared_memory(self):
+        pass
+
+    def step(self, observation, prev_action, prev_reward):
+        obs = observation[..., 0]
+        if self.fixed_action is None:
+            action = obs.long() % 3
+        else:
+            action = torch.full_like(obs, self.fixed_action, dtype=torch.long)
+        return AgentStep(action=action, agent_info=ObsInfo(value=10.0 * obs))
+
+    def value(self, observation, prev_action, prev_reward):
+        return 10.0 * observation[..., 0]
+
+
+class Tracker:
+    """Remembers samplers and their worker pids, for the leak check at the end of a test."""
+
+    def __init__(self):
+        self.samplers, self.pids = [], {os.getpid()}
+
+    def __call__(self, sampler):
+        self.samplers.append(sampler)
+        self.pids.update(worker_pids(sampler))
+        return sampler
+
+
+@pytest.fixture
+def no_leftovers():
+    before = shm_segments([os.getpid()])
+    track = Tracker()
+    yield track
+    for sampler in track.samplers:
+        sampler.shutdown()
+    left = wait_no_worker_children(timeout=2.0)
+    assert not left, f"child processes left: {left}"
+    segments = shm_segments(track.pids) - before
+    assert not segments, f"shared memory left: {sorted(segments)}"
+
+
+FIELDS = {
+    "observation": lambda s: s.env.observation,
+    "reward": lambda s: s.env.reward,
+    "done": lambda s: s.env.done,
+    "prev_reward": lambda s: s.env.prev_reward,
+    "timeout": lambda s: s.env.env_info.timeout,
+    "action": lambda s: s.agent.action,
+    "prev_action": lambda s: s.agent.prev_action,
+    "value": lambda s: s.agent.agent_info.value,
+    "bootstrap_value": lambda s: s.agent.bootstrap_value,
+}
+
+
+def collect(SamplerCls, n_itr=3, agent=None, affinity=None, seed=0, track=None, **kwargs):
+    """Batches (numpy copies, by field) and completed (Return, Length) of ``n_itr`` itrs."""
+    kwargs.setdefault("max_decorrelation_steps", 0)
+    kwargs.setdefault("env_kwargs", dict(lengths=(3, 5), time_limit=True))
+    sampler = SamplerCls(EnvCls=CountingEnv, **kwargs)
+    sampler.initialize(agent or ObsAgent(), affinity=affinity, seed=seed, bootstrap_value=True)
+    if track is not None:
+        track(sampler)
+    batches, completed = [], []
+    try:
+        for itr in range(n_itr):
+            samples, infos = sampler.obtain_samples(itr)
+            batches.append({k: f(samples).numpy().copy() for k, f in FIELDS.items()})
+            completed.append(sorted((info.Return, info.Length) for info in infos))
+    finally:
+        sampler.shutdown()
+    return batches, completed, sampler
+
+
+def assert_same_batches(a, b):
+    for itr, (x, y) in enumerate(zip(a, b, strict=True)):
+        for key in FIELDS:
+            np.testing.assert_array_equal(x[key], y[key], err_msg=f"{key} differs at itr {itr}")
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("collector", [CpuResetCollector, CpuWaitResetCollector])
+def test_parallel_samples_equal_serial_samples(no_leftovers, collector):
+    kw = dict(batch_T=7, batch_B=4, CollectorCls=collector)
+    serial, serial_done, _ = collect(SerialSampler, **kw)
+    parallel, parallel_done, sampler = collect(
+        CpuSampler, affinity=AFFINITY, track=no_leftovers, **kw
+    )
+    assert sampler.n_worker == 2
+    assert sampler.mid_batch_reset == collector.mid_batch_reset
+    assert_same_batches(serial, parallel)
+    assert serial_done == parallel_done
+    assert any(serial_done)  # episodes of length 3 and 5 end within 3 batches of 7 steps
+
+
+@pytest.mark.timeout(60)
+def test_parallel_with_decorrelation_is_reproducible(no_leftovers):
+    kw = dict(batch_T=5, batch_B=4, max_decorrelation_steps=20, affinity=AFFINITY)
+    kw["track"] = no_leftovers
+    kw["env_kwargs"] = dict(lengths=(30,))
+    a, _, s1 = collect(CpuSampler, seed=3, **kw)
+    b, _, s2 = collect(CpuSampler, seed=3, **kw)
+    c, _, s3 = collect(CpuSampler, seed=4, **kw)
+    assert_same_batches(a, b)
+    assert not np.array_equal(a[0]["observation"], c[0]["observation"])
+    assert len(set(a[0]["observation"][0, :, 0].tolist())) > 1  # envs start at different steps
+
+
+@pytest.mark.timeout(60)
+def test_wait_reset_in_parallel(no_leftovers):
+    batches, completed, sampler = collect(
+        CpuSampler,
+        n_itr=2,
+        affinity=AFFINITY,
+        track=no_leftovers,
+        batch_T=5,
+        batch_B=4,
+        CollectorCls=CpuWaitResetCollector,
+        env_kwargs=dict(lengths=(2, 4)),
+        agent=ObsAgent(fixed_action=0),
+    )
+    assert not sampler.mid_batch_reset
+    first, second = batches
+    for b in range(4):  # every env, in both workers
+        # Episode 0 (length 2), then the env waits: zeros, flagged done, to the end of the batch.
+        np.testing.assert_array_equal(first["done"][:, b], [False, True, True, True, True])
+        np.testing.assert_array_equal(first["reward"][:, b], [1, 1, 0, 0, 0])
+        np.testing.assert_array_equal(first["observation"][:, b, 0], [0, 1, 0, 0, 0])
+        # Reset between batches; episode 1 has length 4; the inputs start null.
+        np.testing.assert_array_equal(second["observation"][:, b, 0], [0, 1, 2, 3, 0])
+        np.testing.assert_array_equal(second["done"][:, b], [False, False, False, True, True])
+        assert second["prev_action"][0, b] == 0 and second["prev_reward"][0, b] == 0
+    assert completed == [[(2.0, 2)] * 4, [(4.0, 4)] * 4]
+
+
+def _evaluate(SamplerCls, affinity=None, track=None, **kwargs):
+    sampler = SamplerCls(
+        EnvCls=CountingEnv,
+        env_kwargs=dict(lengths=(2, 20)),
+        batch_T=2,
+        batch_B=2,
+        max_decorrelation_steps=0,
+        eval_n_envs=2,
+        eval_max_steps=200,
+        **kwargs,
+    )
+    sampler.initialize(ObsAgent(fixed_action=0), affinity=affinity, seed=0)
+    if track is not None:
+        track(sampler)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # unfinished episodes are warned about
+            infos = sampler.evaluate_agent(0)
+            sampler.obtain_samples(0)  # training sampling still works after an evaluation
+            infos_again = sampler.evaluate_agent(1)
+    finally:
+        sampler.shutdown()
+    return infos, infos_again, sampler
+
+
+@pytest.mark.timeout(60)
+def test_eval_in_parallel_reports_complete_episodes_like_serial(no_leftovers):
+    serial, _, _ = _evaluate(SerialSampler)
+    parallel, parallel_again, sampler = _evaluate(CpuSampler, affinity=AFFINITY, track=no_leftovers)
+    # Action 0 gives reward 1 per step: Return == Length, lengths alternate 2 and 20.
+    assert all(info.Return == info.Length and info.Length in (2, 20) for info in parallel)
+    key = sorted((info.Return, info.Length) for info in serial)
+    assert sorted((info.Return, info.Length) for info in parallel) == key
+    # 100 steps per env: 2, 20, 2, 20, 2, 20, 2, 20, 2 complete; the last 20 does not.
+    assert len(parallel) == 18
+    assert len(parallel_again) == 18
+
+
+@pytest.mark.timeout(60)
+def test_eval_in_parallel_max_trajectories_not_biased_to_short_episodes(no_leftovers):
+    infos, _, sampler = _evaluate(
+        CpuSampler, affinity=AFFINITY, track=no_leftovers, eval_max_trajectories=4
+    )
+    # Four episodes started (two per env: lengths 2 then 20); all must be reported.
+    assert sorted(info.Return for info in infos) == [2.0, 2.0, 20.0, 20.0]
+
+
+@pytest.mark.timeout(60)
+def test_uneven_env_split_warns_and_still_matches_serial(no_leftovers):
+    kw = dict(batch_T=6, batch_B=3)
+    serial, serial_done, _ = collect(SerialSampler, **kw)
+    with pytest.warns(UserWarning, match=r"(?i)batch_B=3|3 envs|uneven|evenly"):
+        parallel, parallel_done, sampler = collect(
+            CpuSampler, affinity=AFFINITY, track=no_leftovers, **kw
+        )
+    assert sampler.n_worker == 2
+    assert_same_batches(serial, parallel)
+    assert serial_done == parallel_done
+
+
+@pytest.mark.timeout(60)
+def test_more_workers_than_envs_clamps_with_a_warning(no_leftovers):
+    with pytest.warns(UserWarning, match=r"(?i)worker"):
+        batches, _, sampler = collect(
+            CpuSampler,
+            n_itr=1,
+            affinity=AFFINITY,
+            track=no_leftovers,
+            batch_T=4,
+            batch_B=1,
+            env_kwargs=dict(lengths=(3,)),
+            agent=ObsAgent(fixed_action=0),
+        )
+    assert sampler.n_worker == 1
+    np.testing.assert_array_equal(batches[0]["observation"][:, 0, 0], [0, 1, 2, 0])
+
+
+@pytest.mark.timeout(60)
+def test_default_workers_one_per_available_core_clamped_to_batch_B(no_leftovers):
+    sampler = CpuSampler(
+        EnvCls=CountingEnv,
+        env_kwargs=dict(lengths=(3,)),
+        batch_T=2,
+        batch_B=4,
+        max_decorrelation_steps=0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # an uneven split on an odd core count
+        sampler.initialize(RecordingAgent(), seed=0)
+    no_leftovers(sampler)
+    try:
+        assert sampler.n_worker == min(len(os.sched_getaffinity(0)), 4)
+        assert len(sampler.workers) == sampler.n_worker
+        assert all(w.is_alive() for w in sampler.workers)
+        sampler.obtain_samples(0)
+    finally:
+        sampler.shutdown()
+    assert not any(process_alive(w) for w in sampler.workers)
+
+
+@pytest.mark.timeout(60)
+def test_refused_cpu_pinning_warns_once_and_continues():
+    worker = pytest.importorskip("rlpyt.samplers.parallel.worker")
+    set_cpu_affinity = getattr(worker, "set_cpu_affinity", None)
+    if set_cpu_affinity is None:
+        pytest.skip("rlpyt.samplers.parallel.worker.set_cpu_affinity does not exist")
+    before = os.sched_getaffinity(0)
+    with pytest.warns(UserWarning) as record:
+        set_cpu_affinity([999])  # no such cpu: the OS refuses, as in a restricted container
+    assert len(record) == 1, [str(w.message) for w in record]
+    assert "999" in str(record[0].message)
+    assert os.sched_getaffinity(0) == before  # left unpinned
