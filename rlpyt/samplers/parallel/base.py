@@ -103,6 +103,7 @@ class ParallelSamplerBase(BaseSampler):
         B = self.batch_spec.B
         worker_cpus = self._worker_cpus(affinity)
         groups = _split(B, len(worker_cpus), "batch_B")
+        self._worker_env_indices = groups  # env columns [b] of each worker
         eval_groups = _split(self.eval_n_envs, len(groups), "eval_n_envs")
         eval_groups += [[] for _ in range(len(groups) - len(eval_groups))]
         global_B = B * world_size
@@ -145,7 +146,15 @@ class ParallelSamplerBase(BaseSampler):
                 parent_conn, child_conn = ctx.Pipe()
                 process = ctx.Process(
                     target=worker_main,
-                    args=(spec, child_conn),
+                    # Under fork the child inherits the master's ends of the pipes (its own
+                    # and earlier workers'): it closes them, or it would never see EOF
+                    # when the master dies.
+                    args=(
+                        spec,
+                        child_conn,
+                        os.getpid(),
+                        [parent_conn, *self._conns] if self.start_method == "fork" else [],
+                    ),
                     name=f"rlpyt-sampler-{w}",
                     daemon=True,
                 )
@@ -232,16 +241,24 @@ class ParallelSamplerBase(BaseSampler):
 
     # -- talking to workers -------------------------------------------------------
 
-    def _command(self, command, itr, timeout, what):
-        self._check_open()
-        for conn in self._conns:
-            conn.send((command, itr))
-        return self._gather(itr, timeout, what)
+    def _command(self, command, itr, timeout, what, workers=None):
+        """Send a command to ``workers`` (all by default) and gather their answers."""
+        self._send(command, itr, workers)
+        return self._gather(itr, timeout, what, workers)
 
-    def _gather(self, itr, timeout, what):
-        """One answer from every worker, or a WorkerError (after shutting down)."""
-        results = [None] * len(self.workers)
-        pending = dict(enumerate(self._conns))
+    def _send(self, command, itr, workers=None):
+        self._check_open()
+        for w in range(len(self._conns)) if workers is None else workers:
+            self._conns[w].send((command, itr))
+
+    def _gather(self, itr, timeout, what, workers=None):
+        """One answer from each of ``workers`` (all by default), or a WorkerError.
+
+        Before raising, the sampler shuts down (every worker stopped, memory freed).
+        """
+        workers = range(len(self.workers)) if workers is None else workers
+        results = {}
+        pending = {w: self._conns[w] for w in workers}
         deadline = time.monotonic() + timeout
         while pending:
             remaining = deadline - time.monotonic()
@@ -268,7 +285,7 @@ class ParallelSamplerBase(BaseSampler):
                     del pending[w]
                 elif process.sentinel in ready:
                     raise self._fail(self._death(w, itr, what))
-        return results
+        return [results[w] for w in workers]
 
     def _error_message(self, w, itr, what, error):
         """E.g. ``worker 1 (pid 4242), env 3 (PongEnv), itr 5: ValueError: boom``."""

@@ -140,7 +140,7 @@ def _make_envs(spec, env_ranks, env_kwargs, kind):
     return envs
 
 
-def _describe(err: BaseException) -> dict:
+def _describe(err: BaseException, env_kwargs: dict | None = None) -> dict:
     """What the master reports: a one-line summary (env, original error) and the traceback."""
     fault, cause = None, err
     while cause is not None:
@@ -154,15 +154,24 @@ def _describe(err: BaseException) -> dict:
         where = f"env {fault.env_index} ({fault.env_name}) {fault.what} at its step {fault.step}"
         if fault.__cause__ is None:  # the guard's own finding (NaN): no original error
             what = f"{fault.env_name}: {fault}"
-        summary = {"env": f"env {fault.env_index} ({fault.env_name})", "where": where, "what": what}
+        env = f"env {fault.env_index} ({fault.env_name})"
+        if env_kwargs is not None:  # at start-up: name the kwargs too (a config problem?)
+            env = f"env {fault.env_index} ({fault.env_name}(**{env_kwargs!r}))"
+        summary = {"env": env, "where": where, "what": what}
     else:
         summary = {"env": None, "where": None, "what": what}
     summary["traceback"] = "".join(traceback.format_exception(type(err), err, err.__traceback__))
     return summary
 
 
-def worker_main(spec: WorkerSpec, conn) -> None:
-    """Entry point of a worker process."""
+def worker_main(spec: WorkerSpec, conn, master_pid: int, inherited=()) -> None:
+    """Entry point of a worker process.
+
+    ``inherited``: the master's pipe ends a forked worker got by inheritance;
+    closed at once, so the worker sees EOF when the master is gone.
+    """
+    for other in inherited:
+        other.close()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the master handles Ctrl-C and stops us
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     torch.set_num_threads(1)
@@ -197,11 +206,14 @@ def worker_main(spec: WorkerSpec, conn) -> None:
         agent_inputs, traj_infos = collector.start_envs(spec.max_decorrelation_steps)
         collector.start_agent()
     except BaseException as err:  # noqa: BLE001 - report anything, then exit
-        _send(conn, ("error", _describe(err)))
+        _send(conn, ("error", _describe(err, env_kwargs=spec.env_kwargs)))
         return
     _send(conn, ("ok", None))
     while True:
         try:
+            while not conn.poll(1.0):  # a second without orders: is the master alive?
+                if not psutil.pid_exists(master_pid) or _is_zombie(master_pid):
+                    return
             command, itr = conn.recv()
         except (EOFError, OSError):
             return  # the master is gone: nothing to report to
@@ -234,6 +246,13 @@ def worker_main(spec: WorkerSpec, conn) -> None:
             env.close()
         except Exception:  # noqa: BLE001 - closing is best effort at shutdown
             pass
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return True
 
 
 def _send(conn, message) -> bool:

@@ -65,52 +65,74 @@ class GpuSampler(ParallelSamplerBase):
 
     def obtain_samples(self, itr):
         """One ``[T, B]`` batch: batched action selection here, env steps in the workers."""
-        self._check_open()
-        agent, step = self.agent, self.step_buffer_np
-        agent_buf, env_buf = self.samples_np.agent, self.samples_np.env
-        self._command("begin", itr, self.batch_timeout, "collect")
-        agent_buf.prev_action[0] = step.prev_action
-        env_buf.prev_reward[0] = step.prev_reward
-        bootstrap = "bootstrap_value" in agent_buf._fields
-        if bootstrap:
-            agent_buf.timeout_value[:] = 0
-        wait_reset = not self.mid_batch_reset
-        waiting = np.zeros(self.batch_spec.B, dtype=bool)
-        completed = []
+        everyone = slice(0, self.batch_spec.B)
+        self._begin_batch(itr)
         for t in range(self.batch_spec.T):
-            env_buf.observation[t] = step.observation
-            act_pyt, agent_info = agent.step(*self._inputs_pyt)
-            action = numpify_buffer(act_pyt)
-            if wait_reset and waiting.any():
-                action[waiting] = 0
-                if agent_info:
-                    agent_info[torch.from_numpy(waiting)] = 0
-            agent_buf.action[t] = action
-            if agent_info:
-                agent_buf.agent_info[t] = agent_info
-            step.action[:] = action
+            act_pyt = self._act(t, everyone)
             for infos in self._command("step", (t, itr), self.batch_timeout, "collect"):
-                completed.extend(infos)
-            done = env_buf.done[t]
-            if bootstrap and step.timeout.any():
-                self._timeout_values(t, act_pyt)
-            for b in np.flatnonzero(done & ~waiting):
-                agent.reset_one(idx=b)
-            if wait_reset:
-                waiting |= done
-        if bootstrap:
-            agent_buf.bootstrap_value[0] = agent.value(*self._inputs_pyt)
-        return self.samples_pyt, completed
+                self._completed.extend(infos)
+            self._after_step(t, everyone, act_pyt)
+        return self._end_batch()
 
-    def _timeout_values(self, t, act_pyt):
-        """V(final observation) of the envs a time limit cut at ``t`` (before their reset)."""
+    # One batch in parts, shared with the alternating sampler (which runs them per
+    # half of the envs, so one half steps while the other's actions are chosen).
+
+    def _begin_batch(self, itr):
+        self._check_open()
+        self._command("begin", itr, self.batch_timeout, "collect")
+        step, agent_buf = self.step_buffer_np, self.samples_np.agent
+        agent_buf.prev_action[0] = step.prev_action
+        self.samples_np.env.prev_reward[0] = step.prev_reward
+        self._bootstrap = "bootstrap_value" in agent_buf._fields
+        if self._bootstrap:
+            agent_buf.timeout_value[:] = 0
+        self._waiting = np.zeros(self.batch_spec.B, dtype=bool)
+        self._completed = []
+
+    def _act(self, t, sl):
+        """Choose the actions of envs ``sl`` at time ``t`` and hand them to the workers."""
         step = self.step_buffer_np
-        cut = np.flatnonzero(step.timeout)
-        observation = buffer_from_example(step.observation[0], self.batch_spec.B)
-        observation[:] = step.observation
-        observation[cut] = step.final_observation[cut]
-        reward = self.samples_np.env.reward[t]
+        agent_buf, env_buf = self.samples_np.agent, self.samples_np.env
+        env_buf.observation[t, sl] = step.observation[sl]
+        act_pyt, agent_info = self.agent.step(*self._inputs_pyt[sl])
+        action = numpify_buffer(act_pyt)
+        waiting = self._waiting[sl]
+        if not self.mid_batch_reset and waiting.any():  # waiting envs record zeros
+            action[waiting] = 0
+            if agent_info:
+                agent_info[torch.from_numpy(waiting)] = 0
+        agent_buf.action[t, sl] = action
+        if agent_info:
+            agent_buf.agent_info[t, sl] = agent_info
+        step.action[sl] = action
+        return act_pyt
+
+    def _after_step(self, t, sl, act_pyt):
+        """After the workers stepped envs ``sl`` at ``t``: timeouts, agent resets."""
+        done = self.samples_np.env.done[t, sl]
+        if self._bootstrap and self.step_buffer_np.timeout[sl].any():
+            self._timeout_values(t, sl, act_pyt)
+        waiting = self._waiting[sl]
+        for b in np.flatnonzero(done & ~waiting) + sl.start:
+            self.agent.reset_one(idx=b)
+        if not self.mid_batch_reset:
+            self._waiting[sl] |= done
+
+    def _end_batch(self):
+        if self._bootstrap:
+            self.samples_np.agent.bootstrap_value[0] = self.agent.value(*self._inputs_pyt)
+        return self.samples_pyt, self._completed
+
+    def _timeout_values(self, t, sl, act_pyt):
+        """V(final observation) of envs in ``sl`` a time limit cut at ``t`` (before reset)."""
+        step = self.step_buffer_np
+        cut = np.flatnonzero(step.timeout[sl]) + sl.start
+        n = sl.stop - sl.start
+        observation = buffer_from_example(step.observation[0], n)
+        observation[:] = step.observation[sl]
+        observation[cut - sl.start] = step.final_observation[cut]
+        reward = self.samples_np.env.reward[t, sl]
         value = self.agent.value(
             *torchify_buffer(AgentInputs(observation, numpify_buffer(act_pyt), reward))
         )
-        self.samples_np.agent.timeout_value[t, cut] = numpify_buffer(value)[cut]
+        self.samples_np.agent.timeout_value[t, cut] = numpify_buffer(value)[cut - sl.start]
