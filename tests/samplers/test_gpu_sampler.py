@@ -21,6 +21,7 @@ from faulty_envs import (
 from probe_envs import CountingEnv
 
 from rlpyt.agents.base import AgentStep
+from rlpyt.samplers.parallel.alternating_sampler import AlternatingSampler
 from rlpyt.samplers.parallel.cpu.collectors import CpuResetCollector, CpuWaitResetCollector
 from rlpyt.samplers.parallel.cpu.sampler import CpuSampler
 from rlpyt.samplers.parallel.errors import WorkerError
@@ -146,10 +147,13 @@ def collect(SamplerCls, CollectorCls, time_limit, n_itr=3, affinity=None, tracke
     [(GpuResetCollector, CpuResetCollector), (GpuWaitResetCollector, CpuWaitResetCollector)],
     ids=["reset", "wait-reset"],
 )
-def test_gpu_samples_equal_serial_samples(leaks, gpu_collector, cpu_collector, time_limit):
+@pytest.mark.parametrize("SamplerCls", [GpuSampler, AlternatingSampler])
+def test_gpu_samples_equal_serial_samples(
+    leaks, gpu_collector, cpu_collector, time_limit, SamplerCls
+):
     serial, serial_done, _ = collect(SerialSampler, cpu_collector, time_limit)
     gpu, gpu_done, sampler = collect(
-        GpuSampler, gpu_collector, time_limit, affinity=AFFINITY, tracker=leaks
+        SamplerCls, gpu_collector, time_limit, affinity=AFFINITY, tracker=leaks
     )
     assert sampler.n_worker == 2
     assert sampler.mid_batch_reset == cpu_collector.mid_batch_reset
@@ -384,3 +388,15 @@ def test_gpu_sampler_with_agent_on_cuda(leaks):
                 np.testing.assert_array_equal(f(samples).numpy(), serial[itr][key], err_msg=key)
     finally:
         sampler.shutdown()
+
+
+@pytest.mark.timeout(60)
+def test_alternating_sampler_refuses_recurrent_agents_and_single_worker(leaks):
+    from rlpyt.agents.pg.mlp import MlpLstmAgent
+
+    sampler = AlternatingSampler(EnvCls=CountingEnv, env_kwargs={}, batch_T=4, batch_B=4)
+    with pytest.raises(ValueError, match="recurrent agent MlpLstmAgent"):
+        sampler.initialize(MlpLstmAgent(), affinity=AFFINITY, seed=0)
+    sampler = AlternatingSampler(EnvCls=CountingEnv, env_kwargs={}, batch_T=4, batch_B=4)
+    with pytest.raises(ValueError, match="at least 2 workers"):
+        sampler.initialize(ObsAgent(), affinity=dict(workers_cpus=[0]), seed=0)
