@@ -344,19 +344,6 @@ def test_gpu_sampler_start_methods_collect_a_batch(leaks, start_method):
 
 
 @pytest.mark.timeout(60)
-def test_gpu_sampler_refuses_eval_envs():
-    with pytest.raises(ValueError, match="eval_n_envs"):
-        GpuSampler(
-            EnvCls=CountingEnv,
-            env_kwargs={},
-            batch_T=2,
-            batch_B=2,
-            eval_n_envs=2,
-            eval_max_steps=10,
-        )
-
-
-@pytest.mark.timeout(60)
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_gpu_sampler_with_agent_on_cuda(leaks):
     """The master's batched agent runs on the GPU; the samples still equal serial ones."""

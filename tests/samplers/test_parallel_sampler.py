@@ -11,8 +11,10 @@ from faulty_envs import process_alive, shm_segments, wait_no_worker_children, wo
 from probe_envs import CountingEnv
 
 from rlpyt.agents.base import AgentStep
+from rlpyt.samplers.parallel.alternating_sampler import AlternatingSampler
 from rlpyt.samplers.parallel.cpu.collectors import CpuResetCollector, CpuWaitResetCollector
 from rlpyt.samplers.parallel.cpu.sampler import CpuSampler
+from rlpyt.samplers.parallel.gpu.sampler import GpuSampler
 from rlpyt.samplers.serial.sampler import SerialSampler
 from rlpyt.utils.collections import namedarraytuple
 
@@ -205,9 +207,10 @@ def _evaluate(SamplerCls, affinity=None, track=None, **kwargs):
 
 
 @pytest.mark.timeout(60)
-def test_eval_in_parallel_reports_complete_episodes_like_serial(no_leftovers):
+@pytest.mark.parametrize("SamplerCls", [CpuSampler, GpuSampler, AlternatingSampler])
+def test_eval_in_parallel_reports_complete_episodes_like_serial(no_leftovers, SamplerCls):
     serial, _, _ = _evaluate(SerialSampler)
-    parallel, parallel_again, sampler = _evaluate(CpuSampler, affinity=AFFINITY, track=no_leftovers)
+    parallel, parallel_again, sampler = _evaluate(SamplerCls, affinity=AFFINITY, track=no_leftovers)
     # Action 0 gives reward 1 per step: Return == Length, lengths alternate 2 and 20.
     assert all(info.Return == info.Length and info.Length in (2, 20) for info in parallel)
     key = sorted((info.Return, info.Length) for info in serial)
@@ -218,9 +221,10 @@ def test_eval_in_parallel_reports_complete_episodes_like_serial(no_leftovers):
 
 
 @pytest.mark.timeout(60)
-def test_eval_in_parallel_max_trajectories_not_biased_to_short_episodes(no_leftovers):
+@pytest.mark.parametrize("SamplerCls", [CpuSampler, GpuSampler])
+def test_eval_in_parallel_max_trajectories_not_biased_to_short_episodes(no_leftovers, SamplerCls):
     infos, _, sampler = _evaluate(
-        CpuSampler, affinity=AFFINITY, track=no_leftovers, eval_max_trajectories=4
+        SamplerCls, affinity=AFFINITY, track=no_leftovers, eval_max_trajectories=4
     )
     # Four episodes started (two per env: lengths 2 then 20); all must be reported.
     assert sorted(info.Return for info in infos) == [2.0, 2.0, 20.0, 20.0]

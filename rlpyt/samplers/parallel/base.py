@@ -197,6 +197,11 @@ class ParallelSamplerBase(BaseSampler):
             eval_CollectorCls=self.eval_CollectorCls,
             eval_max_T=(self.eval_max_steps // self.eval_n_envs) if self.eval_n_envs else None,
             eval_max_trajectories=self._eval_quota(len(eval_envs)),
+            eval_step_buffer_np=(
+                self.eval_step_buffer_np[eval_envs[0] : eval_envs[-1] + 1]
+                if getattr(self, "eval_step_buffer_np", None) is not None and eval_envs
+                else None
+            ),
         )
 
     def _eval_quota(self, n_envs):
@@ -377,6 +382,7 @@ class ParallelSamplerBase(BaseSampler):
                 process.close()
         release_shared_memory(self.samples_np)
         release_shared_memory(getattr(self, "step_buffer_np", None))
+        release_shared_memory(getattr(self, "eval_step_buffer_np", None))
 
     def __del__(self):
         try:

@@ -120,6 +120,7 @@ class WorkerSpec:
     cpus: list | None
     nan_check: str
     traj_info_kwargs: dict | None = None
+    eval_step_buffer_np: Any = None
     eval_env_kwargs: dict | None = None
     eval_env_ranks: list | None = None
     eval_CollectorCls: Any = None
@@ -202,6 +203,7 @@ def worker_main(spec: WorkerSpec, conn, master_pid: int, inherited=()) -> None:
                 max_T=spec.eval_max_T,
                 agent=spec.agent,
                 max_trajectories=spec.eval_max_trajectories,
+                step_buffer_np=spec.eval_step_buffer_np,
             )
         agent_inputs, traj_infos = collector.start_envs(spec.max_decorrelation_steps)
         collector.start_agent()
@@ -231,6 +233,10 @@ def worker_main(spec: WorkerSpec, conn, master_pid: int, inherited=()) -> None:
                 payload = collector.step_envs(*itr)
             elif command == "begin":  # GPU sampler: start of a batch
                 payload = collector.begin_batch(itr)
+            elif command == "eval_begin":  # GPU sampler evaluation: reset eval envs
+                payload = eval_collector.begin(itr)
+            elif command == "eval_step":  # GPU sampler evaluation: one step
+                payload = eval_collector.step_envs(itr)
             elif command == "eval":
                 payload = eval_collector.collect_evaluation(itr)
                 payload = (payload, eval_collector.n_unfinished)

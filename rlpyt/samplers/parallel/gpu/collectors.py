@@ -8,9 +8,13 @@ those actions and writes rewards, dones and env infos into the samples at
 
 import numpy as np
 
-from rlpyt.samplers.collectors import DecorrelatingStartCollector, write_env_infos
+from rlpyt.samplers.collectors import (
+    BaseEvalCollector,
+    DecorrelatingStartCollector,
+    write_env_infos,
+)
 
-__all__ = ["GpuResetCollector", "GpuWaitResetCollector"]
+__all__ = ["GpuResetCollector", "GpuWaitResetCollector", "GpuEvalCollector"]
 
 
 class GpuResetCollector(DecorrelatingStartCollector):
@@ -122,3 +126,57 @@ class GpuWaitResetCollector(GpuResetCollector):
             step.prev_action[b] = self.envs[b].action_space.null_value()
             step.prev_reward[b] = 0
         self.done[:] = False
+
+
+class GpuEvalCollector(BaseEvalCollector):
+    """Evaluation envs of one worker, stepped with actions chosen by the master.
+
+    Same rules as :class:`~rlpyt.samplers.parallel.cpu.collectors.CpuEvalCollector`:
+    which episodes are evaluated is fixed when they start (at most this
+    worker's share of ``max_trajectories``), and only complete ones are reported.
+    ``step_buffer_np`` is this worker's slice of the master's eval step buffer.
+    """
+
+    def begin(self, itr):
+        """Reset every eval env; returns the number of running episodes."""
+        step = self.step_buffer_np
+        self.traj_infos = [self.TrajInfoCls() for _ in self.envs]
+        n = len(self.envs)
+        limit = self.max_trajectories
+        self.n_started = n if limit is None else min(n, limit)
+        self.active = np.zeros(n, dtype=bool)
+        self.active[: self.n_started] = True
+        for b, env in enumerate(self.envs):
+            step.observation[b] = env.reset()
+            step.prev_action[b] = env.action_space.null_value()
+        step.prev_reward[:] = 0
+        step.done[:] = False
+        return int(self.active.sum())
+
+    def step_envs(self, itr):
+        """One step of the running episodes; returns ``(completed, n_running)``."""
+        step = self.step_buffer_np
+        completed = []
+        step.done[:] = False
+        for b in np.flatnonzero(self.active):
+            env, a = self.envs[b], step.action[b]
+            o, r, d, env_info = env.step(a)
+            self.traj_infos[b].step(step.observation[b], a, r, d, None, env_info)
+            if getattr(env_info, "traj_done", d):
+                completed.append(self.traj_infos[b].terminate(o))
+                self.traj_infos[b] = self.TrajInfoCls()
+                if self.max_trajectories is not None and self.n_started >= self.max_trajectories:
+                    self.active[b] = False
+                else:
+                    self.n_started += 1
+                    o = env.reset()
+            if d:
+                step.done[b] = True
+                step.prev_action[b] = env.action_space.null_value()
+                r = 0.0
+            else:
+                step.prev_action[b] = a
+            step.observation[b] = o
+            step.prev_reward[b] = r
+        self.n_unfinished = int(self.active.sum())
+        return completed, self.n_unfinished

@@ -6,17 +6,22 @@ step buffer, and the workers step their envs in parallel. Envs that are cheap
 to step gain from one batched forward pass instead of one per worker.
 """
 
+import warnings
+
 import numpy as np
 import torch
 
 from rlpyt.agents.base import AgentInputs
 from rlpyt.samplers.parallel.base import ParallelSamplerBase
-from rlpyt.samplers.parallel.gpu.collectors import GpuResetCollector
+from rlpyt.samplers.parallel.gpu.collectors import GpuEvalCollector, GpuResetCollector
 from rlpyt.utils.buffer import buffer_from_example, numpify_buffer, torchify_buffer
 from rlpyt.utils.collections import namedarraytuple
 
 __all__ = ["GpuSampler"]
 
+EvalStepBuffer = namedarraytuple(
+    "EvalStepBuffer", ["observation", "prev_action", "prev_reward", "action", "done"]
+)
 StepBuffer = namedarraytuple(
     "StepBuffer",
     ["observation", "prev_action", "prev_reward", "action", "final_observation", "timeout"],
@@ -27,20 +32,18 @@ class GpuSampler(ParallelSamplerBase):
     """Workers only step envs; one batched ``agent.step`` per time step in the master.
 
     ``CollectorCls``: :class:`GpuResetCollector` (default) or ``GpuWaitResetCollector``.
-    Evaluation is not run in the workers here: build the sampler with
-    ``eval_n_envs=0`` (evaluation with the GPU sampler arrives with the
-    GPU eval collector).
+    Evaluation (``eval_n_envs > 0``) works the same way: the workers step their
+    eval envs (:class:`GpuEvalCollector`), the master chooses all eval actions.
     """
 
     agent_in_workers = False
 
-    def __init__(self, *args, CollectorCls=GpuResetCollector, **kwargs):
-        super().__init__(*args, CollectorCls=CollectorCls, **kwargs)
-        if self.eval_n_envs:
-            raise ValueError(
-                "GpuSampler: eval_n_envs must be 0 (no GPU eval collector yet); "
-                "use CpuSampler or SerialSampler for offline evaluation"
-            )
+    def __init__(
+        self, *args, CollectorCls=GpuResetCollector, eval_CollectorCls=GpuEvalCollector, **kwargs
+    ):
+        super().__init__(
+            *args, CollectorCls=CollectorCls, eval_CollectorCls=eval_CollectorCls, **kwargs
+        )
 
     def _build_step_buffer(self, examples):
         B = self.batch_spec.B
@@ -52,6 +55,21 @@ class GpuSampler(ParallelSamplerBase):
             final_observation=examples["observation"],
             timeout=np.zeros((), dtype=bool),
         )
+        if self.eval_n_envs:
+            eval_example = EvalStepBuffer(
+                observation=examples["observation"],
+                prev_action=examples["action"],
+                prev_reward=examples["reward"],
+                action=examples["action"],
+                done=np.zeros((), dtype=bool),
+            )
+            self.eval_step_buffer_np = buffer_from_example(
+                eval_example, self.eval_n_envs, share_memory=True
+            )
+            step = self.eval_step_buffer_np
+            self._eval_inputs_pyt = torchify_buffer(
+                AgentInputs(step.observation, step.prev_action, step.prev_reward)
+            )
         return buffer_from_example(example, B, share_memory=True)
 
     def initialize(self, agent, *args, **kwargs):
@@ -73,6 +91,36 @@ class GpuSampler(ParallelSamplerBase):
                 self._completed.extend(infos)
             self._after_step(t, everyone, act_pyt)
         return self._end_batch()
+
+    def evaluate_agent(self, itr):
+        """Evaluation episodes: the workers step eval envs, the master picks all actions."""
+        self._check_open()
+        if not self.eval_n_envs:
+            raise RuntimeError("evaluate_agent needs eval_n_envs > 0 in the sampler")
+        agent, step = self.agent, self.eval_step_buffer_np
+        agent.eval_mode(itr)  # evaluation has its own recurrent state: sampling's is kept
+        agent.reset()
+        running = sum(self._command("eval_begin", itr, self.batch_timeout, "evaluation"))
+        completed, t = [], 0
+        max_T = self.eval_max_steps // self.eval_n_envs
+        while running and t < max_T:
+            act_pyt, _ = agent.step(*self._eval_inputs_pyt)
+            step.action[:] = numpify_buffer(act_pyt)
+            results = self._command("eval_step", itr, self.batch_timeout, "evaluation")
+            running = 0
+            for infos, n_running in results:
+                completed.extend(infos)
+                running += n_running
+            for b in np.flatnonzero(step.done):
+                agent.reset_one(idx=b)
+            t += 1
+        if running:
+            warnings.warn(
+                f"evaluation at itr {itr}: {running} episode(s) still running after "
+                f"eval_max_steps={self.eval_max_steps} were not counted",
+                stacklevel=2,
+            )
+        return completed
 
     # One batch in parts, shared with the alternating sampler (which runs them per
     # half of the envs, so one half steps while the other's actions are chosen).
