@@ -28,8 +28,8 @@ from rlpyt.agents.pg.atari import AtariFfAgent
 from rlpyt.agents.pg.mlp import MlpFfAgent
 from rlpyt.envs.atari.atari_env import AtariEnv
 from rlpyt.envs.gym import gym_make
-from rlpyt.samplers.parallel.alternating_sampler import AlternatingSampler
 from rlpyt.samplers.parallel.cpu.sampler import CpuSampler
+from rlpyt.samplers.parallel.gpu.alternating_sampler import AlternatingSampler
 from rlpyt.samplers.parallel.gpu.sampler import GpuSampler
 from rlpyt.samplers.serial.sampler import SerialSampler
 

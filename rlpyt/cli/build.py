@@ -2,19 +2,103 @@
 
 Everything that can be checked without starting envs is checked here, first,
 so a bad value fails in a second with a message naming it.
+
+``sampler.kind`` picks the sampler: ``serial`` (:class:`SerialSampler`, the
+default), ``cpu`` (:class:`CpuSampler`: workers act with CPU copies of the
+agent), ``gpu`` (:class:`GpuSampler`: workers step envs, the training process
+picks all actions in one batch) or ``alternating`` (:class:`AlternatingSampler`:
+two groups of GPU-sampler workers take turns). ``sampler.workers`` is the number
+of worker processes, each pinned to one of the usable CPU cores.
 """
 
+import os
+import warnings
 from functools import partial
 
-from rlpyt.cli.configs import env_kind
+from rlpyt.cli.configs import SAMPLER_KINDS, env_kind
 from rlpyt.samplers.collections import TrajInfo
 from rlpyt.samplers.parallel.cpu.collectors import CpuResetCollector, CpuWaitResetCollector
+from rlpyt.samplers.parallel.gpu.collectors import GpuResetCollector, GpuWaitResetCollector
 from rlpyt.samplers.serial.sampler import SerialSampler
 from rlpyt.utils.validation import require_int_at_least
 
-__all__ = ["build_experiment", "check_env", "make_env_factory"]
+__all__ = [
+    "build_experiment",
+    "check_env",
+    "make_env_factory",
+    "usable_cpus",
+    "SAMPLER_KINDS",
+]
 
 COLLECTORS = {"reset": CpuResetCollector, "wait_reset": CpuWaitResetCollector}
+GPU_COLLECTORS = {"reset": GpuResetCollector, "wait_reset": GpuWaitResetCollector}
+# Samplers whose workers only step envs (the training process picks the actions).
+_AGENT_IN_MASTER = ("gpu", "alternating")
+
+
+def usable_cpus() -> list:
+    """The CPU cores this process may run on (``os.sched_getaffinity``), sorted."""
+    if hasattr(os, "sched_getaffinity"):
+        return sorted(os.sched_getaffinity(0))
+    return list(range(os.cpu_count() or 1))
+
+
+def _sampler_cls(kind: str):
+    if kind == "serial":
+        return SerialSampler
+    if kind == "cpu":
+        from rlpyt.samplers.parallel.cpu.sampler import CpuSampler
+
+        return CpuSampler
+    if kind == "gpu":
+        from rlpyt.samplers.parallel.gpu.sampler import GpuSampler
+
+        return GpuSampler
+    try:
+        from rlpyt.samplers.parallel.gpu.alternating_sampler import AlternatingSampler
+    except ImportError as err:
+        raise ValueError(
+            f"sampler.kind='alternating' is not available in this installation ({err}); "
+            "use 'gpu' or 'cpu'"
+        ) from None
+    return AlternatingSampler
+
+
+def _worker_cpus(s: dict, kind: str) -> list | None:
+    """The cores to pin the workers to (one worker each); ``None`` for the serial sampler.
+
+    More workers than usable cores, or than ``batch_B`` envs, are clamped with a warning.
+    """
+    workers = s.get("workers")
+    if workers is not None:
+        require_int_at_least("sampler.workers", workers, 1)
+    if kind == "serial":
+        if workers is not None:
+            warnings.warn(
+                f"sampler.workers={workers} has no effect with sampler.kind='serial' "
+                "(everything runs in this process); choose --sampler cpu, gpu or alternating "
+                "for worker processes",
+                stacklevel=3,
+            )
+        return None
+    cpus = usable_cpus()
+    n = len(cpus) if workers is None else workers
+    if n > len(cpus):
+        warnings.warn(
+            f"sampler.workers={n} is more than the {len(cpus)} usable CPU cores "
+            f"(os.sched_getaffinity): using {len(cpus)} workers",
+            stacklevel=3,
+        )
+        n = len(cpus)
+    if n > s["batch_B"]:
+        if workers is not None:
+            warnings.warn(
+                f"sampler.workers={n} is more than sampler.batch_B={s['batch_B']} envs: "
+                f"using {s['batch_B']} workers (one env each)",
+                stacklevel=3,
+            )
+        n = s["batch_B"]
+    return cpus[:n]
 
 
 def _agent_cls(name: str):
@@ -62,6 +146,9 @@ def build_experiment(config: dict, resume_from=None):
     invalid setting; no env is built here.
     """
     s, r = config["sampler"], config["runner"]
+    kind = s.get("kind", "serial")  # run directories of older versions have no sampler.kind
+    if kind not in SAMPLER_KINDS:
+        raise ValueError(f"sampler.kind must be one of {list(SAMPLER_KINDS)}, got {kind!r}")
     collector = s["collector"]
     if collector not in COLLECTORS:
         raise ValueError(
@@ -69,6 +156,7 @@ def build_experiment(config: dict, resume_from=None):
         )
     require_int_at_least("sampler.batch_T", s["batch_T"], 1)
     require_int_at_least("sampler.batch_B", s["batch_B"], 1)
+    workers_cpus = _worker_cpus(s, kind)
     algo_kwargs = dict(config["algo"])
     AlgoCls = _algo_cls(config["algo_name"])
     algo = AlgoCls(**algo_kwargs)  # validates its hyperparameters
@@ -92,12 +180,27 @@ def build_experiment(config: dict, resume_from=None):
         raise ValueError(
             "runner.eval=True needs sampler.eval_n_envs >= 1 and sampler.eval_max_steps"
         )
-    sampler = SerialSampler(
+    if kind == "alternating":
+        if AgentCls.recurrent:
+            raise ValueError(
+                f"sampler.kind='alternating' cannot drive the recurrent agent "
+                f"agent.name={config['agent']['name']!r} (AlternatingSampler steps half of "
+                "the envs at a time); use sampler.kind='gpu' or 'cpu', or a feed-forward agent"
+            )
+        if len(workers_cpus) < 2:
+            raise ValueError(
+                f"sampler.kind='alternating' needs at least 2 workers (two groups that take "
+                f"turns), but only {len(workers_cpus)} can run (sampler.workers="
+                f"{s.get('workers')}, {len(usable_cpus())} usable CPU cores, sampler.batch_B="
+                f"{s['batch_B']}); use sampler.kind='gpu'"
+            )
+    SamplerCls = _sampler_cls(kind)
+    sampler = SamplerCls(
         EnvCls=EnvCls,
         env_kwargs=env_kwargs,
         batch_T=s["batch_T"],
         batch_B=s["batch_B"],
-        CollectorCls=COLLECTORS[collector],
+        CollectorCls=(GPU_COLLECTORS if kind in _AGENT_IN_MASTER else COLLECTORS)[collector],
         max_decorrelation_steps=s["max_decorrelation_steps"],
         TrajInfoCls=TrajInfoCls,
         eval_n_envs=eval_n_envs,
@@ -116,7 +219,11 @@ def build_experiment(config: dict, resume_from=None):
         seed=r.get("seed"),
         log_interval_steps=r["log_interval_steps"],
         resume_from=resume_from,
-        affinity=dict(cuda_idx=r.get("cuda_idx"), torch_threads=r.get("torch_threads")),
+        affinity=dict(
+            cuda_idx=r.get("cuda_idx"),
+            torch_threads=r.get("torch_threads"),
+            **({} if workers_cpus is None else {"workers_cpus": workers_cpus}),
+        ),
     )
     return runner
 

@@ -10,7 +10,17 @@ import ast
 import copy
 import difflib
 
-__all__ = ["default_config", "apply_override", "apply_overrides", "flatten", "ATARI_GAMES_HINT"]
+__all__ = [
+    "default_config",
+    "apply_override",
+    "apply_overrides",
+    "flatten",
+    "ATARI_GAMES_HINT",
+    "SAMPLER_KINDS",
+]
+
+# sampler.kind: SerialSampler, CpuSampler, GpuSampler, AlternatingSampler.
+SAMPLER_KINDS = ("serial", "cpu", "gpu", "alternating")
 
 ATARI_GAMES_HINT = "an ale-py game name such as pong, breakout, space_invaders"
 
@@ -145,7 +155,14 @@ def default_config(algo: str, env_id: str) -> dict:
         algo_kwargs = dict(_PPO_CONTINUOUS if algo == "ppo" else _A2C_CONTINUOUS)
         runner = dict(n_steps=int(1e6), log_interval_steps=int(2e4), torch_threads=1)
     sampler.update(
-        collector="reset", eval_n_envs=0, eval_max_steps=None, eval_max_trajectories=None
+        # kind: serial | cpu | gpu | alternating; workers: parallel worker processes
+        # (None: one per usable CPU core, as os.sched_getaffinity counts them).
+        kind="serial",
+        workers=None,
+        collector="reset",
+        eval_n_envs=0,
+        eval_max_steps=None,
+        eval_max_trajectories=None,
     )
     runner.update(seed=None, eval=False)
     return {

@@ -1,7 +1,7 @@
 """``python -m rlpyt``: train a policy-gradient agent, resume a run, plot learning curves.
 
 python -m rlpyt train --algo ppo --env CartPole-v1 --steps 100000 --seed 1
-python -m rlpyt train --algo a2c --env pong --set sampler.batch_B=32 algo.learning_rate=1e-3
+python -m rlpyt train --algo a2c --env pong --sampler cpu --workers 8 --set sampler.batch_B=32
 python -m rlpyt train --resume data/local/ppo_CartPole-v1/run_0 --steps 200000
 python -m rlpyt plot data/local/ppo_CartPole-v1 -o curves.png
 """
@@ -11,12 +11,14 @@ import json
 import os
 import sys
 
-from rlpyt.cli.configs import apply_overrides, default_config
+from rlpyt.cli.configs import SAMPLER_KINDS, apply_overrides, default_config
 
 __all__ = ["main"]
 
 # Errors in what the user asked for: reported in one line, exit status 2 (as argparse does).
 _USAGE_ERRORS = (ValueError, TypeError, KeyError, FileNotFoundError, FileExistsError)
+# Exit status after Ctrl-C (SIGINT) and preemption (SIGTERM): 128 + the signal number.
+EXIT_INTERRUPTED, EXIT_PREEMPTED = 130, 143
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -26,13 +28,27 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    train = sub.add_parser("train", help="train an agent (serial sampling)")
+    train = sub.add_parser("train", help="train an agent")
     train.add_argument("--algo", choices=["a2c", "ppo"], help="algorithm")
     train.add_argument("--env", help="gymnasium id (CartPole-v1, Pendulum-v1) or Atari game (pong)")
     train.add_argument("--steps", type=float, help="total env steps (default per env)")
     train.add_argument("--seed", type=int, help="run seed (default: random, logged)")
     train.add_argument("--log-dir", help="experiment directory (default data/local/ALGO_ENV)")
     train.add_argument("--run-id", type=int, default=None, help="run number (run_N directory)")
+    train.add_argument(
+        "--sampler",
+        choices=SAMPLER_KINDS,
+        help="serial (default: one process), cpu (workers act with CPU copies of the agent), "
+        "gpu (workers step envs, actions batched in this process) or alternating (two "
+        "groups of gpu-sampler workers take turns); sets sampler.kind",
+    )
+    train.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="worker processes of a parallel sampler (default: one per usable CPU core; "
+        "more than the cores are clamped with a warning); sets sampler.workers",
+    )
     train.add_argument(
         "--set",
         action="extend",
@@ -70,6 +86,9 @@ def _resolve_config(args) -> tuple[dict, str | None]:
             )
         with open(path) as f:
             config = json.load(f)
+        # Run directories of older versions: their sampler was the serial one.
+        config["sampler"].setdefault("kind", "serial")
+        config["sampler"].setdefault("workers", None)
         given = [
             flag
             for flag, value in (
@@ -99,6 +118,11 @@ def _resolve_config(args) -> tuple[dict, str | None]:
         config["runner"]["seed"] = args.seed if args.seed is not None else _fresh_seed()
     if args.steps is not None:
         config["runner"]["n_steps"] = int(args.steps)
+    # Also when resuming: the sampler may change (e.g. more workers on a bigger machine).
+    if args.sampler is not None:
+        config["sampler"]["kind"] = args.sampler
+    if args.workers is not None:
+        config["sampler"]["workers"] = args.workers
     config = apply_overrides(config, args.set)
     return config, args.resume
 
@@ -161,26 +185,35 @@ def _prepare_training(args):
 
 
 def _run_training(config: dict, runner, location, resume: str | None) -> int:
+    from rlpyt.runners.minibatch_rl import Preempted
     from rlpyt.utils.logging.context import logger_context
     from rlpyt.utils.plot import plot_curves
 
     log_dir, run_ID, exist_ok = location
     log = config["logging"]
     name = f"{config['algo_name']}_{config['env']['id']}"
-    with logger_context(
-        log_dir,
-        run_ID,
-        name,
-        log_params=config,
-        snapshot_mode=log["snapshot_mode"],
-        use_summary_writer=log["use_summary_writer"],
-        resume=bool(resume),
-        exist_ok=exist_ok,
-    ) as run_logger:
-        run_dir = run_logger.run_dir
-        if not resume:
+    run_dir = None
+    try:
+        with logger_context(
+            log_dir,
+            run_ID,
+            name,
+            log_params=config,
+            snapshot_mode=log["snapshot_mode"],
+            use_summary_writer=log["use_summary_writer"],
+            resume=bool(resume),
+            exist_ok=exist_ok,
+        ) as run_logger:
+            run_dir = run_logger.run_dir
+            if not resume:
+                _write_config(run_dir, config)
+            runner.train()
+    except (KeyboardInterrupt, Preempted) as err:
+        if resume and getattr(runner, "_completed_itr", None) is not None:
+            # The resume itself succeeded (the snapshot loaded): a later --resume keeps
+            # this one's settings, e.g. its larger --steps.
             _write_config(run_dir, config)
-        runner.train()
+        return _interrupted(err, run_dir)
     if resume:
         # Only now: a resume refused (e.g. an incompatible --set) leaves the saved config as it
         # was, while a finished one records its new settings (a larger --steps) for the next.
@@ -189,6 +222,19 @@ def _run_training(config: dict, runner, location, resume: str | None) -> int:
     print(f"Learning curve: {out}")
     print(f"Run directory: {run_dir}")
     return 0
+
+
+def _interrupted(err: BaseException, run_dir: str | None) -> int:
+    """One line on stderr saying where the run is and how to continue it; the exit status."""
+    code = EXIT_INTERRUPTED if isinstance(err, KeyboardInterrupt) else EXIT_PREEMPTED
+    if run_dir is not None and _has_snapshot(run_dir):
+        message = f"interrupted: run saved in {run_dir}, continue with --resume {run_dir}"
+    elif run_dir is not None:
+        message = f"interrupted before the first snapshot: nothing to resume in {run_dir}"
+    else:
+        message = "interrupted"
+    print(message, file=sys.stderr, flush=True)
+    return code
 
 
 def _write_config(run_dir: str, config: dict) -> None:
@@ -220,20 +266,24 @@ def main(argv=None) -> int:
     """Run the command line ``argv`` (default ``sys.argv[1:]``); returns the exit status.
 
     Mistakes in the input (unknown keys, invalid values, an existing run) print one line and
-    return 2 before any env is built; errors during training keep their traceback.
+    return 2 before any env is built; errors during training keep their traceback. Ctrl-C
+    returns 130 and SIGTERM (preemption) 143, after one line naming the run to ``--resume``.
     """
     from rlpyt.utils.checkpoint import CheckpointError
 
     args = _parser().parse_args(argv)
     try:
-        if args.command == "plot":
-            return _plot(args)
-        prepared = _prepare_training(args)
-    except (*_USAGE_ERRORS, CheckpointError) as err:
-        return _usage_error(err)
-    if prepared is None:
-        return 0
-    try:
-        return _run_training(*prepared, resume=args.resume)
-    except CheckpointError as err:  # an incompatible or unreadable snapshot to resume from
-        return _usage_error(err)
+        try:
+            if args.command == "plot":
+                return _plot(args)
+            prepared = _prepare_training(args)
+        except (*_USAGE_ERRORS, CheckpointError) as err:
+            return _usage_error(err)
+        if prepared is None:
+            return 0
+        try:
+            return _run_training(*prepared, resume=args.resume)
+        except CheckpointError as err:  # an incompatible or unreadable snapshot to resume from
+            return _usage_error(err)
+    except KeyboardInterrupt as err:  # before or after the training itself
+        return _interrupted(err, None)

@@ -3,9 +3,23 @@
 One iteration: the sampler collects a ``[T, B]`` batch, the algorithm
 optimizes the agent on it, diagnostics are stored; every
 ``log_interval_steps`` env steps they are logged and a snapshot is written.
+
+Signals (in the main thread, during :meth:`MinibatchRlBase.train`):
+
+* **SIGINT** (Ctrl-C) raises ``KeyboardInterrupt`` as usual; the runner shuts the
+  sampler down (workers ignore SIGINT and are stopped by the master) and
+  re-raises. The last snapshot is the one of the last log interval.
+* **SIGTERM** (cluster preemption) lets the current iteration finish, writes a
+  snapshot of it (atomically, even between log intervals), shuts down and
+  raises :class:`Preempted`. Where there is nothing new to save (no iteration
+  completed since the last snapshot, ``snapshot_mode="none"``, no logger
+  context) or at a second SIGTERM, ``Preempted`` is raised at once.
 """
 
+import contextlib
 import math
+import signal
+import threading
 import time
 import warnings
 
@@ -14,10 +28,27 @@ import torch
 from tqdm import tqdm
 
 from rlpyt.runners.snapshot import SnapshotMixin
+from rlpyt.samplers.parallel.errors import WorkerError
 from rlpyt.utils.logging import logger
 from rlpyt.utils.seed import make_seed, set_seed
 
-__all__ = ["MinibatchRlBase", "MinibatchRl", "MinibatchRlEval"]
+__all__ = ["MinibatchRlBase", "MinibatchRl", "MinibatchRlEval", "Preempted"]
+
+
+class Preempted(BaseException):  # noqa: N818 - named like KeyboardInterrupt
+    """Training stopped by SIGTERM (e.g. a cluster preempting the job).
+
+    A ``BaseException``, like ``KeyboardInterrupt``, so that ``except Exception``
+    does not swallow it. ``itr`` is the last completed iteration (``None`` when
+    none completed in this process) and ``snapshot_paths`` the snapshot files
+    written for it on the way out (empty when the latest snapshot already held
+    it, or none could be written).
+    """
+
+    def __init__(self, message="stopped by SIGTERM", itr=None, snapshot_paths=()):
+        super().__init__(message)
+        self.itr = itr
+        self.snapshot_paths = list(snapshot_paths)
 
 
 class MinibatchRlBase(SnapshotMixin):
@@ -68,22 +99,94 @@ class MinibatchRlBase(SnapshotMixin):
     # -- the loop ---------------------------------------------------------------
 
     def train(self):
-        """Run the whole training; returns the number of iterations done."""
-        n_itr = self.startup()
-        try:
-            self.log_before_training()
-            for itr in range(self._start_itr, n_itr):
-                with logger.prefix(f"itr #{itr} "):
-                    self.agent.sample_mode(itr)
-                    samples, traj_infos = self.sampler.obtain_samples(itr)
-                    self.agent.train_mode(itr)
-                    opt_info = self.algo.optimize_agent(itr, samples)
-                    self.store_diagnostics(itr, traj_infos, opt_info)
-                    if (itr + 1) % self.log_interval_itrs == 0:
-                        self.log_interval(itr)
-        finally:
-            self.shutdown()
+        """Run the whole training; returns the number of iterations done.
+
+        Raises ``KeyboardInterrupt`` on SIGINT and :class:`Preempted` on SIGTERM,
+        after shutting the sampler down (see the module docstring).
+        """
+        self._completed_itr = self._saved_itr = None
+        self._preempt_requested = self._in_shutdown = False
+        with self._signal_handlers():
+            try:
+                n_itr = self.startup()
+                self._completed_itr = self._saved_itr = self._start_itr - 1
+                self.log_before_training()
+                for itr in range(self._start_itr, n_itr):
+                    with logger.prefix(f"itr #{itr} "):
+                        self.agent.sample_mode(itr)
+                        samples, traj_infos = self.sampler.obtain_samples(itr)
+                        self.agent.train_mode(itr)
+                        opt_info = self.algo.optimize_agent(itr, samples)
+                        self.store_diagnostics(itr, traj_infos, opt_info)
+                        if (itr + 1) % self.log_interval_itrs == 0:
+                            self.log_interval(itr)
+                    self._completed_itr = itr
+                    if self._preempt_requested:
+                        self._preempt(itr)
+            except WorkerError as err:
+                if self._preempt_requested:
+                    # SIGTERM sent to the whole process group also kills the sampler
+                    # workers: their deaths are the preemption, not the error to report.
+                    raise self._preempted_now("stopped by SIGTERM") from err
+                raise
+            finally:
+                self._in_shutdown = True
+                self.shutdown()
         return n_itr
+
+    # -- signals ----------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _signal_handlers(self):
+        """SIGTERM -> :class:`Preempted` (main thread only); the previous handler restored."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = signal.signal(signal.SIGTERM, self._on_sigterm)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+    def _on_sigterm(self, signum, frame):
+        if self._in_shutdown:  # already on the way out: let the shutdown finish
+            self._preempt_requested = True
+            return
+        if self._preempt_requested or not self._has_unsaved_progress():
+            raise self._preempted_now(
+                "stopped by a second SIGTERM" if self._preempt_requested else "stopped by SIGTERM"
+            )
+        # Acted on at the end of the current iteration. (Nothing is logged here: the
+        # handler may run in the middle of a write to the same stream.)
+        self._preempt_requested = True
+
+    def _has_unsaved_progress(self) -> bool:
+        """Whether an iteration completed since the last snapshot, and one can be written."""
+        return (
+            self._completed_itr is not None
+            and self._completed_itr != self._saved_itr
+            and logger.get_snapshot_mode() != "none"
+            and logger.get_snapshot_dir() is not None
+        )
+
+    def _preempted_now(self, message):
+        """Preempted at once: the latest snapshot (if any) is what there is to resume from."""
+        self._preempt_requested = True
+        saved = self._saved_itr if self._saved_itr is not None and self._saved_itr >= 0 else None
+        where = f"; the latest snapshot is of iteration {saved}" if saved is not None else ""
+        itr = self._completed_itr
+        return Preempted(f"{message}{where}", itr=itr if itr is not None and itr >= 0 else None)
+
+    def _preempt(self, itr):
+        """End of iteration ``itr`` after a SIGTERM: snapshot it (unless saved), then stop."""
+        paths = []
+        if self._saved_itr != itr:
+            paths = self.save_snapshot(itr, force=True)
+        where = f": snapshot {', '.join(paths)}" if paths else ""
+        logger.log(f"Preempted (SIGTERM) after iteration {itr}{where}.")
+        raise Preempted(
+            f"stopped by SIGTERM after iteration {itr}{where}", itr=itr, snapshot_paths=paths
+        )
 
     def log_before_training(self):
         """Hook: the evaluation runner logs a first evaluation here."""
@@ -165,10 +268,12 @@ class MinibatchRlBase(SnapshotMixin):
         return n_log * self.log_interval_itrs
 
     def shutdown(self):
+        """Close the progress bar and the sampler (Ctrl-C is ignored meanwhile)."""
         if getattr(self, "_pbar", None) is not None:
             self._pbar.close()
             self._pbar = None
-        self.sampler.shutdown()
+        with _sigint_ignored():
+            self.sampler.shutdown()
 
     # -- diagnostics ------------------------------------------------------------
 
@@ -278,3 +383,16 @@ class MinibatchRlEval(MinibatchRlBase):
         self.agent.eval_mode(itr)
         traj_infos = self.sampler.evaluate_agent(itr)
         return traj_infos, time.time() - start
+
+
+@contextlib.contextmanager
+def _sigint_ignored():
+    """A second Ctrl-C must not cut the sampler's shutdown short (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -6,16 +6,25 @@ the algorithm (optimizer, update counter, schedules), the sampler (envs, their
 generators, open trajectories) and the RNG states of python, numpy and torch.
 In serial mode a run resumed from the snapshot of iteration ``k`` continues
 exactly as the uninterrupted run would have.
+
+Snapshots are written at log intervals, and also after any iteration when the
+run is preempted (SIGTERM). A snapshot between log intervals also holds the
+diagnostics gathered since the last log (trajectory and optimizer infos, the
+time spent), so the next progress row after resuming is the one the
+uninterrupted run would have written (except for timings).
 """
 
 import os
+import time
 
 from rlpyt.utils.checkpoint import (
     CheckpointError,
     check_compatible,
     find_latest_checkpoint,
     load_checkpoint,
+    save_checkpoint,
 )
+from rlpyt.utils.collections import AttrDict
 from rlpyt.utils.logging import logger
 from rlpyt.utils.seed import get_rng_state, set_rng_state
 
@@ -41,7 +50,9 @@ class SnapshotMixin:
         state = {
             "itr": itr,
             "cum_steps": (itr + 1) * self.itr_batch_size,
-            "cum_time": self._cum_time,
+            # Time up to now: at a log interval _last_time is now; between two, the
+            # time since the last log is counted too.
+            "cum_time": self._cum_time + (time.time() - self._last_time),
             "cum_completed_trajs": self._cum_completed_trajs,
             "seed": self.seed,
             "agent_state_dict": self.agent.state_dict(),
@@ -49,6 +60,11 @@ class SnapshotMixin:
             "algo_state_dict": self.algo.state_dict(),
             "compat": self.compatibility_record(),
             "rng_state": get_rng_state(),
+            # Gathered since the last log (empty at a log interval): restored on resume.
+            "diagnostics": {
+                "traj_infos": [dict(info) for info in self._traj_infos],
+                "opt_infos": {k: list(v) for k, v in self._opt_infos.items()},
+            },
         }
         if hasattr(self.agent, "sampling_state_dict"):
             state["agent_sampling_state"] = self.agent.sampling_state_dict()
@@ -56,10 +72,22 @@ class SnapshotMixin:
             state["sampler_state_dict"] = self.sampler.state_dict()
         return state
 
-    def save_snapshot(self, itr):
+    def save_snapshot(self, itr, force=False) -> list:
+        """Write the snapshot of iteration ``itr`` as the snapshot mode says; returns the paths.
+
+        ``force`` (used on preemption): under ``snapshot_mode="gap"``, whose rule may
+        skip ``itr``, write ``itr_{itr}.pkl`` anyway. Nothing is written under ``"none"``.
+        """
         if itr < 0 or logger.get_snapshot_mode() == "none":
-            return
-        logger.save_itr_params(itr, self.get_itr_snapshot(itr))
+            return []
+        snapshot = self.get_itr_snapshot(itr)
+        paths = logger.save_itr_params(itr, snapshot)
+        snapshot_dir = logger.get_snapshot_dir()
+        if force and not paths and snapshot_dir is not None:
+            paths = [save_checkpoint(os.path.join(snapshot_dir, f"itr_{itr}.pkl"), snapshot)]
+        if paths:
+            self._saved_itr = itr
+        return paths
 
     def load_snapshot(self, path) -> int:
         """Restore everything from a snapshot file or run directory; returns its itr."""
@@ -86,6 +114,11 @@ class SnapshotMixin:
             self.sampler.load_state_dict(snapshot["sampler_state_dict"])
         self._cum_time = snapshot["cum_time"]
         self._cum_completed_trajs = snapshot["cum_completed_trajs"]
+        diagnostics = snapshot.get("diagnostics")  # absent from snapshots of older versions
+        if diagnostics is not None:
+            self._traj_infos = [AttrDict(info) for info in diagnostics["traj_infos"]]
+            for k, values in self._opt_infos.items():
+                values[:] = diagnostics["opt_infos"].get(k, [])
         self._last_itr = itr + 1
         set_rng_state(snapshot["rng_state"])
         current = logger.current_logger()

@@ -14,8 +14,11 @@ import time
 
 import pytest
 
+import rlpyt.cli.build
 import rlpyt.envs.gym
 from rlpyt.cli import main as cli_main
+from rlpyt.cli.build import build_experiment, usable_cpus
+from rlpyt.cli.configs import apply_overrides, default_config
 from rlpyt.cli.main import main
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -243,3 +246,173 @@ def test_incompatible_resume_refused_and_config_kept(trained_run, tmp_path):
     assert "cannot resume" in proc.stderr and "batch_spec" in proc.stderr
     assert (run_dir / "config.json").read_text() == config_before
     assert (run_dir / "progress.csv").read_text() == progress_before
+
+
+# -- samplers: --sampler / --workers -------------------------------------------------------
+
+
+def alternating_available():
+    try:
+        import rlpyt.samplers.parallel.gpu.alternating_sampler  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+SAMPLER_KINDS = ["cpu", "gpu"] + (["alternating"] if alternating_available() else [])
+
+
+def cartpole_config(*overrides):
+    return apply_overrides(default_config("ppo", "CartPole-v1"), overrides)
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("kind", SAMPLER_KINDS)
+def test_train_with_parallel_sampler(kind, tmp_path):
+    if kind == "alternating" and len(usable_cpus()) < 2:
+        pytest.skip("the alternating sampler needs two CPU cores for its two workers")
+    proc = run_cli(
+        *train_args(tmp_path, "--steps", "1024", "--sampler", kind, "--workers", "2"), cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_dir = tmp_path / "run_0"
+    _, rows = read_csv(run_dir / "progress.csv")
+    assert [int(r["CumSteps"]) for r in rows] == [512, 1024]
+    assert all(r["ReturnAverage"] and r["loss"] for r in rows)
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["sampler"]["kind"] == kind and config["sampler"]["workers"] == 2
+    assert (run_dir / "params.pkl").stat().st_size > 0
+
+
+@pytest.mark.parametrize(
+    "kind, collector, sampler_name, collector_name",
+    [
+        ("serial", "reset", "SerialSampler", "CpuResetCollector"),
+        ("cpu", "reset", "CpuSampler", "CpuResetCollector"),
+        ("cpu", "wait_reset", "CpuSampler", "CpuWaitResetCollector"),
+        ("gpu", "reset", "GpuSampler", "GpuResetCollector"),
+        ("gpu", "wait_reset", "GpuSampler", "GpuWaitResetCollector"),
+        ("alternating", "reset", "AlternatingSampler", "GpuResetCollector"),
+        ("alternating", "wait_reset", "AlternatingSampler", "GpuWaitResetCollector"),
+    ],
+)
+def test_sampler_kind_and_collector(
+    kind, collector, sampler_name, collector_name, monkeypatch, no_env_built
+):
+    if kind == "alternating" and not alternating_available():
+        pytest.skip("AlternatingSampler not available")
+    if len(usable_cpus()) < 2:  # (alternating needs two workers)
+        monkeypatch.setattr("rlpyt.cli.build.usable_cpus", lambda: [0, 1])
+    config = cartpole_config(f"sampler.kind={kind}", f"sampler.collector={collector}")
+    runner = build_experiment(config)
+    assert type(runner.sampler).__name__ == sampler_name
+    assert runner.sampler.CollectorCls.__name__ == collector_name
+    if kind == "serial":
+        assert "workers_cpus" not in runner.affinity
+    else:  # default: one worker per usable core (at most one per env), pinned to it
+        cores = rlpyt.cli.build.usable_cpus()
+        n = min(len(cores), config["sampler"]["batch_B"])
+        assert runner.affinity["workers_cpus"] == cores[:n]
+    assert not no_env_built
+
+
+def test_workers_clamped_to_usable_cores_with_warning(no_env_built):
+    cores = usable_cpus()
+    config = cartpole_config(
+        "sampler.kind=cpu", f"sampler.workers={len(cores) + 3}", "sampler.batch_B=64"
+    )
+    with pytest.warns(UserWarning, match=rf"more than the {len(cores)} usable CPU cores"):
+        runner = build_experiment(config)
+    assert runner.affinity["workers_cpus"] == cores
+    config = cartpole_config("sampler.kind=cpu", "sampler.workers=1")
+    assert build_experiment(config).affinity["workers_cpus"] == cores[:1]
+    assert not no_env_built
+
+
+def test_workers_clamp_names_the_cores(monkeypatch, no_env_built):
+    monkeypatch.setattr("rlpyt.cli.build.usable_cpus", lambda: [0, 1])
+    config = cartpole_config("sampler.kind=gpu", "sampler.workers=5")
+    with pytest.warns(UserWarning, match=r"sampler.workers=5 is more than the 2 usable CPU"):
+        runner = build_experiment(config)
+    assert runner.affinity["workers_cpus"] == [0, 1]
+    assert not no_env_built
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("kind", SAMPLER_KINDS)
+def test_offline_evaluation_with_parallel_sampler(kind, tmp_path):
+    if kind == "alternating" and len(usable_cpus()) < 2:
+        pytest.skip("the alternating sampler needs two CPU cores for its two workers")
+    proc = run_cli(
+        *train_args(tmp_path, "--steps", "512", "--sampler", kind, "--workers", "2"),
+        "--set", "runner.eval=True", "sampler.eval_n_envs=2", "sampler.eval_max_steps=400",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    _, rows = read_csv(tmp_path / "run_0" / "progress.csv")
+    # An evaluation before training (Iteration -1), then one at the log interval.
+    assert [int(r["Iteration"]) for r in rows] == [-1, 7]
+    assert all(0 < int(r["StepsInEval"]) <= 400 for r in rows)
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["--sampler", "cpu", "--workers", "0"], ["sampler.workers", ">= 1", "0"]),
+        (["--set", "sampler.kind=threads"], ["sampler.kind", "'cpu'", "threads"]),
+        (["--set", "sampler.workers=two"], ["sampler.workers", "integer"]),
+        (
+            ["--sampler", "alternating", "--set", "agent.name=mlp_lstm"],
+            ["alternating", "recurrent", "mlp_lstm"],
+        ),
+        (["--sampler", "alternating", "--workers", "1"], ["alternating", "at least 2 workers"]),
+    ],
+)
+def test_bad_sampler_settings_refused(args, expected, tmp_path, capsys, no_env_built):
+    code = main(
+        ["train", "--algo", "ppo", "--env", "CartPole-v1", "--log-dir", str(tmp_path)] + args
+    )
+    assert code == 2
+    err = capsys.readouterr().err
+    for fragment in expected:
+        assert fragment in err
+    assert not no_env_built
+    assert not os.listdir(tmp_path)
+
+
+def test_unknown_sampler_kind_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--algo", "ppo", "--env", "CartPole-v1", "--sampler", "threads"])
+    assert info.value.code == 2
+    assert "invalid choice: 'threads'" in capsys.readouterr().err
+
+
+def test_print_config_shows_sampler_flags(capsys, no_env_built):
+    code = main(["train", "--algo", "ppo", "--env", "CartPole-v1", "--print-config"])
+    assert code == 0
+    config = json.loads(capsys.readouterr().out)
+    assert config["sampler"]["kind"] == "serial" and config["sampler"]["workers"] is None
+    code = main(
+        ["train", "--algo", "ppo", "--env", "CartPole-v1", "--print-config"]
+        + ["--sampler", "gpu", "--workers", "3"]
+    )
+    assert code == 0
+    config = json.loads(capsys.readouterr().out)
+    assert config["sampler"]["kind"] == "gpu" and config["sampler"]["workers"] == 3
+
+
+def test_workers_with_serial_sampler_warns(no_env_built):
+    with pytest.warns(UserWarning, match="no effect with sampler.kind='serial'"):
+        build_experiment(cartpole_config("sampler.workers=2"))
+
+
+def test_resume_of_a_run_without_sampler_kind(trained_run, tmp_path, capsys, no_env_built):
+    # Run directories written before --sampler existed: their config has no sampler.kind.
+    run_dir = tmp_path / "run_0"
+    shutil.copytree(trained_run[0], run_dir)
+    config = json.loads((run_dir / "config.json").read_text())
+    del config["sampler"]["kind"], config["sampler"]["workers"]
+    (run_dir / "config.json").write_text(json.dumps(config))
+    code = main(["train", "--resume", str(run_dir), "--sampler", "cpu", "--print-config"])
+    assert code == 0
+    assert json.loads(capsys.readouterr().out)["sampler"]["kind"] == "cpu"

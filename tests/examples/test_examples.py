@@ -60,14 +60,35 @@ def test_example_1_atari_serial_with_evaluation(tmp_path):
     assert (run_dir / "params.pkl").stat().st_size > 0  # snapshot_mode="last"
 
 
+def alternating_available():
+    try:
+        import rlpyt.samplers.parallel.gpu.alternating_sampler  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+SAMPLE_MODE_MESSAGES = {
+    "serial": "Using serial sampler, CPU for sampling and optimizing.",
+    "cpu": "Using CPU parallel sampler (agent in workers), CPU for optimizing.",
+    "gpu": "Using GPU parallel sampler (agent in master), CPU for sampling and optimizing.",
+    "alternating": "Using Alternating GPU parallel sampler, CPU for sampling and optimizing.",
+}
+
+
 @pytest.mark.timeout(300)
-def test_example_3_serial_sample_mode(tmp_path):
+@pytest.mark.parametrize("sample_mode", list(SAMPLE_MODE_MESSAGES))
+def test_example_3_sample_modes(sample_mode, tmp_path):
+    if sample_mode == "alternating" and not alternating_available():
+        pytest.skip("AlternatingSampler not available")
     proc = run_example(
-        "example_3.py", "--sample_mode", "serial", "--n_steps", "160", "--log_dir", "ex3",
+        "example_3.py", "--sample_mode", sample_mode, "--n_parallel", "2", "--n_steps", "160",
+        "--log_dir", "ex3",
         cwd=tmp_path,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "Using serial sampler, CPU for sampling and optimizing." in proc.stdout
+    assert SAMPLE_MODE_MESSAGES[sample_mode] in proc.stdout
+    assert "Traceback" not in proc.stderr
     run_dir = tmp_path / "ex3" / "run_0"
     rows = progress_rows(run_dir)
     assert [int(r["CumSteps"]) for r in rows] == [160]  # 2 iterations of 5 x 16 steps
@@ -76,7 +97,24 @@ def test_example_3_serial_sample_mode(tmp_path):
 
 
 @pytest.mark.timeout(60)
-def test_example_3_parallel_modes_not_yet_accepted(tmp_path):
-    proc = run_example("example_3.py", "--sample_mode", "cpu", cwd=tmp_path)
+def test_example_3_unknown_sample_mode(tmp_path):
+    proc = run_example("example_3.py", "--sample_mode", "async", cwd=tmp_path)
     assert proc.returncode == 2
-    assert "invalid choice: 'cpu'" in proc.stderr
+    assert "invalid choice: 'async'" in proc.stderr
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("collector", ["wait_reset", "reset"])
+def test_example_4_recurrent_gpu_sampler(collector, tmp_path):
+    proc = run_example(
+        "example_4.py", "--collector", collector, "--n_parallel", "2", "--n_steps", "160",
+        "--log_dir", "ex4",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_dir = tmp_path / "ex4" / "run_0"
+    rows = progress_rows(run_dir)
+    assert [int(r["CumSteps"]) for r in rows] == [160]
+    assert rows[0]["loss"] and float(rows[0]["loss"]) == float(rows[0]["loss"])  # not NaN
+    params = (run_dir / "params.json").read_text()
+    assert f'"collector": "{collector}"' in params

@@ -11,9 +11,9 @@ from faulty_envs import process_alive, shm_segments, wait_no_worker_children, wo
 from probe_envs import CountingEnv
 
 from rlpyt.agents.base import AgentStep
-from rlpyt.samplers.parallel.alternating_sampler import AlternatingSampler
 from rlpyt.samplers.parallel.cpu.collectors import CpuResetCollector, CpuWaitResetCollector
 from rlpyt.samplers.parallel.cpu.sampler import CpuSampler
+from rlpyt.samplers.parallel.gpu.alternating_sampler import AlternatingSampler
 from rlpyt.samplers.parallel.gpu.sampler import GpuSampler
 from rlpyt.samplers.serial.sampler import SerialSampler
 from rlpyt.utils.collections import namedarraytuple
