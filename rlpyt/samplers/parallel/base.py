@@ -16,7 +16,6 @@ and frees its shared memory. ``shutdown()`` is idempotent.
 import multiprocessing as mp
 import os
 import pickle
-import signal
 import time
 import warnings
 from multiprocessing.connection import wait
@@ -25,7 +24,7 @@ import numpy as np
 
 from rlpyt.samplers.base import BaseSampler
 from rlpyt.samplers.buffer import build_samples_buffer
-from rlpyt.samplers.parallel.errors import WorkerError
+from rlpyt.samplers.parallel.errors import WorkerError, death_message, describe_itr, error_message
 from rlpyt.samplers.parallel.worker import NAN_CHECKS, WorkerSpec, worker_main
 from rlpyt.utils.seed import derive_seed, make_seed
 from rlpyt.utils.shared_memory import release_shared_memory, sweep_stale_shared_memory
@@ -272,7 +271,7 @@ class ParallelSamplerBase(BaseSampler):
                 limit = "startup_timeout" if itr is None else "batch_timeout"
                 raise self._fail(
                     f"worker {w} (pid {self.workers[w].pid}) did not finish "
-                    f"{_itr(itr, what)} within {limit}={timeout} s (an env "
+                    f"{describe_itr(itr, what)} within {limit}={timeout} s (an env "
                     "step hung?)"
                 )
             waitables = list(pending.values()) + [self.workers[w].sentinel for w in pending]
@@ -293,30 +292,12 @@ class ParallelSamplerBase(BaseSampler):
         return [results[w] for w in workers]
 
     def _error_message(self, w, itr, what, error):
-        """E.g. ``worker 1 (pid 4242), env 3 (PongEnv), itr 5: ValueError: boom``."""
-        head = f"worker {w} (pid {self.workers[w].pid})"
-        if error["env"]:
-            head += f", {error['env']}"
-        if itr is None:
-            head += f", during {what}"
-            if error["where"]:
-                head += f" ({error['where']})"
-        else:
-            head += f", {_itr(itr, what)}"
-        return f"{head}: {error['what']}\n\nworker traceback:\n{error['traceback']}"
+        return error_message(w, self.workers[w].pid, itr, what, error)
 
     def _death(self, w, itr, what):
         process = self.workers[w]
         process.join(timeout=1.0)
-        code = process.exitcode
-        if code is not None and code < 0:
-            try:
-                how = f"died with signal {signal.Signals(-code).name}"
-            except ValueError:
-                how = f"died with signal {-code}"
-        else:
-            how = f"exited with code {code}"
-        return f"worker {w} (pid {process.pid}) {how} during {_itr(itr, what)}"
+        return death_message(w, process.pid, process.exitcode, itr, what)
 
     def _fail(self, message):
         self.shutdown()
@@ -400,15 +381,6 @@ def _make_example_env(EnvCls, env_kwargs):
             f"env {name}(**{env_kwargs!r}) raised in its constructor: {type(err).__name__}: {err}"
         ) from err
     return env
-
-
-def _itr(itr, what):
-    """``itr 5`` for sampling, ``evaluation at itr 5``, or ``start-up``."""
-    if itr is None:
-        return what
-    if isinstance(itr, tuple):  # GPU sampler steps: (t, itr)
-        itr = itr[1]
-    return f"itr {itr}" if what == "collect" else f"{what} at itr {itr}"
 
 
 def _split(n, n_groups, name):

@@ -1,6 +1,8 @@
 """Errors raised by the parallel samplers, always naming the worker (and env)."""
 
-__all__ = ["WorkerError", "EnvFault"]
+import signal
+
+__all__ = ["WorkerError", "EnvFault", "error_message", "death_message", "describe_itr"]
 
 
 class WorkerError(RuntimeError):
@@ -23,3 +25,41 @@ class EnvFault(Exception):
         self.step = step
         self.detail = detail
         super().__init__(f"env {env_index} ({env_name}) {what} at its step {step}{detail}")
+
+
+def describe_itr(itr, what: str) -> str:
+    """``itr 5`` for sampling, ``evaluation at itr 5``, or ``start-up``."""
+    if itr is None:
+        return what
+    if isinstance(itr, tuple):  # GPU sampler steps: (t, itr)
+        itr = itr[1]
+    return f"itr {itr}" if what == "collect" else f"{what} at itr {itr}"
+
+
+def error_message(w: int, pid: int, itr, what: str, error: dict) -> str:
+    """E.g. ``worker 1 (pid 4242), env 3 (PongEnv), itr 5: ValueError: boom``, then the traceback.
+
+    ``error`` is what the worker sent (see ``rlpyt.samplers.parallel.worker``).
+    """
+    head = f"worker {w} (pid {pid})"
+    if error["env"]:
+        head += f", {error['env']}"
+    if itr is None:
+        head += f", during {what}"
+        if error["where"]:
+            head += f" ({error['where']})"
+    else:
+        head += f", {describe_itr(itr, what)}"
+    return f"{head}: {error['what']}\n\nworker traceback:\n{error['traceback']}"
+
+
+def death_message(w: int, pid: int, exitcode, itr, what: str) -> str:
+    """E.g. ``worker 1 (pid 4242) died with signal SIGSEGV during itr 5``."""
+    if exitcode is not None and exitcode < 0:
+        try:
+            how = f"died with signal {signal.Signals(-exitcode).name}"
+        except ValueError:
+            how = f"died with signal {-exitcode}"
+    else:
+        how = f"exited with code {exitcode}"
+    return f"worker {w} (pid {pid}) {how} during {describe_itr(itr, what)}"
