@@ -3,7 +3,8 @@
 Prints one JSON object. For CartPole-v1 (MLP policy) and Atari Pong (AtariFfModel)
 it measures, in one run, with the same policy network choosing every action:
 
-* ``raw``: the env stepped in a loop with random actions, one process;
+* ``raw``: the env stepped in a loop with random actions, one process; and the same
+  loop in two processes pinned to two cores (the machine's own 2-process scaling);
 * ``serial``, ``cpu``, ``gpu``, ``alternating``: rlpyt's samplers (2 workers for
   the parallel ones; ``obtain_samples`` only, after warm-up batches);
 * ``sb3_subproc``: Stable-Baselines3's ``SubprocVecEnv`` over the same number of
@@ -75,6 +76,28 @@ def raw_rate(cfg, seconds):
                 env.reset()
 
     return rate(run, 256, seconds)
+
+
+def _raw_worker(kind, seconds, cpu, queue):
+    os.sched_setaffinity(0, {cpu})
+    queue.put(raw_rate(SETTINGS[kind], seconds))
+
+
+def raw_rate_2proc(kind, seconds):
+    """Summed steps/s of two raw env loops in two processes pinned to two cores: the
+    hardware's own parallel scaling, an upper bound for any 2-worker sampler."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    cpus = sorted(os.sched_getaffinity(0))[:2]
+    procs = [ctx.Process(target=_raw_worker, args=(kind, seconds, c, queue)) for c in cpus]
+    for p in procs:
+        p.start()
+    rates = [queue.get() for _ in procs]
+    for p in procs:
+        p.join()
+    return sum(rates)
 
 
 def sampler_rate(name, cfg, B, seconds):
@@ -153,6 +176,8 @@ def main():
     for kind in args.envs:
         cfg = SETTINGS[kind]
         res = {"raw_env_loop": round(raw_rate(cfg, args.seconds))}
+        res["raw_env_loop_2proc"] = round(raw_rate_2proc(kind, args.seconds))
+        res["raw_2proc_scaling"] = round(res["raw_env_loop_2proc"] / res["raw_env_loop"], 2)
         for B in cfg["Bs"]:
             row = {name: round(sampler_rate(name, cfg, B, args.seconds)) for name in SAMPLERS}
             row["sb3_subproc"] = round(sb3_rate(kind, cfg, B, args.seconds))

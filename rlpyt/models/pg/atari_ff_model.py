@@ -4,6 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from rlpyt.models.conv2d import Conv2dHeadModel
+from rlpyt.models.utils import scale_image
 from rlpyt.utils.tensor import infer_leading_dims, restore_leading_dims
 
 __all__ = ["AtariFfModel"]
@@ -45,7 +46,7 @@ class AtariFfModel(torch.nn.Module):
         self.value = torch.nn.Linear(self.conv.output_size, 1)
 
     def forward(self, image, prev_action=None, prev_reward=None):
-        img = image.to(torch.float32) * (1.0 / 255)
+        img = scale_image(image)
         lead_dim, T, B, img_shape = infer_leading_dims(img, 3)
         fc_out = self.conv(img.reshape(T * B, *img_shape))
         pi = F.softmax(self.pi(fc_out), dim=-1)

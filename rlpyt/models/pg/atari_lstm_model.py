@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from rlpyt.models.conv2d import Conv2dHeadModel
-from rlpyt.models.utils import RnnState, run_lstm
+from rlpyt.models.utils import RnnState, run_lstm, scale_image
 from rlpyt.utils.tensor import infer_leading_dims, restore_leading_dims
 
 __all__ = ["AtariLstmModel", "RnnState"]
@@ -52,7 +52,7 @@ class AtariLstmModel(torch.nn.Module):
         self.value = torch.nn.Linear(lstm_size, 1)
 
     def forward(self, image, prev_action, prev_reward, init_rnn_state=None):
-        img = image.to(torch.float32) * (1.0 / 255)
+        img = scale_image(image)
         lead_dim, T, B, img_shape = infer_leading_dims(img, 3)
         fc_out = self.conv(img.reshape(T * B, *img_shape))
         lstm_input = torch.cat(
