@@ -208,6 +208,7 @@ class MinibatchRlBase(SnapshotMixin):
             affinity=self.affinity,
             seed=self.seed + 1,
             bootstrap_value=getattr(self.algo, "bootstrap_value", False),
+            final_observation=getattr(self.algo, "final_observation", False),
             traj_info_kwargs=self.get_traj_info_kwargs(),
             rank=0,
             world_size=1,

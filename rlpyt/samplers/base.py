@@ -73,6 +73,7 @@ class BaseSampler:
         seed=None,
         bootstrap_value=False,
         traj_info_kwargs=None,
+        final_observation=False,
         rank=0,
         world_size=1,
     ):

@@ -8,6 +8,7 @@ from rlpyt.samplers.collections import (
     AgentSamplesBsv,
     BatchSpec,
     EnvSamples,
+    EnvSamplesFo,
     Samples,
 )
 from rlpyt.utils.buffer import buffer_from_example, buffer_func, torchify_buffer
@@ -62,8 +63,13 @@ def build_samples_buffer(
     agent_shared: bool = True,
     env_shared: bool = True,
     examples: dict | None = None,
+    final_observation: bool = False,
 ):
     """Allocate the samples buffer; returns ``(samples_pyt, samples_np, examples)``.
+
+    ``bootstrap_value`` adds the value fields of :class:`AgentSamplesBsv` (policy
+    gradient); ``final_observation`` the final observations of time-limit-cut
+    episodes, :class:`EnvSamplesFo` (replay-based algorithms bootstrap from them).
 
     ``samples_pyt`` holds torch tensors sharing memory with the numpy arrays of
     ``samples_np`` (in shared memory when ``*_shared``, for parallel workers).
@@ -89,6 +95,11 @@ def build_samples_buffer(
         done=buffer_from_example(examples["done"], (T, B), env_shared),
         env_info=buffer_from_example(examples["env_info"], (T, B), env_shared),
     )
+    if final_observation:
+        env_buffer = EnvSamplesFo(
+            *env_buffer,
+            final_observation=buffer_from_example(examples["observation"], (T, B), env_shared),
+        )
     samples_np = Samples(agent=agent_buffer, env=env_buffer)
     return torchify_buffer(samples_np), samples_np, examples
 

@@ -15,6 +15,7 @@ __all__ = [
     "AgentSamples",
     "AgentSamplesBsv",
     "EnvSamples",
+    "EnvSamplesFo",
     "TrajInfo",
 ]
 
@@ -30,6 +31,14 @@ AgentSamplesBsv = namedarraytuple(
 )
 EnvSamples = namedarraytuple(
     "EnvSamples", ["observation", "reward", "prev_reward", "done", "env_info"]
+)
+# For replay-based algorithms: ``final_observation[t, b]`` is the last observation of an
+# episode cut by a time limit at t (the env resets right after, so the next stored
+# observation is a new episode's). Written only where ``env_info.timeout`` is true and
+# meaningful only there: stale elsewhere (it is not cleared between batches).
+EnvSamplesFo = namedarraytuple(
+    "EnvSamplesFo",
+    ["observation", "reward", "prev_reward", "done", "env_info", "final_observation"],
 )
 
 

@@ -103,6 +103,8 @@ class BaseCollector:
             self.env_ranks = list(range(len(envs)))
         # Only PG-style algorithms ask for value bootstrapping (AgentSamplesBsv).
         self._bootstrap = "bootstrap_value" in samples_np.agent._fields
+        # Only replay-based algorithms ask for final observations (EnvSamplesFo).
+        self._final_obs = "final_observation" in samples_np.env._fields
         self._traj_agent_info = traj_info_reads_agent_info(TrajInfoCls)
 
     def start_envs(self, max_decorrelation_steps: int = 0):

@@ -90,6 +90,7 @@ class ParallelSamplerBase(BaseSampler):
         seed=None,
         bootstrap_value=False,
         traj_info_kwargs=None,
+        final_observation=False,
         rank=0,
         world_size=1,
     ):
@@ -118,7 +119,11 @@ class ParallelSamplerBase(BaseSampler):
             )
             try:
                 samples_pyt, samples_np, examples = build_samples_buffer(
-                    agent, example_env, self.batch_spec, bootstrap_value
+                    agent,
+                    example_env,
+                    self.batch_spec,
+                    bootstrap_value,
+                    final_observation=final_observation,
                 )
             except Exception as err:
                 name = getattr(self.EnvCls, "__name__", repr(self.EnvCls))

@@ -42,6 +42,7 @@ class SerialSampler(BaseSampler):
         seed=None,
         bootstrap_value=False,
         traj_info_kwargs=None,
+        final_observation=False,
         rank=0,
         world_size=1,
     ):
@@ -65,6 +66,7 @@ class SerialSampler(BaseSampler):
                 bootstrap_value,
                 agent_shared=False,
                 env_shared=False,
+                final_observation=final_observation,
             )
         finally:
             example_env.close()

@@ -73,10 +73,13 @@ class CpuResetCollector(DecorrelatingStartCollector):
                 done_t[b] = d
                 env_infos[b] = env_info
                 if d:
-                    if self._bootstrap and getattr(env_info, "timeout", False):
-                        agent_buf.timeout_value[t, b] = self._final_value(
-                            o, step_action, r, b, inputs_pyt
-                        )
+                    if getattr(env_info, "timeout", False):
+                        if self._bootstrap:
+                            agent_buf.timeout_value[t, b] = self._final_value(
+                                o, step_action, r, b, inputs_pyt
+                            )
+                        if self._final_obs:
+                            env_buf.final_observation[t, b] = o
                     if getattr(env_info, "traj_done", d):
                         completed_infos.append(traj_infos[b].terminate(o))
                         traj_infos[b] = TrajInfoCls()
@@ -149,10 +152,13 @@ class CpuWaitResetCollector(DecorrelatingStartCollector):
                 if env_info:
                     env_buf.env_info[t, b] = env_info
                 if d:
-                    if self._bootstrap and getattr(env_info, "timeout", False):
-                        agent_buf.timeout_value[t, b] = self._final_value(
-                            o, step_action, r, b, inputs_pyt
-                        )
+                    if getattr(env_info, "timeout", False):
+                        if self._bootstrap:
+                            agent_buf.timeout_value[t, b] = self._final_value(
+                                o, step_action, r, b, inputs_pyt
+                            )
+                        if self._final_obs:
+                            env_buf.final_observation[t, b] = o
                     if getattr(env_info, "traj_done", d):
                         completed_infos.append(traj_infos[b].terminate(o))
                         traj_infos[b] = self.TrajInfoCls()

@@ -66,6 +66,8 @@ class GpuResetCollector(DecorrelatingStartCollector):
                 if getattr(env_info, "timeout", False):
                     step.final_observation[b] = o
                     step.timeout[b] = True
+                    if self._final_obs:
+                        env_buf.final_observation[t, b] = o
                 if getattr(env_info, "traj_done", d):
                     completed.append(self.traj_infos[b].terminate(o))
                     self.traj_infos[b] = self.TrajInfoCls()
