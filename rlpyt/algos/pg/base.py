@@ -5,6 +5,7 @@ from collections import namedtuple
 import torch
 
 from rlpyt.algos.base import RlAlgorithm
+from rlpyt.algos.optim import GradientTools, make_optimizer
 from rlpyt.algos.utils import discount_return, generalized_advantage_estimation, valid_from_done
 from rlpyt.distributions.base import Distribution
 from rlpyt.samplers.buffer import agent_inputs_from_samples
@@ -95,60 +96,19 @@ class PolicyGradientAlgo(RlAlgorithm):
         self.mid_batch_reset = mid_batch_reset
         self.world_size = world_size
         self.rank = rank
-        self.optimizer = self._make_optimizer(list(agent.parameters()))
+        self.optimizer = make_optimizer(
+            self.OptimCls, agent.parameters(), self.learning_rate, self.optim_kwargs
+        )
         if self.initial_optim_state_dict is not None:
             self.optimizer.load_state_dict(self.initial_optim_state_dict)
-        # Zeroing and clipping run every step: the parameter list is gathered once.
-        self._params = [p for group in self.optimizer.param_groups for p in group["params"]]
-        self._plain_zero_grad = type(self.optimizer).zero_grad is torch.optim.Optimizer.zero_grad
-        self._foreach_clip = bool(self._params) and all(
-            p.device == self._params[0].device
-            and p.dtype == self._params[0].dtype
-            and p.device.type in ("cpu", "cuda")
-            for p in self._params
-        )
+        self._grad_tools = GradientTools(self.optimizer)
         self._batch_size = batch_spec.size
 
     def _zero_grad(self):
-        """``optimizer.zero_grad()`` (gradients set to None) without its wrappers (20 us)."""
-        if self._plain_zero_grad:
-            for p in self._params:
-                p.grad = None
-        else:
-            self.optimizer.zero_grad()
+        self._grad_tools.zero_grad()
 
     def _clip_grad_norm(self) -> torch.Tensor:
-        """``torch.nn.utils.clip_grad_norm_(params, clip_grad_norm)``; returns the total norm.
-
-        For parameters of one device and dtype (the usual case) the same
-        computation as torch's (foreach norms, their norm, one foreach scale by
-        ``min(max_norm / (norm + 1e-6), 1)``), without its per-call grouping
-        of tensors by device and dtype, which took half its time here.
-        """
-        grads = [p.grad for p in self._params if p.grad is not None]
-        if not self._foreach_clip or not grads or any(g.is_sparse for g in grads):
-            return torch.nn.utils.clip_grad_norm_(self._params, self.clip_grad_norm)
-        total_norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads, 2.0)), 2.0)
-        clip_coef = torch.clamp(self.clip_grad_norm / (total_norm + 1e-6), max=1.0)
-        torch._foreach_mul_(grads, clip_coef)
-        return total_norm
-
-    def _make_optimizer(self, params):
-        """``OptimCls(params, lr=learning_rate, **optim_kwargs)``.
-
-        Adam, unless ``optim_kwargs`` chooses an implementation, uses the fused
-        kernel: the same update, applied to all parameters in one op. torch's
-        CPU default (one op per parameter and statistic) cost a third of each
-        gradient step of the CartPole MLPs (``benchmarks/ppo_cartpole.py``).
-        Parameters the fused kernel cannot take fall back to the default.
-        """
-        kwargs = dict(self.optim_kwargs)
-        if self.OptimCls is torch.optim.Adam and not {"fused", "foreach"} & kwargs.keys():
-            try:
-                return self.OptimCls(params, lr=self.learning_rate, fused=True, **kwargs)
-            except (RuntimeError, ValueError):
-                pass  # e.g. non-float parameters, or a device without the fused kernel
-        return self.OptimCls(params, lr=self.learning_rate, **kwargs)
+        return self._grad_tools.clip_grad_norm(self.clip_grad_norm)
 
     # -- schedules --------------------------------------------------------------
 
