@@ -1,0 +1,1 @@
+"""Q-value models of the DQN family: Atari conv nets, MLPs, dueling and distributional heads."""

@@ -1,0 +1,1 @@
+"""Transition replays: each sample is one step with its n-step return."""
