@@ -1,15 +1,13 @@
 """
-Runs Atari environments in this one process and optimizes the agent with A2C, evaluating it
+Runs one Atari environment in this one process and optimizes a DQN agent, evaluating it
 offline at every log interval. No parallelism employed, so everything happens in one python
 process; can be easier to debug. Can use a GPU for the agent (applies to both sample and
-train).
+train). The replay buffer stores each 84x84 frame once and rebuilds the frame stacks when it
+samples.
 
-The original rlpyt's example_1 trains DQN here; DQN arrives with a later milestone, and until
-then this example runs the policy-gradient agent of example_3 with the same structure
-(serial sampler, offline evaluation with MinibatchRlEval, snapshots).
-
-The kwarg snapshot_mode="last" to logger context will save the latest snapshot (agent,
-optimizer, sampler and RNG state: enough to resume) at every log point, as params.pkl.
+The kwarg snapshot_mode="last" to logger context will save the latest snapshot (agent, target
+network, optimizer, replay buffer when it is under 2 GiB, sampler and RNG state: enough to
+resume) at every log point, as params.pkl.
 
 In viskit or rlpyt.utils.plot, whatever (nested) key-value pairs appear in config become keys
 in params.json for grouping several experiments.
@@ -17,8 +15,8 @@ in params.json for grouping several experiments.
     python examples/example_1.py --game pong --n_steps 1e6
 """
 
-from rlpyt.agents.pg.atari import AtariFfAgent
-from rlpyt.algos.pg.a2c import A2C
+from rlpyt.agents.dqn.atari.atari_dqn_agent import AtariDqnAgent
+from rlpyt.algos.dqn.dqn import DQN
 from rlpyt.envs.atari.atari_env import AtariEnv, AtariTrajInfo
 from rlpyt.runners.minibatch_rl import MinibatchRlEval
 from rlpyt.samplers.serial.sampler import SerialSampler
@@ -32,31 +30,33 @@ def build_and_train(
     n_steps=50e6,
     log_dir="data/local/example_1",
     eval_max_steps=int(10e3),
+    min_steps_learn=int(1e3),
+    replay_size=int(1e6),
 ):
     sampler = SerialSampler(
         EnvCls=AtariEnv,
         TrajInfoCls=AtariTrajInfo,  # default traj info + GameScore
         env_kwargs=dict(game=game),
         eval_env_kwargs=dict(game=game),
-        batch_T=5,  # 5 time-steps per sampler iteration.
-        batch_B=16,  # 16 environments, stepped one after the other.
+        batch_T=4,  # Four time-steps per sampler iteration.
+        batch_B=1,
         max_decorrelation_steps=0,
         eval_n_envs=10,
         eval_max_steps=eval_max_steps,  # Env steps per evaluation, over all eval envs.
         eval_max_trajectories=5,
     )
-    algo = A2C()  # Run with defaults.
-    agent = AtariFfAgent()
+    algo = DQN(min_steps_learn=min_steps_learn, replay_size=replay_size)  # Else defaults.
+    agent = AtariDqnAgent()
     runner = MinibatchRlEval(
         algo=algo,
         agent=agent,
         sampler=sampler,
         n_steps=n_steps,
-        log_interval_steps=min(1e4, n_steps),  # (At least one log in short runs.)
+        log_interval_steps=min(1e3, n_steps),  # (At least one log in short runs.)
         affinity=dict(cuda_idx=cuda_idx),
     )
     config = dict(game=game)
-    name = "a2c_" + game
+    name = "dqn_" + game
     with logger_context(log_dir, run_ID, name, config, snapshot_mode="last"):
         runner.train()
 
@@ -73,6 +73,10 @@ if __name__ == "__main__":
     parser.add_argument(
         "--eval_max_steps", help="env steps per evaluation", type=int, default=int(10e3)
     )
+    parser.add_argument(
+        "--min_steps_learn", help="env steps before learning", type=int, default=int(1e3)
+    )
+    parser.add_argument("--replay_size", help="replay capacity", type=int, default=int(1e6))
     args = parser.parse_args()
     build_and_train(
         game=args.game,
@@ -81,4 +85,6 @@ if __name__ == "__main__":
         n_steps=args.n_steps,
         log_dir=args.log_dir,
         eval_max_steps=args.eval_max_steps,
+        min_steps_learn=args.min_steps_learn,
+        replay_size=args.replay_size,
     )

@@ -16,7 +16,13 @@ formulas, which treat every ``done`` as terminal.
 import numpy as np
 import torch
 
-__all__ = ["discount_return", "generalized_advantage_estimation", "valid_from_done"]
+__all__ = [
+    "discount_return",
+    "generalized_advantage_estimation",
+    "valid_from_done",
+    "value_rescale",
+    "inv_value_rescale",
+]
 
 
 def _to_torch(x):
@@ -188,3 +194,23 @@ def valid_from_done(done):
     valid = torch.ones_like(done)
     valid[1:] = 1 - torch.clamp(torch.cumsum(done[:-1], dim=0), max=1)
     return _like_input(valid, was_numpy)
+
+
+def value_rescale(x: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
+    """h(x) = sign(x) (sqrt(|x| + 1) - 1) + eps x (R2D2, Kapturowski et al. 2019, eq. 2).
+
+    Compresses large returns so one network fits rewards of very different scales.
+    """
+    return torch.sign(x) * (torch.sqrt(torch.abs(x) + 1) - 1) + eps * x
+
+
+def inv_value_rescale(x: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
+    """The exact inverse of :func:`value_rescale` (Pohlen et al. 2018, proposition A.2).
+
+    h^-1(x) = sign(x) (((sqrt(1 + 4 eps (|x| + 1 + eps)) - 1) / (2 eps))^2 - 1), and
+    sign(x) ((|x| + 1)^2 - 1) for eps = 0.
+    """
+    if eps == 0:
+        return torch.sign(x) * ((torch.abs(x) + 1) ** 2 - 1)
+    root = (torch.sqrt(1 + 4 * eps * (torch.abs(x) + 1 + eps)) - 1) / (2 * eps)
+    return torch.sign(x) * (root**2 - 1)

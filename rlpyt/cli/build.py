@@ -102,11 +102,21 @@ def _worker_cpus(s: dict, kind: str) -> list | None:
 
 
 def _agent_cls(name: str):
+    from rlpyt.agents.dqn.atari.atari_catdqn_agent import AtariCatDqnAgent
+    from rlpyt.agents.dqn.atari.atari_dqn_agent import AtariDqnAgent
+    from rlpyt.agents.dqn.atari.atari_r2d1_agent import AtariR2d1Agent
+    from rlpyt.agents.dqn.mlp import CatDqnMlpAgent, DqnMlpAgent, R2d1MlpAgent
     from rlpyt.agents.pg.atari import AtariFfAgent, AtariLstmAgent
     from rlpyt.agents.pg.mlp import MlpFfAgent, MlpLstmAgent
     from rlpyt.agents.pg.mujoco import MujocoFfAgent, MujocoLstmAgent
 
     agents = {
+        "dqn_mlp": DqnMlpAgent,
+        "catdqn_mlp": CatDqnMlpAgent,
+        "r2d1_mlp": R2d1MlpAgent,
+        "atari_dqn": AtariDqnAgent,
+        "atari_catdqn": AtariCatDqnAgent,
+        "atari_r2d1": AtariR2d1Agent,
         "atari_ff": AtariFfAgent,
         "atari_lstm": AtariLstmAgent,
         "mlp_ff": MlpFfAgent,
@@ -120,10 +130,19 @@ def _agent_cls(name: str):
 
 
 def _algo_cls(name: str):
-    from rlpyt.algos.pg.a2c import A2C
-    from rlpyt.algos.pg.ppo import PPO
+    if name in ("a2c", "ppo"):
+        from rlpyt.algos.pg.a2c import A2C
+        from rlpyt.algos.pg.ppo import PPO
 
-    return {"a2c": A2C, "ppo": PPO}[name]
+        return {"a2c": A2C, "ppo": PPO}[name]
+    from rlpyt.algos.dqn.cat_dqn import CategoricalDQN
+    from rlpyt.algos.dqn.dqn import DQN
+    from rlpyt.algos.dqn.r2d1 import R2D1
+
+    algos = {"dqn": DQN, "cat_dqn": CategoricalDQN, "r2d1": R2D1}
+    if name not in algos:
+        raise ValueError(f"algo_name must be one of a2c, ppo, {', '.join(algos)}; got {name!r}")
+    return algos[name]
 
 
 def make_env_factory(env_config: dict):
@@ -207,7 +226,10 @@ def build_experiment(config: dict, resume_from=None):
         eval_max_steps=s.get("eval_max_steps"),
         eval_max_trajectories=s.get("eval_max_trajectories"),
     )
-    agent = AgentCls(model_kwargs=dict(config["agent"].get("model_kwargs") or {}))
+    agent = AgentCls(
+        model_kwargs=dict(config["agent"].get("model_kwargs") or {}),
+        **dict(config["agent"].get("kwargs") or {}),
+    )
     from rlpyt.runners.minibatch_rl import MinibatchRl, MinibatchRlEval
 
     RunnerCls = MinibatchRlEval if r.get("eval") else MinibatchRl

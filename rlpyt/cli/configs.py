@@ -16,6 +16,7 @@ __all__ = [
     "apply_overrides",
     "flatten",
     "ATARI_GAMES_HINT",
+    "ALGOS",
     "SAMPLER_KINDS",
 ]
 
@@ -92,6 +93,71 @@ _A2C_ATARI = dict(
     clip_grad_norm=0.5,
 )
 
+# DQN for CartPole-v1: RL Zoo's set (batch 64, buffer 1e5, learning from 1000 steps, the target
+# copied before each round of gradient steps, epsilon 1 -> 0.04 over ~8000 steps, [256, 256]
+# ReLU net, Huber loss, gradient clip 10) made stable by double Q-learning, 3-step returns, a
+# lower learning rate (5e-4, not 2.3e-3) and half the replay ratio (16, not 32): RL Zoo's exact
+# set peaked at 350-420 and collapsed here, in rlpyt and in SB3 alike (docs/benchmarks.md).
+_DQN_CARTPOLE = dict(
+    discount=0.99,
+    batch_size=64,
+    min_steps_learn=1000,
+    replay_size=100_000,
+    replay_ratio=16,
+    target_update_interval=128,  # a copy every 2nd 256-step iteration (64 gradient steps each)
+    n_step_return=3,
+    learning_rate=5e-4,
+    clip_grad_norm=10.0,
+    eps_steps=7000,  # reached at 8000 env steps: annealing starts after min_steps_learn
+    double_dqn=True,
+    prioritized_replay=False,
+)
+_CAT_DQN_CARTPOLE = dict(_DQN_CARTPOLE, V_min=0.0, V_max=100.0, double_dqn=True)
+_R2D1_CARTPOLE = dict(
+    discount=0.99,
+    batch_T=20,
+    batch_B=16,
+    warmup_T=10,
+    store_rnn_state_interval=10,
+    min_steps_learn=2000,
+    replay_size=50_000,
+    replay_ratio=4,
+    target_update_interval=100,
+    n_step_return=3,
+    learning_rate=1e-3,
+    clip_grad_norm=10.0,
+    eps_steps=10_000,
+)
+# The original rlpyt's Atari settings (Nature DQN with Adam).
+_DQN_ATARI = dict(
+    discount=0.99,
+    batch_size=32,
+    min_steps_learn=int(5e4),
+    replay_size=int(1e6),
+    replay_ratio=8,
+    target_update_interval=312,
+    learning_rate=2.5e-4,
+    clip_grad_norm=10.0,
+    eps_steps=int(1e6),
+)
+_CAT_DQN_ATARI = dict(_DQN_ATARI, V_min=-10.0, V_max=10.0, n_step_return=3, double_dqn=True)
+_R2D1_ATARI = dict(
+    discount=0.997,
+    batch_T=80,
+    batch_B=64,
+    warmup_T=40,
+    store_rnn_state_interval=40,
+    min_steps_learn=int(1e5),
+    replay_size=int(1e6),
+    replay_ratio=1,
+    target_update_interval=2500,
+    n_step_return=5,
+    learning_rate=1e-4,
+    clip_grad_norm=80.0,
+)
+ALGOS = ("a2c", "ppo", "dqn", "cat_dqn", "r2d1")
+_DQN_FAMILY = ("dqn", "cat_dqn", "r2d1")
+
 CLASSIC_DISCRETE = ("CartPole-v1", "CartPole-v0", "Acrobot-v1", "MountainCar-v0")
 
 
@@ -117,12 +183,41 @@ def env_kind(env_id: str) -> str:
     return "discrete" if discrete else "continuous"
 
 
+def _dqn_family_config(algo: str, env_id: str, kind: str):
+    """``(sampler, agent, algo, runner)`` sections of the Q-learning algorithms."""
+    if kind == "continuous":
+        raise ValueError(
+            f"--algo {algo} needs discrete actions, but {env_id} has continuous ones: "
+            "use a2c or ppo"
+        )
+    atari = kind == "atari"
+    prefix = "atari_" if atari else ""
+    suffix = "" if atari else "_mlp"
+    agent_name = {"dqn": "dqn", "cat_dqn": "catdqn", "r2d1": "r2d1"}[algo]
+    agent = {"name": f"{prefix}{agent_name}{suffix}", "model_kwargs": {}, "kwargs": {}}
+    if atari:
+        algo_kwargs = {"dqn": _DQN_ATARI, "cat_dqn": _CAT_DQN_ATARI, "r2d1": _R2D1_ATARI}[algo]
+        sampler = dict(batch_T=40 if algo == "r2d1" else 4, batch_B=8, max_decorrelation_steps=0)
+        runner = dict(n_steps=int(10e6), log_interval_steps=int(1e5), torch_threads=None)
+    else:
+        algo_kwargs = {"dqn": _DQN_CARTPOLE, "cat_dqn": _CAT_DQN_CARTPOLE, "r2d1": _R2D1_CARTPOLE}
+        algo_kwargs = algo_kwargs[algo]
+        # 256 env steps per iteration: one round of gradient steps per 256 steps, as RL Zoo.
+        sampler = dict(batch_T=20 if algo == "r2d1" else 32, batch_B=8, max_decorrelation_steps=0)
+        agent["kwargs"] = {"eps_final": 0.04, "eps_eval": 0.0}
+        runner = dict(n_steps=int(1e5), log_interval_steps=int(1e4), torch_threads=1)
+    return sampler, agent, dict(algo_kwargs), runner
+
+
 def default_config(algo: str, env_id: str) -> dict:
-    """Settings that train ``algo`` (``a2c``/``ppo``) well on ``env_id``."""
-    if algo not in ("a2c", "ppo"):
-        raise ValueError(f"--algo must be one of a2c, ppo; got {algo!r}")
+    """Settings that train ``algo`` (one of :data:`ALGOS`) well on ``env_id``."""
+    if algo not in ALGOS:
+        raise ValueError(f"--algo must be one of {', '.join(ALGOS)}; got {algo!r}")
     kind = env_kind(env_id)
-    if kind == "atari":
+    if algo in _DQN_FAMILY:
+        env = {"id": env_id, "kwargs": {}}
+        sampler, agent, algo_kwargs, runner = _dqn_family_config(algo, env_id, kind)
+    elif kind == "atari":
         env = {"id": env_id, "kwargs": {}}
         sampler = dict(
             batch_T=128 if algo == "ppo" else 5,
@@ -207,7 +302,13 @@ def _parse_value(text: str):
 
 
 # Keys that may be added under these sections (they pass through to constructors).
-_OPEN_SECTIONS = ("env.kwargs", "agent.model_kwargs", "algo.optim_kwargs")
+_OPEN_SECTIONS = (
+    "env.kwargs",
+    "agent.model_kwargs",
+    "agent.kwargs",
+    "algo.optim_kwargs",
+    "algo.replay_kwargs",
+)
 
 
 def apply_override(config: dict, assignment: str) -> dict:

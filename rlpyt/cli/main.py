@@ -11,7 +11,7 @@ import json
 import os
 import sys
 
-from rlpyt.cli.configs import SAMPLER_KINDS, apply_overrides, default_config
+from rlpyt.cli.configs import ALGOS, SAMPLER_KINDS, apply_overrides, default_config
 
 __all__ = ["main"]
 
@@ -29,7 +29,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     train = sub.add_parser("train", help="train an agent")
-    train.add_argument("--algo", choices=["a2c", "ppo"], help="algorithm")
+    train.add_argument("--algo", choices=ALGOS, help="algorithm")
     train.add_argument("--env", help="gymnasium id (CartPole-v1, Pendulum-v1) or Atari game (pong)")
     train.add_argument("--steps", type=float, help="total env steps (default per env)")
     train.add_argument("--seed", type=int, help="run seed (default: random, logged)")

@@ -134,8 +134,15 @@ class BaseCollector:
         return value[b]
 
     def start_agent(self):
-        """Reset the agent's per-env state before the first batch."""
+        """Tell the agent which envs it acts for, and reset its per-env state.
+
+        ``collector_initialize`` (agents that have it, e.g. epsilon-greedy ones) gets
+        this collector's global env ranks: a CPU-sampler worker's copy of the agent
+        then explores with its own per-env epsilons and its own random stream.
+        """
         if self.agent is not None:
+            if hasattr(self.agent, "collector_initialize"):
+                self.agent.collector_initialize(global_B=self.global_B, env_ranks=self.env_ranks)
             self.agent.reset()
             self.agent.sample_mode(itr=0)
 

@@ -43,21 +43,37 @@ def test_example_ppo_cartpole(tmp_path):
 
 
 @pytest.mark.timeout(300)
-def test_example_1_atari_serial_with_evaluation(tmp_path):
+def test_example_1_dqn_atari_serial_with_evaluation(tmp_path):
     proc = run_example(
         "example_1.py", "--n_steps", "160", "--eval_max_steps", "200", "--log_dir", "ex1",
+        "--min_steps_learn", "80", "--replay_size", "1000",
         cwd=tmp_path,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     run_dir = tmp_path / "ex1" / "run_0"
     rows = progress_rows(run_dir)
-    # An evaluation before training (Iteration -1), then one per log interval: 2 x 80 steps.
-    assert [int(r["Iteration"]) for r in rows] == [-1, 1]
+    # An evaluation before training (Iteration -1), then one per log interval: 40 x 4 steps.
+    assert [int(r["Iteration"]) for r in rows] == [-1, 39]
     assert [int(r["CumSteps"]) for r in rows] == [0, 160]
     # Steps of the eval episodes completed within the 200-step budget (Pong's take longer).
     assert all(0 <= int(r["StepsInEval"]) <= 200 for r in rows)
     assert "GameScoreAverage" in rows[0]
+    # Learning started after 80 steps: one gradient step per 4-step iteration since then.
+    assert float(rows[1]["loss"]) > 0
     assert (run_dir / "params.pkl").stat().st_size > 0  # snapshot_mode="last"
+
+
+@pytest.mark.timeout(300)
+def test_example_5_dqn_gpu_sampler(tmp_path):
+    proc = run_example(
+        "example_5.py", "--n_steps", "96", "--log_dir", "ex5", "--n_workers", "2",
+        "--min_steps_learn", "64", "--replay_size", "1000",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = progress_rows(tmp_path / "ex5" / "run_0")
+    assert [int(r["CumSteps"]) for r in rows] == [96]
+    assert float(rows[0]["loss"]) > 0
 
 
 def alternating_available():
