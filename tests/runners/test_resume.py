@@ -6,7 +6,9 @@ import os
 import pytest
 import torch
 
+from rlpyt.agents.dqn.mlp import DqnMlpAgent
 from rlpyt.agents.pg.mlp import MlpFfAgent
+from rlpyt.algos.dqn.dqn import DQN
 from rlpyt.algos.pg.ppo import PPO
 from rlpyt.envs.gym import gym_make
 from rlpyt.runners.minibatch_rl import MinibatchRl
@@ -33,7 +35,7 @@ class StopAfter(MinibatchRl):
             raise Interrupted
 
 
-def make_runner(RunnerCls=MinibatchRl, resume_from=None, max_episode_steps=30):
+def make_runner(RunnerCls=MinibatchRl, resume_from=None, max_episode_steps=30, family="pg"):
     sampler = SerialSampler(
         EnvCls=gym_make,
         env_kwargs=dict(id="CartPole-v1", max_episode_steps=max_episode_steps),
@@ -41,8 +43,23 @@ def make_runner(RunnerCls=MinibatchRl, resume_from=None, max_episode_steps=30):
         batch_B=B,
         max_decorrelation_steps=10,
     )
-    algo = PPO(learning_rate=1e-3, minibatches=2, epochs=2, linear_lr_schedule=True)
-    agent = MlpFfAgent()
+    if family == "pg":
+        algo = PPO(learning_rate=1e-3, minibatches=2, epochs=2, linear_lr_schedule=True)
+        agent = MlpFfAgent()
+    else:  # replay, priorities, target net, epsilon generator and update credit all resume
+        algo = DQN(
+            min_steps_learn=T * B,
+            replay_size=2000,
+            batch_size=32,
+            replay_ratio=0.75,  # fractional updates per iteration: the credit must resume too
+            target_update_interval=2,
+            n_step_return=2,
+            double_dqn=True,
+            prioritized_replay=True,
+            eps_steps=4 * T * B,
+            learning_rate=1e-3,
+        )
+        agent = DqnMlpAgent(model_kwargs=dict(hidden_sizes=[32]))
     return RunnerCls(
         algo=algo,
         agent=agent,
@@ -60,14 +77,15 @@ def read_rows(run_dir):
         return [{k: v for k, v in row.items() if k not in TIMING} for row in csv.DictReader(f)]
 
 
-def test_resume_gives_identical_parameters_and_progress(tmp_path):
+@pytest.mark.parametrize("family", ["pg", "dqn"])
+def test_resume_gives_identical_parameters_and_progress(tmp_path, family):
     torch.set_num_threads(1)
-    straight = make_runner()
+    straight = make_runner(family=family)
     with logger_context(tmp_path / "a", 0, "straight", snapshot_mode="last") as lg:
         straight.train()
     rows_a = read_rows(lg.run_dir)
 
-    first = make_runner(StopAfter)
+    first = make_runner(StopAfter, family=family)
     first.stop_itr = N - 1
     with pytest.raises(Interrupted):
         with logger_context(tmp_path / "b", 0, "resumed", snapshot_mode="last") as lg_b:
@@ -75,7 +93,7 @@ def test_resume_gives_identical_parameters_and_progress(tmp_path):
     # A crash after the snapshot but mid-way through the next interval left an extra row:
     with open(os.path.join(lg_b.run_dir, "progress.csv"), "a") as f:
         f.write(",".join(["99"] * len(rows_a[0]) + ["9"] * len(TIMING)) + "\n")
-    resumed = make_runner(resume_from=lg_b.run_dir)
+    resumed = make_runner(resume_from=lg_b.run_dir, family=family)
     with logger_context(tmp_path / "b", 0, "resumed", snapshot_mode="last", resume=True):
         resumed.train()
     rows_b = read_rows(lg_b.run_dir)
@@ -86,6 +104,13 @@ def test_resume_gives_identical_parameters_and_progress(tmp_path):
         straight.agent.model.named_parameters(), resumed.agent.model.parameters()
     ):
         assert torch.equal(pa, pb), name
+    if family == "dqn":
+        for (name, pa), pb in zip(
+            straight.agent.target_model.named_parameters(),
+            resumed.agent.target_model.parameters(),
+        ):
+            assert torch.equal(pa, pb), "target " + name
+        assert straight.algo.update_counter == resumed.algo.update_counter > 0
     opt_a = straight.algo.optimizer.state_dict()["state"]
     opt_b = resumed.algo.optimizer.state_dict()["state"]
     for k in opt_a:
