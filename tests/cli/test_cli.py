@@ -416,3 +416,27 @@ def test_resume_of_a_run_without_sampler_kind(trained_run, tmp_path, capsys, no_
     code = main(["train", "--resume", str(run_dir), "--sampler", "cpu", "--print-config"])
     assert code == 0
     assert json.loads(capsys.readouterr().out)["sampler"]["kind"] == "cpu"
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize(
+    "algo, extra",
+    [
+        ("dqn", ["--sampler", "cpu", "--workers", "2"]),
+        ("cat_dqn", []),
+        ("r2d1", ["--sampler", "gpu", "--workers", "2"]),
+    ],
+)
+def test_train_q_learning_family(algo, extra, tmp_path):
+    args = ["train", "--algo", algo, "--env", "CartPole-v1", "--seed", "1"]
+    args += ["--log-dir", str(tmp_path), "--run-id", "0", "--steps", "2560", *extra]
+    args += ["--set", "algo.min_steps_learn=1280", "runner.log_interval_steps=1280"]
+    proc = run_cli(*args, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_dir = tmp_path / "run_0"
+    _, rows = read_csv(run_dir / "progress.csv")
+    assert [int(r["CumSteps"]) for r in rows] == [1280, 2560]
+    # Learning starts after min_steps_learn: no gradient step in the first interval.
+    assert rows[0]["loss"] in ("nan", "") and float(rows[1]["loss"]) > 0
+    assert int(rows[1]["CumUpdates"]) > 0
+    assert (run_dir / "params.pkl").stat().st_size > 0
