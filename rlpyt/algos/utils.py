@@ -197,7 +197,7 @@ def valid_from_done(done):
 
 
 def value_rescale(x: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
-    """h(x) = sign(x) (sqrt(|x| + 1) - 1) + eps x (R2D2, Kapturowski et al. 2019, eq. 2).
+    """``h(x) = sign(x) (sqrt(|x| + 1) - 1) + eps x`` (R2D2, Kapturowski et al. 2019, eq. 2).
 
     Compresses large returns so one network fits rewards of very different scales.
     """
@@ -207,8 +207,8 @@ def value_rescale(x: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
 def inv_value_rescale(x: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
     """The exact inverse of :func:`value_rescale` (Pohlen et al. 2018, proposition A.2).
 
-    h^-1(x) = sign(x) (((sqrt(1 + 4 eps (|x| + 1 + eps)) - 1) / (2 eps))^2 - 1), and
-    sign(x) ((|x| + 1)^2 - 1) for eps = 0.
+    ``h^-1(x) = sign(x) (((sqrt(1 + 4 eps (|x| + 1 + eps)) - 1) / (2 eps))^2 - 1)``, and
+    ``sign(x) ((|x| + 1)^2 - 1)`` for eps = 0.
     """
     if eps == 0:
         return torch.sign(x) * ((torch.abs(x) + 1) ** 2 - 1)

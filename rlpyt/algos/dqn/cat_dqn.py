@@ -47,10 +47,11 @@ def project_onto_support(
 class CategoricalDQN(DQN):
     """C51 on top of :class:`DQN` (same replay, schedules, target updates).
 
+    Takes all :class:`DQN` arguments; ``delta_clip`` is unused: the loss is a
+    cross-entropy, and priorities are the KL divergences, as in Rainbow.
+
     Args:
         V_min, V_max: the support's range (given to the agent's ``give_V_min_max``).
-        (all :class:`DQN` arguments; ``delta_clip`` is unused: the loss is a
-        cross-entropy, and priorities are the KL divergences, as in Rainbow.)
     """
 
     def __init__(self, *, V_min: float = -10.0, V_max: float = 10.0, **kwargs):

@@ -38,12 +38,12 @@ class R2D1(DQN):
         warmup_T: burn-in steps before the trained ones.
         store_rnn_state_interval: steps between stored RNN states (sequence starts);
             0 means ``batch_T``.
-        pri_eta: priority = eta * max |delta| + (1 - eta) * mean |delta| over the sequence.
+        pri_eta: priority = ``eta * max |delta| + (1 - eta) * mean |delta|`` over the sequence.
         input_priorities: new sequences enter the replay with priorities computed
             from the sampler's own Q values (instead of the running max).
         input_priority_shift: steps the sampler's Q values are shifted to form
             targets (default: ``n_step_return``).
-        value_scale_eps: epsilon of h(x) = sign(x)(sqrt(|x| + 1) - 1) + eps * x.
+        value_scale_eps: epsilon of ``h(x) = sign(x)(sqrt(|x| + 1) - 1) + eps * x``.
     """
 
     def __init__(
