@@ -14,6 +14,11 @@ Output transforms (at most one of them):
 
 ``noise_clip`` clamps the noise ``std * N(0, 1)`` before it is added (TD3's
 target smoothing). ``min_std``/``max_std`` bound a learned std.
+
+Randomness: draws use the ``torch.Generator`` given as ``generator`` or with
+:meth:`Gaussian.set_generator` (an agent's exploration stream, seeded from the
+run's seed), else the global torch RNG. The generator must live on the device
+of the mean.
 """
 
 import math
@@ -45,8 +50,10 @@ class Gaussian(Distribution):
         min_std=None,
         max_std=None,
         squash=None,
+        generator: torch.Generator | None = None,
     ):
         self._dim = int(dim)
+        self.generator = generator
         self.clip = None
         self.squash = None
         self.set_std(std)
@@ -87,6 +94,10 @@ class Gaussian(Distribution):
     def set_noise_clip(self, noise_clip):
         self.noise_clip = noise_clip
 
+    def set_generator(self, generator: torch.Generator | None) -> None:
+        """The generator of all further draws (``None``: the global torch RNG)."""
+        self.generator = generator
+
     # -- parameters -----------------------------------------------------------
 
     def _log_std(self, dist_info) -> torch.Tensor:
@@ -110,7 +121,13 @@ class Gaussian(Distribution):
     def _raw_sample(self, dist_info) -> torch.Tensor:
         """``mean + std * N(0, 1)`` (reparameterised: gradients reach mean and std)."""
         mean = dist_info.mean
-        noise = torch.exp(self._log_std(dist_info)) * torch.randn_like(mean)
+        if self.generator is None:
+            normal = torch.randn_like(mean)
+        else:
+            normal = torch.randn(
+                mean.shape, generator=self.generator, device=mean.device, dtype=mean.dtype
+            )
+        noise = torch.exp(self._log_std(dist_info)) * normal
         if self.noise_clip is not None:
             noise = torch.clamp(noise, -self.noise_clip, self.noise_clip)
         return mean + noise
