@@ -110,3 +110,11 @@ class RecordingAgent:
 
     def value(self, observation, prev_action, prev_reward):
         return 10.0 * observation[..., 0]
+
+
+class ConstantRewardBoxEnv(ConstantRewardEnv):
+    """:class:`ConstantRewardEnv` with a continuous, asymmetric action box [0, 1] x [-2, 3]."""
+
+    def __init__(self, horizon=20):
+        super().__init__(horizon=horizon)
+        self._action_space = FloatBox(low=np.array([0.0, -2.0]), high=np.array([1.0, 3.0]))

@@ -109,8 +109,14 @@ def _agent_cls(name: str):
     from rlpyt.agents.pg.atari import AtariFfAgent, AtariLstmAgent
     from rlpyt.agents.pg.mlp import MlpFfAgent, MlpLstmAgent
     from rlpyt.agents.pg.mujoco import MujocoFfAgent, MujocoLstmAgent
+    from rlpyt.agents.qpg.ddpg_agent import DdpgAgent
+    from rlpyt.agents.qpg.sac_agent import SacAgent
+    from rlpyt.agents.qpg.td3_agent import Td3Agent
 
     agents = {
+        "ddpg": DdpgAgent,
+        "td3": Td3Agent,
+        "sac": SacAgent,
         "dqn_mlp": DqnMlpAgent,
         "catdqn_mlp": CatDqnMlpAgent,
         "r2d1_mlp": R2d1MlpAgent,
@@ -138,8 +144,18 @@ def _algo_cls(name: str):
     from rlpyt.algos.dqn.cat_dqn import CategoricalDQN
     from rlpyt.algos.dqn.dqn import DQN
     from rlpyt.algos.dqn.r2d1 import R2D1
+    from rlpyt.algos.qpg.ddpg import DDPG
+    from rlpyt.algos.qpg.sac import SAC
+    from rlpyt.algos.qpg.td3 import TD3
 
-    algos = {"dqn": DQN, "cat_dqn": CategoricalDQN, "r2d1": R2D1}
+    algos = {
+        "dqn": DQN,
+        "cat_dqn": CategoricalDQN,
+        "r2d1": R2D1,
+        "ddpg": DDPG,
+        "td3": TD3,
+        "sac": SAC,
+    }
     if name not in algos:
         raise ValueError(f"algo_name must be one of a2c, ppo, {', '.join(algos)}; got {name!r}")
     return algos[name]
@@ -226,9 +242,12 @@ def build_experiment(config: dict, resume_from=None):
         eval_max_steps=s.get("eval_max_steps"),
         eval_max_trajectories=s.get("eval_max_trajectories"),
     )
+    agent_kwargs = dict(config["agent"].get("kwargs") or {})
+    if "q_model_kwargs" in config["agent"]:
+        agent_kwargs["q_model_kwargs"] = dict(config["agent"]["q_model_kwargs"] or {})
     agent = AgentCls(
         model_kwargs=dict(config["agent"].get("model_kwargs") or {}),
-        **dict(config["agent"].get("kwargs") or {}),
+        **agent_kwargs,
     )
     from rlpyt.runners.minibatch_rl import MinibatchRl, MinibatchRlEval
 

@@ -155,8 +155,47 @@ _R2D1_ATARI = dict(
     learning_rate=1e-4,
     clip_grad_norm=80.0,
 )
-ALGOS = ("a2c", "ppo", "dqn", "cat_dqn", "r2d1")
+# Q-function policy gradient. Classic control (Pendulum-v1, MountainCarContinuous-v0): one
+# gradient step per env step from 1000 steps on; MuJoCo: the original papers' settings.
+_QPG_CLASSIC = {
+    "sac": dict(
+        discount=0.99,
+        batch_size=256,
+        min_steps_learn=1000,
+        replay_size=int(2e5),
+        replay_ratio=256,
+        learning_rate=1e-3,
+        target_update_tau=0.005,
+    ),
+    "td3": dict(
+        discount=0.98,
+        batch_size=256,
+        min_steps_learn=1000,
+        replay_size=int(2e5),
+        replay_ratio=256,
+        mu_learning_rate=1e-3,
+        q_learning_rate=1e-3,
+    ),
+    "ddpg": dict(
+        discount=0.98,
+        batch_size=256,
+        min_steps_learn=1000,
+        replay_size=int(2e5),
+        replay_ratio=256,
+        learning_rate=1e-3,
+        q_learning_rate=1e-3,
+        target_update_tau=0.005,
+    ),
+}
+_QPG_MUJOCO = {
+    "sac": dict(batch_size=256, min_steps_learn=int(1e4), replay_ratio=256, learning_rate=3e-4),
+    "td3": dict(batch_size=100, min_steps_learn=int(1e4), replay_ratio=100),
+    "ddpg": dict(batch_size=64, min_steps_learn=int(1e4), replay_ratio=64),
+}
+ALGOS = ("a2c", "ppo", "dqn", "cat_dqn", "r2d1", "ddpg", "td3", "sac")
 _DQN_FAMILY = ("dqn", "cat_dqn", "r2d1")
+_QPG_FAMILY = ("ddpg", "td3", "sac")
+CLASSIC_CONTINUOUS = ("Pendulum-v1", "MountainCarContinuous-v0")
 
 CLASSIC_DISCRETE = ("CartPole-v1", "CartPole-v0", "Acrobot-v1", "MountainCar-v0")
 
@@ -209,6 +248,29 @@ def _dqn_family_config(algo: str, env_id: str, kind: str):
     return sampler, agent, dict(algo_kwargs), runner
 
 
+def _qpg_config(algo: str, env_id: str, kind: str):
+    """``(sampler, agent, algo, runner)`` sections of DDPG, TD3 and SAC."""
+    if kind != "continuous":
+        raise ValueError(
+            f"--algo {algo} needs continuous actions (a Box action space), but {env_id} has "
+            "discrete ones: use dqn, cat_dqn, r2d1, a2c or ppo"
+        )
+    agent = {"name": algo, "model_kwargs": {}, "q_model_kwargs": {}, "kwargs": {}}
+    if env_id in CLASSIC_CONTINUOUS:
+        algo_kwargs = dict(_QPG_CLASSIC[algo])
+        hidden = [256, 256]
+        agent["model_kwargs"] = {"hidden_sizes": hidden}
+        agent["q_model_kwargs"] = {"hidden_sizes": hidden}
+        if algo != "sac":
+            agent["kwargs"] = {"action_std": 0.1}
+        runner = dict(n_steps=20_000, log_interval_steps=2000, torch_threads=1)
+    else:
+        algo_kwargs = dict(_QPG_MUJOCO[algo])
+        runner = dict(n_steps=int(1e6), log_interval_steps=int(1e4), torch_threads=1)
+    sampler = dict(batch_T=50, batch_B=1, max_decorrelation_steps=0)
+    return sampler, agent, algo_kwargs, runner
+
+
 def default_config(algo: str, env_id: str) -> dict:
     """Settings that train ``algo`` (one of :data:`ALGOS`) well on ``env_id``."""
     if algo not in ALGOS:
@@ -217,6 +279,9 @@ def default_config(algo: str, env_id: str) -> dict:
     if algo in _DQN_FAMILY:
         env = {"id": env_id, "kwargs": {}}
         sampler, agent, algo_kwargs, runner = _dqn_family_config(algo, env_id, kind)
+    elif algo in _QPG_FAMILY:
+        env = {"id": env_id, "kwargs": {}}
+        sampler, agent, algo_kwargs, runner = _qpg_config(algo, env_id, kind)
     elif kind == "atari":
         env = {"id": env_id, "kwargs": {}}
         sampler = dict(
@@ -306,6 +371,7 @@ _OPEN_SECTIONS = (
     "env.kwargs",
     "agent.model_kwargs",
     "agent.kwargs",
+    "agent.q_model_kwargs",
     "algo.optim_kwargs",
     "algo.replay_kwargs",
 )

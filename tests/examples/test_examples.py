@@ -134,3 +134,38 @@ def test_example_4_recurrent_gpu_sampler(collector, tmp_path):
     assert rows[0]["loss"] and float(rows[0]["loss"]) == float(rows[0]["loss"])  # not NaN
     params = (run_dir / "params.json").read_text()
     assert f'"collector": "{collector}"' in params
+
+
+@pytest.mark.timeout(300)
+def test_example_2_sac_mujoco_with_evaluation(tmp_path):
+    pytest.importorskip("mujoco", reason="MuJoCo smoke run needs the mujoco extra")
+    proc = run_example(
+        "example_2.py", "--env", "HalfCheetah-v5", "--n_steps", "400", "--min_steps_learn",
+        "300", "--eval_max_steps", "200", "--log_dir", "ex2",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = progress_rows(tmp_path / "ex2" / "run_0")
+    assert [int(r["Iteration"]) for r in rows] == [-1, 399]
+    # One gradient step per env step once 300 steps are in the replay.
+    assert float(rows[1]["qLoss"]) > 0 and int(rows[1]["CumUpdates"]) == 100
+    assert (tmp_path / "ex2" / "run_0" / "params.pkl").stat().st_size > 0
+
+
+def test_example_2_falls_back_to_pendulum_without_mujoco(monkeypatch, capsys):
+    import importlib.util
+
+    sys.path.insert(0, os.path.abspath(EXAMPLES))
+    try:
+        import example_2
+    finally:
+        sys.path.pop(0)
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "mujoco" else real_find_spec(name, *a),
+    )
+    assert example_2.choose_env("HalfCheetah-v5") == "Pendulum-v1"
+    assert "MuJoCo is not installed" in capsys.readouterr().err
+    assert example_2.choose_env("Pendulum-v1") == "Pendulum-v1"

@@ -1,0 +1,179 @@
+"""SAC: soft actor-critic with twin Q-functions and automatic entropy tuning.
+
+Haarnoja et al. 2018 ("Soft Actor-Critic Algorithms and Applications"): no
+separate V network; twin critics with target networks moved by Polyak
+averaging; the entropy temperature alpha is learned to keep the policy's
+entropy near ``target_entropy`` (``"auto"``: minus the action dimension), or
+fixed with ``fixed_alpha``. Per gradient step::
+
+    y      = reward_scale * return_ + bootstrap_discount * (min_i Q'_i(s', a') - alpha log pi(a'|s'))
+    L_Q    = 1/2 E[(Q_1(s, a) - y)^2] + 1/2 E[(Q_2(s, a) - y)^2]
+    L_pi   = E[alpha log pi(a~|s) - min_i Q_i(s, a~)]          (a~ reparameterised)
+    L_alpha = -E[log alpha * (log pi(a~|s) + target_entropy)]
+"""
+
+from collections import namedtuple
+
+import torch
+
+from rlpyt.algos.qpg.base import QpgAlgorithm, min_q
+from rlpyt.utils.validation import require_positive
+
+__all__ = ["SAC", "OptInfo"]
+
+OptInfo = namedtuple(
+    "OptInfo", ["qLoss", "piLoss", "alphaLoss", "alpha", "qGradNorm", "piGradNorm"]
+)
+
+
+class SAC(QpgAlgorithm):
+    """Soft actor-critic (names and defaults of the original rlpyt's SAC, twin-Q version).
+
+    Args:
+        discount, batch_size, min_steps_learn, replay_size, replay_ratio,
+            target_update_tau, target_update_interval, n_step_return, clip_grad_norm,
+            OptimCls, optim_kwargs, initial_optim_state_dict, ReplayBufferCls,
+            replay_kwargs, updates_per_sync, snapshot_replay: see
+            :class:`~rlpyt.algos.qpg.base.QpgAlgorithm`. ``replay_ratio=256`` with
+            ``batch_size=256`` is one gradient step per env step.
+        learning_rate: for the policy, the critics and alpha.
+        fixed_alpha: a fixed temperature; None learns it towards ``target_entropy``.
+        reward_scale: multiplies the (n-step) rewards in the critic target.
+        target_entropy: "auto" (= -action dimension) or a number.
+    """
+
+    opt_info_fields = tuple(OptInfo._fields)
+
+    def __init__(
+        self,
+        *,
+        discount: float = 0.99,
+        batch_size: int = 256,
+        min_steps_learn: int = int(1e4),
+        replay_size: int = int(1e6),
+        replay_ratio: float = 256,
+        target_update_tau: float = 0.005,
+        target_update_interval: int = 1,
+        learning_rate: float = 3e-4,
+        fixed_alpha: float | None = None,
+        OptimCls: type = torch.optim.Adam,
+        optim_kwargs: dict | None = None,
+        initial_optim_state_dict: dict | None = None,
+        reward_scale: float = 1.0,
+        target_entropy="auto",
+        clip_grad_norm: float = 1e9,
+        n_step_return: int = 1,
+        updates_per_sync: int = 1,
+        ReplayBufferCls: type | None = None,
+        replay_kwargs: dict | None = None,
+        snapshot_replay: bool | str = "auto",
+    ):
+        super().__init__(
+            discount=discount,
+            batch_size=batch_size,
+            min_steps_learn=min_steps_learn,
+            replay_size=replay_size,
+            replay_ratio=replay_ratio,
+            target_update_tau=target_update_tau,
+            target_update_interval=target_update_interval,
+            n_step_return=n_step_return,
+            clip_grad_norm=clip_grad_norm,
+            OptimCls=OptimCls,
+            optim_kwargs=optim_kwargs,
+            initial_optim_state_dict=initial_optim_state_dict,
+            ReplayBufferCls=ReplayBufferCls,
+            replay_kwargs=replay_kwargs,
+            updates_per_sync=updates_per_sync,
+            snapshot_replay=snapshot_replay,
+        )
+        require_positive("learning_rate", learning_rate)
+        require_positive("reward_scale", reward_scale)
+        if fixed_alpha is not None:
+            require_positive("fixed_alpha", fixed_alpha)
+        if target_entropy != "auto" and not isinstance(target_entropy, int | float):
+            raise ValueError(f"target_entropy must be 'auto' or a number, got {target_entropy!r}")
+        self.learning_rate = learning_rate
+        self.fixed_alpha = fixed_alpha
+        self.reward_scale = reward_scale
+        self.target_entropy = target_entropy
+
+    def make_optimizers(self):
+        agent = self.agent
+        action_dim = agent.env_spaces.action.shape[0]
+        if self.target_entropy == "auto":
+            self._target_entropy = -float(action_dim)
+        else:
+            self._target_entropy = float(self.target_entropy)
+        initial = 1.0 if self.fixed_alpha is None else self.fixed_alpha
+        self.log_alpha = (
+            torch.tensor(float(initial), device=agent.device)
+            .log()
+            .requires_grad_(self.fixed_alpha is None)
+        )
+        self.optimizers = dict(
+            pi=self.build_optimizer(agent.pi_parameters(), self.learning_rate),
+            q=self.build_optimizer(agent.q_parameters(), self.learning_rate),
+        )
+        if self.fixed_alpha is None:
+            self.optimizers["alpha"] = self.build_optimizer([self.log_alpha], self.learning_rate)
+
+    def empty_opt_info(self) -> OptInfo:
+        return OptInfo(*([] for _ in OptInfo._fields))
+
+    # -- losses (separate, so tests can evaluate them on hand-built batches) --------------
+
+    def q_loss(self, batch, alpha: torch.Tensor) -> torch.Tensor:
+        """Twin-critic soft Bellman loss (the first line of the module docstring)."""
+        agent = self.agent
+        q1, q2 = agent.q(*batch.agent_inputs, batch.action)
+        with torch.no_grad():
+            next_action, next_log_pi, _ = agent.pi(*batch.target_inputs)
+            target_q1, target_q2 = agent.target_q(*batch.target_inputs, next_action)
+            target_v = min_q(target_q1, target_q2) - alpha * next_log_pi
+            y = self.reward_scale * batch.return_ + batch.bootstrap_discount * target_v
+        return 0.5 * ((q1 - y) ** 2).mean() + 0.5 * ((q2 - y) ** 2).mean()
+
+    def pi_loss(self, batch, alpha: torch.Tensor):
+        """``(policy loss, log pi of the new actions)`` with reparameterised actions."""
+        agent = self.agent
+        new_action, log_pi, _ = agent.pi(*batch.agent_inputs)
+        q1, q2 = agent.q(*batch.agent_inputs, new_action)
+        return (alpha * log_pi - min_q(q1, q2)).mean(), log_pi
+
+    def alpha_loss(self, log_pi: torch.Tensor) -> torch.Tensor:
+        """Temperature loss: alpha rises when the entropy (-log pi) is below target."""
+        return -(self.log_alpha * (log_pi.detach() + self._target_entropy)).mean()
+
+    # -- one gradient step ---------------------------------------------------------------
+
+    def train_batch(self, batch) -> dict:
+        alpha = self.log_alpha.detach().exp()
+        q_loss = self.q_loss(batch, alpha)
+        q_grad_norm = self.step(self.optimizers["q"], q_loss)
+        pi_loss, log_pi = self.pi_loss(batch, alpha)
+        pi_grad_norm = self.step(self.optimizers["pi"], pi_loss)
+        if self.fixed_alpha is None:
+            alpha_loss = self.alpha_loss(log_pi)
+            self.step(self.optimizers["alpha"], alpha_loss)
+        else:
+            alpha_loss = torch.zeros((), device=q_loss.device)
+        return dict(
+            qLoss=q_loss,
+            piLoss=pi_loss,
+            alphaLoss=alpha_loss,
+            alpha=alpha,
+            qGradNorm=q_grad_norm,
+            piGradNorm=pi_grad_norm,
+        )
+
+    # -- saving --------------------------------------------------------------------------
+
+    def state_dict(self) -> dict:
+        state = super().state_dict()
+        state["log_alpha"] = self.log_alpha.detach().clone()
+        return state
+
+    def load_state_dict(self, state_dict: dict):
+        super().load_state_dict(state_dict)
+        with torch.no_grad():
+            self.log_alpha.copy_(state_dict["log_alpha"])
