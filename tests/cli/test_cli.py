@@ -440,3 +440,25 @@ def test_train_q_learning_family(algo, extra, tmp_path):
     assert rows[0]["loss"] in ("nan", "") and float(rows[1]["loss"]) > 0
     assert int(rows[1]["CumUpdates"]) > 0
     assert (run_dir / "params.pkl").stat().st_size > 0
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("algo", ["ddpg", "td3", "sac"])
+def test_train_q_function_policy_gradient(algo, tmp_path):
+    args = ["train", "--algo", algo, "--env", "Pendulum-v1", "--seed", "1"]
+    args += ["--log-dir", str(tmp_path), "--run-id", "0", "--steps", "400"]
+    args += ["--set", "algo.min_steps_learn=200", "runner.log_interval_steps=200"]
+    args += ["algo.batch_size=64", "algo.replay_ratio=64", "agent.model_kwargs.hidden_sizes=[32]"]
+    proc = run_cli(*args, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    _, rows = read_csv(tmp_path / "run_0" / "progress.csv")
+    assert [int(r["CumSteps"]) for r in rows] == [200, 400]
+    # Learning from 200 steps on, one gradient step per env step (replay ratio 64, batch 64).
+    assert int(rows[0]["CumUpdates"]) == 0 and int(rows[1]["CumUpdates"]) == 200
+    assert float(rows[1]["qLoss"]) > 0
+
+
+def test_q_learning_on_continuous_actions_refused(capsys, no_env_built):
+    code = main(["train", "--algo", "dqn", "--env", "Pendulum-v1", "--print-config"])
+    assert code == 2
+    assert "needs discrete actions" in capsys.readouterr().err
