@@ -63,10 +63,11 @@ class UniformStrategy:
     def sample(self, n: int, units, storage):
         """``(flat unit indices [n], None)``."""
         n_candidates = units.n_candidate_rows(storage) * units.B
-        out = np.empty(0, dtype=np.int64)
+        out = None
         for _ in range(_MAX_REJECTION_ROUNDS):
-            draw = self.rng.integers(0, n_candidates, size=n - out.size)
-            out = np.concatenate([out, draw[units.ok[draw]]])
+            draw = self.rng.integers(0, n_candidates, size=n if out is None else n - out.size)
+            kept = draw[units.ok[draw]]
+            out = kept if out is None else np.concatenate([out, kept])
             if out.size == n:
                 return out, None
         # Mostly padding: draw the rest from the explicit list of sampleable units.

@@ -16,6 +16,7 @@ from collections import namedtuple
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from rlpyt.algos.base import RlAlgorithm
 from rlpyt.algos.optim import GradientTools, make_optimizer
@@ -48,7 +49,9 @@ AUTO_SNAPSHOT_REPLAY_BYTES = 2 * 2**30
 class DQN(RlAlgorithm):
     """Deep Q-learning (Mnih et al. 2015) with double, n-step and prioritized options.
 
-    Args (names and defaults of the original rlpyt):
+    Names and defaults are the original rlpyt's.
+
+    Args:
         discount: gamma.
         batch_size: transitions per gradient step.
         min_steps_learn: env steps collected before the first gradient step.
@@ -313,11 +316,20 @@ class DQN(RlAlgorithm):
             return opt_info
         if self.prioritized_replay:
             self.replay_buffer.set_beta(self.beta_at(itr))
+        to_device = self.agent.device.type != "cpu"  # replay batches are CPU tensors
+        losses, grad_norms, td_abs_errors = [], [], []
         for _ in range(self.n_updates()):
             batch = self.replay_buffer.sample_batch(self.batch_size)
-            batch = buffer_to(batch, device=self.agent.device)
-            loss, td_abs_errors = self.loss(batch)
-            self._gradient_step(itr, loss, td_abs_errors, opt_info)
+            if to_device:
+                batch = buffer_to(batch, device=self.agent.device)
+            loss, td_abs = self.loss(batch)
+            grad_norms.append(self._optimizer_step(itr, loss, td_abs))
+            losses.append(loss.detach())
+            td_abs_errors.append(td_abs)
+        if losses:  # diagnostics to floats once per iteration, not a host sync per step
+            opt_info.loss.extend(torch.stack(losses).tolist())
+            opt_info.gradNorm.extend(torch.stack(grad_norms).tolist())
+            opt_info.tdAbsErr.extend(torch.cat(td_abs_errors).tolist())
         return opt_info
 
     def beta_at(self, itr: int) -> float:
@@ -342,46 +354,52 @@ class DQN(RlAlgorithm):
         ``samples`` is a ``SamplesFromReplay`` (``SamplesFromReplayPri`` weights each
         error by ``is_weights``), on the agent's device.
         """
-        q = select_at_indexes(samples.action, self.agent(*samples.agent_inputs))
-        target_v = self.target_values(samples)
-        y = samples.return_ + samples.bootstrap_discount * target_v
-        delta = y - q
-        losses = 0.5 * delta**2
-        abs_delta = abs(delta)
-        if self.delta_clip is not None:  # Huber: linear beyond delta_clip
-            b = self.delta_clip * (abs_delta - self.delta_clip / 2)
-            losses = torch.where(abs_delta <= self.delta_clip, losses, b)
+        q_all = self.agent(*samples.agent_inputs)
+        q = q_all.gather(-1, samples.action.long().unsqueeze(-1)).squeeze(-1)
+        y = samples.return_ + samples.bootstrap_discount * self.target_values(samples)
+        td_abs_errors = (y - q.detach()).abs()  # no graph: priorities and diagnostics
+        if self.delta_clip is None:
+            losses = 0.5 * (y - q) ** 2
+        else:  # Huber: 0.5 delta^2 within delta_clip, linear beyond (one op, same values)
+            losses = F.huber_loss(q, y, reduction="none", delta=self.delta_clip)
+            td_abs_errors = td_abs_errors.clamp_(max=self.delta_clip)
         if self.prioritized_replay:
             losses = losses * samples.is_weights
-        td_abs_errors = abs_delta.detach()
-        if self.delta_clip is not None:
-            td_abs_errors = torch.clamp(td_abs_errors, 0, self.delta_clip)
         return losses.mean(), td_abs_errors
 
     # -- the gradient step ----------------------------------------------------------------
 
     def _gradient_step(self, itr, loss, td_abs_errors, opt_info):
-        """Backward, clip, step (skipping non-finite steps, E1); priorities; target update."""
-        self._grad_tools.zero_grad()
-        grad_norm = torch.tensor(float("nan"))
-        finite = bool(torch.isfinite(loss.detach()))
-        if finite:
-            loss.backward()
-            grad_norm = self._grad_tools.clip_grad_norm(self.clip_grad_norm)
-            finite = bool(torch.isfinite(grad_norm))
+        """:meth:`_optimizer_step`, its diagnostics appended to ``opt_info``'s lists as floats."""
+        grad_norm = self._optimizer_step(itr, loss, td_abs_errors)
         opt_info.loss.append(loss.item())
         opt_info.gradNorm.append(float(grad_norm))
         opt_info.tdAbsErr.extend(td_abs_errors.tolist())
-        if not finite:
-            self._skip_step(itr, "loss" if not bool(torch.isfinite(loss.detach())) else "gradNorm")
-            return
+
+    def _optimizer_step(self, itr, loss, td_abs_errors) -> torch.Tensor:
+        """Backward, clip, step (skipping non-finite steps, E1); priorities; target update.
+
+        Returns the gradient norm (NaN when the loss was not finite). One host sync:
+        the loss and the norm are checked together after the backward pass (a
+        non-finite loss then gets a backward pass too, whose gradients are dropped).
+        """
+        self._grad_tools.zero_grad()
+        loss.backward()
+        grad_norm = self._grad_tools.clip_grad_norm(self.clip_grad_norm)
+        if not bool(torch.isfinite(loss.detach()) & torch.isfinite(grad_norm)):
+            if not bool(torch.isfinite(loss.detach())):
+                self._skip_step(itr, "loss")
+                return torch.full_like(grad_norm, float("nan"))
+            self._skip_step(itr, "gradNorm")
+            return grad_norm
         self._nonfinite_streak = 0
         self.optimizer.step()
         if self.prioritized_replay:
-            self.replay_buffer.update_batch_priorities(td_abs_errors.to("cpu"))
+            self.replay_buffer.update_batch_priorities(td_abs_errors)
         self.update_counter += 1
         if self.update_counter % self.target_update_interval == 0:
             self.agent.update_target(tau=self.target_update_tau)
+        return grad_norm
 
     def _skip_step(self, itr, what):
         self._grad_tools.zero_grad()

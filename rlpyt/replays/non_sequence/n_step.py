@@ -1,6 +1,7 @@
 """Transition replay with n-step returns: batches of ``[batch_B]`` independent transitions."""
 
 import numpy as np
+import torch
 
 from rlpyt.agents.base import AgentInputs
 from rlpyt.replays.base import BaseReplayBuffer
@@ -65,7 +66,10 @@ class NStepReturnBuffer(BaseReplayBuffer):
         target_t = (T_idxs + window.steps) % self.T
         # One read (one allocation) for both: large short-lived allocations are what
         # costs most here (each new one page-faults in), more than the copying itself.
-        both = self.observations.read(np.stack([T_idxs, target_t]), np.stack([B_idxs, B_idxs]))
+        both = self.observations.read(
+            np.concatenate([T_idxs[None], target_t[None]]),
+            np.concatenate([B_idxs[None], B_idxs[None]]),
+        )
         observation, target_observation = both[0], both[1]
         if window.cut.any():  # bootstrap from the final observation of the cut episode
             cut = np.flatnonzero(window.cut)
@@ -76,15 +80,23 @@ class NStepReturnBuffer(BaseReplayBuffer):
         target_prev_action, target_prev_reward = prev_action_reward(
             storage, target_t, B_idxs, mask_done=False
         )
+        t = _as_tensors
         fields = dict(
-            agent_inputs=AgentInputs(observation, prev_action, prev_reward),
-            action=storage.action[T_idxs, B_idxs],
-            return_=window.return_,
-            done=storage.done[T_idxs, B_idxs],
-            done_n=window.done_n,
-            target_inputs=AgentInputs(target_observation, target_prev_action, target_prev_reward),
-            bootstrap_discount=window.bootstrap_discount,
+            agent_inputs=AgentInputs(t(observation), t(prev_action), t(prev_reward)),
+            action=t(storage.action[T_idxs, B_idxs]),
+            return_=t(window.return_),
+            done=t(storage.done[T_idxs, B_idxs]),
+            done_n=t(window.done_n),
+            target_inputs=AgentInputs(
+                t(target_observation), t(target_prev_action), t(target_prev_reward)
+            ),
+            bootstrap_discount=t(window.bootstrap_discount),
         )
         if is_weights is None:
-            return torchify_buffer(SamplesFromReplay(**fields))
-        return torchify_buffer(SamplesFromReplayPri(**fields, is_weights=is_weights))
+            return SamplesFromReplay(**fields)
+        return SamplesFromReplayPri(**fields, is_weights=t(is_weights))
+
+
+def _as_tensors(x):
+    """``torchify_buffer`` with a shortcut for plain arrays (a batch per gradient step)."""
+    return torch.from_numpy(x) if type(x) is np.ndarray else torchify_buffer(x)
