@@ -114,20 +114,22 @@ class Gaussian(Distribution):
         log_std = dist_info.log_std
         if self.min_log_std is not None or self.max_log_std is not None:
             log_std = torch.clamp(log_std, min=self.min_log_std, max=self.max_log_std)
-        return log_std.expand_as(mean)
+        return log_std if log_std.shape == mean.shape else log_std.expand_as(mean)
 
     # -- math -----------------------------------------------------------------
 
-    def _raw_sample(self, dist_info) -> torch.Tensor:
+    def _raw_sample(self, dist_info, log_std=None) -> torch.Tensor:
         """``mean + std * N(0, 1)`` (reparameterised: gradients reach mean and std)."""
         mean = dist_info.mean
+        if log_std is None:
+            log_std = self._log_std(dist_info)
         if self.generator is None:
             normal = torch.randn_like(mean)
         else:
             normal = torch.randn(
                 mean.shape, generator=self.generator, device=mean.device, dtype=mean.dtype
             )
-        noise = torch.exp(self._log_std(dist_info)) * normal
+        noise = torch.exp(log_std) * normal
         if self.noise_clip is not None:
             noise = torch.clamp(noise, -self.noise_clip, self.noise_clip)
         return mean + noise
@@ -136,7 +138,7 @@ class Gaussian(Distribution):
         if self.clip is not None:
             return torch.clamp(u, -self.clip, self.clip)
         if self.squash is not None:
-            return self.squash * torch.tanh(u)
+            return torch.tanh(u) if self.squash == 1 else self.squash * torch.tanh(u)
         return u
 
     def sample(self, dist_info) -> torch.Tensor:
@@ -149,8 +151,9 @@ class Gaussian(Distribution):
         The log-likelihood is that of the returned (squashed) action, computed
         from the pre-squash sample, where it is numerically exact.
         """
-        u = self._raw_sample(dist_info)
-        return self._transform(u), self.log_likelihood(u, dist_info)
+        log_std = self._log_std(dist_info)  # once for both (SAC calls this twice a step)
+        u = self._raw_sample(dist_info, log_std)
+        return self._transform(u), self._log_likelihood(u, dist_info.mean, log_std)
 
     def log_likelihood(self, x, dist_info) -> torch.Tensor:
         """log density summed over the action dims.
@@ -159,14 +162,18 @@ class Gaussian(Distribution):
         the density of ``squash * tanh(u)``: the Gaussian term minus
         ``sum(log(squash) + log(1 - tanh(u)^2))``.
         """
-        log_std = self._log_std(dist_info)
-        z = (x - dist_info.mean) * torch.exp(-log_std)
+        return self._log_likelihood(x, dist_info.mean, self._log_std(dist_info))
+
+    def _log_likelihood(self, x, mean, log_std) -> torch.Tensor:
+        z = (x - mean) * torch.exp(-log_std)
         logli = -torch.sum(log_std + 0.5 * z**2 + _HALF_LOG_2PI, dim=-1)
         if self.squash is not None:
             # log(1 - tanh(u)^2) = 2 * (log 2 - u - softplus(-2u)): no cancellation
             # when |u| is large, where 1 - tanh(u)^2 underflows to 0.
             log_dtanh = 2.0 * (_LOG_2 - x - F.softplus(-2.0 * x))
-            logli = logli - torch.sum(log_dtanh + math.log(self.squash), dim=-1)
+            if self.squash != 1:  # log(1) = 0: adding it changes nothing
+                log_dtanh = log_dtanh + math.log(self.squash)
+            logli = logli - torch.sum(log_dtanh, dim=-1)
         return logli
 
     def kl(self, old_dist_info, new_dist_info) -> torch.Tensor:

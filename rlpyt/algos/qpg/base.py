@@ -230,7 +230,9 @@ class QpgAlgorithm(RlAlgorithm):
             return opt_info
         diagnostics = {name: [] for name in type(opt_info)._fields}
         for _ in range(self.n_updates()):
-            batch = buffer_to(self.replay_buffer.sample_batch(self.batch_size), self.agent.device)
+            batch = self.replay_buffer.sample_batch(self.batch_size)
+            if self.agent.device.type != "cpu":  # replay batches are CPU tensors
+                batch = buffer_to(batch, self.agent.device)
             batch = batch._replace(action=self.agent.to_model_action(batch.action))
             for name, value in self.train_batch(batch).items():
                 diagnostics[name].append(value.detach())
@@ -238,7 +240,12 @@ class QpgAlgorithm(RlAlgorithm):
             if self.update_counter % self.target_update_interval == 0:
                 self.agent.update_target(tau=self.target_update_tau)
         # One host sync per iteration for all diagnostics (none per gradient step).
-        values = {k: torch.stack(v).float().cpu() for k, v in diagnostics.items() if v}
+        diagnostics = {k: v for k, v in diagnostics.items() if v}
+        if len({len(v) for v in diagnostics.values()}) == 1:  # few ops: this may run every step
+            table = torch.stack([torch.stack(v) for v in diagnostics.values()]).float().cpu()
+            values = dict(zip(diagnostics, table.unbind(0), strict=True))
+        else:
+            values = {k: torch.stack(v).float().cpu() for k, v in diagnostics.items()}
         self.check_finite(itr, values)
         for name, column in values.items():
             getattr(opt_info, name).extend(column.tolist())
@@ -253,11 +260,24 @@ class QpgAlgorithm(RlAlgorithm):
 
     def step(self, opt: Optimizer, loss: torch.Tensor) -> torch.Tensor:
         """zero_grad, backward, clip, step; returns the gradient norm (no host sync)."""
-        opt.tools.zero_grad()
-        loss.backward()
-        grad_norm = opt.tools.clip_grad_norm(self.clip_grad_norm)
-        opt.optimizer.step()
-        return grad_norm
+        return self.steps([(opt, loss)])[0]
+
+    def steps(self, pairs) -> list:
+        """:meth:`step` for ``(optimizer, loss)`` pairs with one backward; the norms in order.
+
+        Each loss must reach only its own optimizer's parameters (SAC's alpha loss sees
+        ``log_pi`` detached). Only they get gradients: ``loss.backward()`` would also
+        compute the critics' weight gradients of a policy loss (for SAC six of its
+        27 matmuls a step)."""
+        params = []
+        for opt, _loss in pairs:
+            opt.tools.zero_grad()
+            params.extend(p for p in opt.params if p.requires_grad)
+        torch.autograd.backward([loss for _opt, loss in pairs], inputs=params or None)
+        norms = [opt.tools.clip_grad_norm(self.clip_grad_norm) for opt, _loss in pairs]
+        for opt, _loss in pairs:
+            opt.optimizer.step()
+        return norms
 
     def check_finite(self, itr: int, values: dict):
         """Stop with a clear error when a loss went NaN/inf in this iteration (E1).
@@ -266,7 +286,12 @@ class QpgAlgorithm(RlAlgorithm):
         on the device; the weights of a non-finite step are already applied,
         which is why training stops instead of skipping the step.
         """
-        bad = [name for name, column in values.items() if not bool(torch.isfinite(column).all())]
+        columns = list(values.values())
+        if len({c.shape for c in columns}) == 1:  # one op and one sync for all
+            finite = torch.isfinite(torch.stack(columns)).all(dim=1).tolist()
+        else:
+            finite = [bool(torch.isfinite(c).all()) for c in columns]
+        bad = [name for name, ok in zip(values, finite, strict=True) if not ok]
         if bad:
             raise FloatingPointError(
                 f"{type(self).__name__}: non-finite {', '.join(bad)} at itr {itr}. Check "

@@ -151,11 +151,14 @@ class SAC(QpgAlgorithm):
         q_loss = self.q_loss(batch, alpha)
         q_grad_norm = self.step(self.optimizers["q"], q_loss)
         pi_loss, log_pi = self.pi_loss(batch, alpha)
-        pi_grad_norm = self.step(self.optimizers["pi"], pi_loss)
         if self.fixed_alpha is None:
+            # One backward for both: the temperature loss sees log_pi detached.
             alpha_loss = self.alpha_loss(log_pi)
-            self.step(self.optimizers["alpha"], alpha_loss)
+            pi_grad_norm, _ = self.steps(
+                [(self.optimizers["pi"], pi_loss), (self.optimizers["alpha"], alpha_loss)]
+            )
         else:
+            pi_grad_norm = self.step(self.optimizers["pi"], pi_loss)
             alpha_loss = torch.zeros((), device=q_loss.device)
         return dict(
             qLoss=q_loss,

@@ -24,6 +24,15 @@ def _flat_observation(observation, obs_ndim):
     return observation.reshape(T * B, -1).to(torch.float32), lead_dim, T, B
 
 
+def _is_flat_batch(observation, obs_ndim: int) -> bool:
+    """A ``[B, features]`` float32 batch: the models' general path would change nothing.
+
+    The algorithms' calls (8 network passes per SAC gradient step) take this
+    path, which skips the reshapes, casts and leading-dims bookkeeping.
+    """
+    return obs_ndim == 1 and observation.dim() == 2 and observation.dtype == torch.float32
+
+
 class MuMlpModel(torch.nn.Module):
     """Deterministic policy of DDPG/TD3: ``mu = output_max * tanh(mlp(observation))``.
 
@@ -46,6 +55,8 @@ class MuMlpModel(torch.nn.Module):
         self.mlp = MlpModel(math.prod(observation_shape), hidden_sizes, output_size=action_size)
 
     def forward(self, observation, prev_action=None, prev_reward=None):
+        if _is_flat_batch(observation, self._obs_ndim):
+            return self._output_max * torch.tanh(self.mlp(observation))
         obs, lead_dim, T, B = _flat_observation(observation, self._obs_ndim)
         mu = self._output_max * torch.tanh(self.mlp(obs))
         return restore_leading_dims(mu, lead_dim, T, B)
@@ -68,6 +79,8 @@ class PiMlpModel(torch.nn.Module):
         self.mlp = MlpModel(math.prod(observation_shape), hidden_sizes, output_size=2 * action_size)
 
     def forward(self, observation, prev_action=None, prev_reward=None):
+        if _is_flat_batch(observation, self._obs_ndim):
+            return tuple(self.mlp(observation).split(self._action_size, dim=-1))
         obs, lead_dim, T, B = _flat_observation(observation, self._obs_ndim)
         mean, log_std = self.mlp(obs).split(self._action_size, dim=-1)
         return restore_leading_dims((mean, log_std), lead_dim, T, B)
@@ -90,13 +103,19 @@ class QofMuMlpModel(torch.nn.Module):
         self.mlp = MlpModel(input_size, hidden_sizes, output_size=1)
 
     def forward(self, observation, prev_action, prev_reward, action):
+        if _is_flat_batch(observation, self._obs_ndim) and action.dtype == torch.float32:
+            self._check_action(action, observation, 1)
+            return self.mlp(torch.cat([observation, action], dim=-1)).squeeze(-1)
         obs, lead_dim, T, B = _flat_observation(observation, self._obs_ndim)
+        self._check_action(action, observation, lead_dim)
+        q_input = torch.cat([obs, action.reshape(T * B, -1).to(obs.dtype)], dim=-1)
+        q = self.mlp(q_input).squeeze(-1)
+        return restore_leading_dims(q, lead_dim, T, B)
+
+    def _check_action(self, action, observation, lead_dim: int) -> None:
         if tuple(action.shape) != tuple(observation.shape[:lead_dim]) + (self._action_size,):
             raise ValueError(
                 f"QofMuMlpModel: action shape {tuple(action.shape)} does not match the "
                 f"observation's leading dims {tuple(observation.shape[:lead_dim])} plus "
                 f"action_size {self._action_size}"
             )
-        q_input = torch.cat([obs, action.reshape(T * B, -1).to(obs.dtype)], dim=-1)
-        q = self.mlp(q_input).squeeze(-1)
-        return restore_leading_dims(q, lead_dim, T, B)
