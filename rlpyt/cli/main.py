@@ -1,17 +1,28 @@
-"""``python -m rlpyt``: train a policy-gradient agent, resume a run, plot learning curves.
+"""``python -m rlpyt``: train a policy-gradient agent, resume a run, plot and summarize runs.
 
 python -m rlpyt train --algo ppo --env CartPole-v1 --steps 100000 --seed 1
 python -m rlpyt train --algo a2c --env pong --sampler cpu --workers 8 --set sampler.batch_B=32
+python -m rlpyt train --config ppo_cartpole.yaml --seed 2 --set algo.epochs=10
 python -m rlpyt train --resume data/local/ppo_CartPole-v1/run_0 --steps 200000
-python -m rlpyt plot data/local/ppo_CartPole-v1 -o curves.png
+python -m rlpyt plot data/local/sweep --group-by algo.learning_rate   # PNGs in sweep/plots
+python -m rlpyt summary data/local/sweep --group-by algo.learning_rate
 """
 
 import argparse
+import contextlib
 import json
 import os
 import sys
+import warnings
 
-from rlpyt.cli.configs import ALGOS, SAMPLER_KINDS, apply_overrides, default_config
+from rlpyt.cli.configs import (
+    ALGOS,
+    SAMPLER_KINDS,
+    apply_overrides,
+    config_from_file,
+    default_config,
+    default_log_dir,
+)
 
 __all__ = ["main"]
 
@@ -29,6 +40,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     train = sub.add_parser("train", help="train an agent")
+    train.add_argument(
+        "--config",
+        metavar="FILE",
+        help="YAML or JSON file with config settings (all or part of a config, e.g. a run's "
+        "config.json); the flags and --set override it",
+    )
     train.add_argument("--algo", choices=ALGOS, help="algorithm")
     train.add_argument("--env", help="gymnasium id (CartPole-v1, Pendulum-v1) or Atari game (pong)")
     train.add_argument("--steps", type=float, help="total env steps (default per env)")
@@ -66,17 +83,61 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--print-config", action="store_true", help="print the resolved config and exit"
     )
-    plot = sub.add_parser("plot", help="plot learning curves of runs to a PNG")
-    plot.add_argument("paths", nargs="+", help="run directories or trees of them")
-    plot.add_argument("--x", default="CumSteps")
-    plot.add_argument("--y", default="ReturnAverage")
-    plot.add_argument("-o", "--out", default="curves.png")
-    plot.add_argument("--group-by", default=None, help="params.json key to group runs by")
+    plot = sub.add_parser(
+        "plot",
+        help="learning curves, one PNG per metric: per setting the mean and spread across runs",
+    )
+    _add_results_arguments(plot)
+    plot.add_argument(
+        "--metrics",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="COLUMN",
+        help="progress.csv columns to plot, one PNG each (default: the return columns, "
+        "e.g. ReturnAverage)",
+    )
+    plot.add_argument("--y", metavar="COLUMN", help="one more column to plot (as --metrics)")
+    plot.add_argument(
+        "--x", help="x axis column (default CumSteps, else Iteration, else the row number)"
+    )
+    plot.add_argument("--band", choices=("minmax", "std"), default="minmax", help="spread shown")
+    plot.add_argument("--out-dir", help="where the PNGs go (default EXPERIMENT_DIR/plots)")
+    plot.add_argument("-o", "--out", help="write the plot of one metric to this file instead")
+    plot.add_argument("--title", help="title of the plots")
+    summary = sub.add_parser(
+        "summary", help="table of final and best return and steps/s per setting"
+    )
+    _add_results_arguments(summary)
+    summary.add_argument("--metric", metavar="COLUMN", help="return column (default ReturnAverage)")
+    summary.add_argument("--format", choices=("table", "csv", "json"), default="table")
     return parser
 
 
+def _add_results_arguments(parser: argparse.ArgumentParser) -> None:
+    """The experiment directories and the grouping, shared by ``plot`` and ``summary``."""
+    parser.add_argument(
+        "paths",
+        nargs="+",
+        metavar="EXPERIMENT_DIR",
+        help="experiment directories (trees of run_<k> directories) or run directories",
+    )
+    parser.add_argument(
+        "--group-by",
+        action="extend",
+        nargs="+",
+        metavar="KEY",
+        help="params.json keys that make a setting, e.g. algo.learning_rate (default: each "
+        "run's directory relative to EXPERIMENT_DIR)",
+    )
+
+
 def _resolve_config(args) -> tuple[dict, str | None]:
-    """The run's config: saved one when resuming, else defaults plus overrides."""
+    """The run's config: saved one when resuming, else defaults plus overrides.
+
+    Precedence, lowest first: defaults for (algo, env) < ``--config`` file < flags
+    (``--steps``, ``--seed``, ...) < ``--set``.
+    """
     if args.resume:
         path = os.path.join(args.resume, "config.json")
         if not os.path.exists(path):
@@ -92,6 +153,7 @@ def _resolve_config(args) -> tuple[dict, str | None]:
         given = [
             flag
             for flag, value in (
+                ("--config", args.config),
                 ("--algo", args.algo),
                 ("--env", args.env),
                 ("--seed", args.seed),
@@ -105,17 +167,22 @@ def _resolve_config(args) -> tuple[dict, str | None]:
                 f"--resume continues the saved run with its own settings: drop {', '.join(given)}"
             )
     else:
-        if not (args.algo and args.env):
-            raise ValueError("train needs --algo and --env (or --resume RUN_DIR)")
-        config = default_config(args.algo, args.env)
+        if args.config:
+            config = config_from_file(args.config, algo=args.algo, env_id=args.env)
+        elif not (args.algo and args.env):
+            raise ValueError("train needs --algo and --env, or --config FILE (or --resume RUN_DIR)")
+        else:
+            config = default_config(args.algo, args.env)
+            config["logging"]["log_dir"] = default_log_dir(args.algo, args.env)
         if args.log_dir:
             config["logging"]["log_dir"] = args.log_dir
-        else:
-            config["logging"]["log_dir"] = os.path.join("data", "local", f"{args.algo}_{args.env}")
         if args.run_id is not None:
             config["logging"]["run_ID"] = args.run_id
         # A fixed seed in the saved config makes the run repeatable from it.
-        config["runner"]["seed"] = args.seed if args.seed is not None else _fresh_seed()
+        if args.seed is not None:
+            config["runner"]["seed"] = args.seed
+        elif config["runner"]["seed"] is None:  # none in the config file either
+            config["runner"]["seed"] = _fresh_seed()
     if args.steps is not None:
         config["runner"]["n_steps"] = int(args.steps)
     # Also when resuming: the sampler may change (e.g. more workers on a bigger machine).
@@ -249,11 +316,58 @@ def _fresh_seed() -> int:
 
 
 def _plot(args) -> int:
-    from rlpyt.utils.plot import plot_curves
+    from rlpyt.utils.plot import plot_curves, plot_experiment
 
-    out = plot_curves(args.paths, x=args.x, y=args.y, out=args.out, group_by=args.group_by)
-    print(f"Learning curves: {out}")
+    metrics = list(dict.fromkeys(args.metrics + ([args.y] if args.y else [])))
+    with _warnings_on_stderr():
+        if args.out:  # one file, as before --metrics and --out-dir existed
+            if args.out_dir or len(metrics) > 1:
+                raise ValueError(
+                    "-o/--out writes one plot of one metric: give at most one of --y/--metrics, "
+                    "or --out-dir for one PNG per metric"
+                )
+            y = metrics[0] if metrics else None
+            written = [
+                plot_curves(args.paths, args.x, y, args.out, args.group_by, args.title, args.band)
+            ]
+        else:
+            written = plot_experiment(
+                args.paths, metrics, args.x, args.group_by, args.out_dir, args.band, args.title
+            )
+    for path in written:
+        print(f"Learning curves: {path}")
     return 0
+
+
+def _summary(args) -> int:
+    from rlpyt.utils.plot import format_summary, summarize
+
+    with _warnings_on_stderr():
+        rows = summarize(args.paths, args.group_by, args.metric)
+    print(format_summary(rows, args.format))
+    return 0
+
+
+def _results(args) -> int:
+    """``plot`` or ``summary``: they read CSV files only, so torch is never imported."""
+    try:
+        return _plot(args) if args.command == "plot" else _summary(args)
+    except _USAGE_ERRORS as err:
+        return _usage_error(err)
+    except KeyboardInterrupt as err:
+        return _interrupted(err, None)
+
+
+@contextlib.contextmanager
+def _warnings_on_stderr():
+    """Warnings (e.g. a run missing a --group-by key) as one ``warning: ...`` line each."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        finally:
+            for warning in caught:
+                print(f"warning: {warning.message}", file=sys.stderr)
 
 
 def _usage_error(err: Exception) -> int:
@@ -269,13 +383,13 @@ def main(argv=None) -> int:
     return 2 before any env is built; errors during training keep their traceback. Ctrl-C
     returns 130 and SIGTERM (preemption) 143, after one line naming the run to ``--resume``.
     """
+    args = _parser().parse_args(argv)
+    if args.command in ("plot", "summary"):
+        return _results(args)
     from rlpyt.utils.checkpoint import CheckpointError
 
-    args = _parser().parse_args(argv)
     try:
         try:
-            if args.command == "plot":
-                return _plot(args)
             prepared = _prepare_training(args)
         except (*_USAGE_ERRORS, CheckpointError) as err:
             return _usage_error(err)

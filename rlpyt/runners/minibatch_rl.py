@@ -61,7 +61,9 @@ class MinibatchRlBase(SnapshotMixin):
         seed: run seed (random when None, and logged); every env, worker and
             eval env derives its own seed from it.
         affinity: ``dict(cuda_idx=None, workers_cpus=[...], torch_threads=N,
-            master_cpus=[...])`` as in the original; all keys optional.
+            master_cpus=[...], set_affinity=True)`` as in the original (e.g. from
+            :func:`~rlpyt.utils.launching.affinity.affinity_from_code`); all keys
+            optional. ``set_affinity=False`` leaves every process unpinned.
         log_interval_steps: env steps between log lines and snapshots.
         resume_from: a run directory or snapshot file to continue from.
     """
@@ -247,7 +249,7 @@ class MinibatchRlBase(SnapshotMixin):
 
     def _set_affinity(self):
         cpus = self.affinity.get("master_cpus")
-        if cpus:
+        if cpus and self.affinity.get("set_affinity", True):
             try:
                 psutil.Process().cpu_affinity(list(cpus))
             except (OSError, AttributeError, ValueError) as err:

@@ -295,3 +295,26 @@ def test_refused_cpu_pinning_warns_once_and_continues():
     assert len(record) == 1, [str(w.message) for w in record]
     assert "999" in str(record[0].message)
     assert os.sched_getaffinity(0) == before  # left unpinned
+
+
+def test_worker_cpus_take_affinity_entries_of_one_or_several_cpus():
+    sampler = CpuSampler(EnvCls=CountingEnv, env_kwargs=dict(lengths=(3,)), batch_T=2, batch_B=2)
+    assert sampler._worker_cpus(dict(workers_cpus=[0, [1, 3]])) == [[0], [1, 3]]
+    assert sampler._worker_cpus(dict(workers_cpus=[0, 1], set_affinity=False)) == [None, None]
+    assert sampler._worker_cpus({}) == [None, None]  # no workers_cpus: unpinned
+
+
+@pytest.mark.timeout(60)
+def test_cpu_sampler_runs_with_a_launcher_affinity():
+    from rlpyt.utils.launching.affinity import make_affinity
+
+    cpus = sorted(os.sched_getaffinity(0))[:2]
+    affinity = make_affinity(run_slot=0, n_cpu_core=len(cpus), n_gpu=0, cpu_per_run=len(cpus))
+    assert affinity["workers_cpus"] == cpus
+    sampler = CpuSampler(EnvCls=CountingEnv, env_kwargs=dict(lengths=(3,)), batch_T=2, batch_B=2)
+    sampler.initialize(ObsAgent(), affinity=affinity, seed=0)
+    try:
+        samples, _ = sampler.obtain_samples(0)
+    finally:
+        sampler.shutdown()
+    assert samples.env.observation.shape[:2] == (2, 2)

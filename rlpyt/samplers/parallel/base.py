@@ -231,7 +231,8 @@ class ParallelSamplerBase(BaseSampler):
                 f"{len(cpus)} workers for batch_B={B} envs: using {B} workers", stacklevel=3
             )
             cpus = cpus[:B]
-        return [[c] if pin else None for c in cpus]
+        # An entry is one CPU id or a list of them (a worker on several cores or hyperthreads).
+        return [([c] if isinstance(c, int) else list(c)) if pin else None for c in cpus]
 
     def _check_picklable(self):
         for name, value in (
