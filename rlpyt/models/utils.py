@@ -11,6 +11,7 @@ __all__ = [
     "orthogonal_init_",
     "update_state_dict",
     "soft_update_",
+    "polyak_update_",
     "RnnState",
     "run_lstm",
 ]
@@ -88,6 +89,22 @@ def soft_update_(targets: list, sources: list, tau: float) -> None:
         for t, s in zip(targets, sources, strict=True):
             if not torch.is_floating_point(t):
                 t.copy_(s)
+
+
+def polyak_update_(target: torch.nn.Module, source: torch.nn.Module, tau: float) -> None:
+    """Move a target network towards ``source``: parameters by ``tau``, buffers copied.
+
+    Parameters: ``(1 - tau) * target + tau * source`` (:func:`soft_update_`; ``tau = 1``
+    copies). Buffers, such as running observation statistics, follow the online network
+    exactly: averaging them would make the target normalise with stale statistics.
+    """
+    with torch.no_grad():
+        if tau == 1:
+            torch._foreach_copy_(list(target.parameters()), list(source.parameters()))
+        else:
+            soft_update_(list(target.parameters()), list(source.parameters()), tau)
+        for t, s in zip(target.buffers(), source.buffers(), strict=True):
+            t.copy_(s)
 
 
 # Recurrent state of an LSTM. Outside the model (agents, samples, algorithms) each

@@ -73,6 +73,13 @@ CASES = {
         SAC(batch_size=64, replay_ratio=32, learning_rate=3e-3, fixed_alpha=0.01, **COMMON),
         SacAgent(model_kwargs=SMALL, q_model_kwargs=SMALL),
     ),
+    "sac_normalized_observations": lambda: (
+        SAC(batch_size=64, replay_ratio=32, learning_rate=3e-3, fixed_alpha=0.01, **COMMON),
+        SacAgent(
+            model_kwargs=dict(SMALL, normalize_observation=True),
+            q_model_kwargs=dict(SMALL, normalize_observation=True),
+        ),
+    ),
     "td3": lambda: (
         TD3(batch_size=64, replay_ratio=32, mu_learning_rate=1e-3, q_learning_rate=3e-3, **COMMON),
         Td3Agent(model_kwargs=SMALL, q_model_kwargs=SMALL),

@@ -189,6 +189,19 @@ class QpgAgentMixin:
     def min_itr_learn(self) -> int:
         return int(self._min_itr_learn)
 
+    # -- observation normalisation ------------------------------------------------
+
+    def update_obs_rms(self, observation) -> None:
+        """Fold newly collected observations into the running statistics of every network
+        built with ``normalize_observation=True`` (in ``model_kwargs`` or ``q_model_kwargs``;
+        targets included, so they normalise exactly as their online networks); a no-op
+        without. The algorithm calls it on each sampler batch, never while sampling."""
+        observation = self._model_inputs(observation)[0]
+        for name in self._state_keys():
+            update = getattr(getattr(self, name), "update_obs_rms", None)
+            if update is not None:
+                update(observation)
+
     # -- devices ------------------------------------------------------------------
 
     def _model_inputs(self, *inputs):

@@ -18,7 +18,7 @@ from rlpyt.agents.base import AgentStep, BaseAgent
 from rlpyt.agents.qpg.base import QpgAgentMixin, check_state_keys, split_initial_state
 from rlpyt.distributions.gaussian import DistInfo, Gaussian
 from rlpyt.models.qpg.mlp import MuMlpModel, QofMuMlpModel
-from rlpyt.models.utils import update_state_dict
+from rlpyt.models.utils import polyak_update_
 from rlpyt.utils.collections import namedarraytuple
 from rlpyt.utils.validation import require_in_range, require_positive
 
@@ -201,8 +201,8 @@ class DdpgAgent(QpgAgentMixin, BaseAgent):
     def update_target(self, tau: float = 1) -> None:
         """``target <- (1 - tau) * target + tau * online`` for mu and q; ``tau = 1`` copies."""
         require_in_range("tau", tau, 0.0, 1.0, low_inclusive=False)
-        update_state_dict(self.target_model, self.model.state_dict(), tau)
-        update_state_dict(self.target_q_model, self.q_model.state_dict(), tau)
+        polyak_update_(self.target_model, self.model, tau)
+        polyak_update_(self.target_q_model, self.q_model, tau)
 
     def mu_parameters(self):
         return self.model.parameters()

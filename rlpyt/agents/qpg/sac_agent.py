@@ -23,7 +23,7 @@ from rlpyt.agents.base import AgentStep, BaseAgent
 from rlpyt.agents.qpg.base import QpgAgentMixin, check_state_keys, split_initial_state
 from rlpyt.distributions.gaussian import DistInfoStd, Gaussian
 from rlpyt.models.qpg.mlp import PiMlpModel, QofMuMlpModel
-from rlpyt.models.utils import soft_update_, update_state_dict
+from rlpyt.models.utils import polyak_update_
 from rlpyt.utils.collections import namedarraytuple
 from rlpyt.utils.validation import require_in_range, require_positive
 
@@ -83,7 +83,10 @@ class SacAgent(QpgAgentMixin, BaseAgent):
         self.q2_model = None
         self.target_q1_model = None
         self.target_q2_model = None
-        self._target_tensors = None  # (targets' tensors, critics' tensors) for update_target
+
+    @classmethod
+    def _state_keys(cls) -> tuple:
+        return _STATE_KEYS
 
     # -- set-up -------------------------------------------------------------------
 
@@ -96,7 +99,6 @@ class SacAgent(QpgAgentMixin, BaseAgent):
         self.q2_model = self.QModelCls(**self.env_model_kwargs, **self.q_model_kwargs)
         self.target_q1_model = self._build_target(self.q1_model)
         self.target_q2_model = self._build_target(self.q2_model)
-        self._target_tensors = None
         dim = env_spaces.action.shape[0]
         # Training draws (pi) use the global RNG; acting draws the exploration generator.
         self.distribution = Gaussian(dim=dim, squash=self.action_squash)
@@ -120,7 +122,6 @@ class SacAgent(QpgAgentMixin, BaseAgent):
         super().to_device(cuda_idx)
         for net in self._q_networks():
             net.to(self.device)
-        self._target_tensors = None
 
     # -- forward passes (model action space) ------------------------------------------
 
@@ -192,16 +193,8 @@ class SacAgent(QpgAgentMixin, BaseAgent):
     def update_target(self, tau: float = 1) -> None:
         """``target <- (1 - tau) * target + tau * online`` for both critics; 1 copies."""
         require_in_range("tau", tau, 0.0, 1.0, low_inclusive=False)
-        if tau == 1:
-            update_state_dict(self.target_q1_model, self.q1_model.state_dict(), tau)
-            update_state_dict(self.target_q2_model, self.q2_model.state_dict(), tau)
-            return
-        if self._target_tensors is None:  # gathered once (again after to_device)
-            self._target_tensors = (
-                _state_tensors(self.target_q1_model) + _state_tensors(self.target_q2_model),
-                _state_tensors(self.q1_model) + _state_tensors(self.q2_model),
-            )
-        soft_update_(*self._target_tensors, tau)
+        polyak_update_(self.target_q1_model, self.q1_model, tau)
+        polyak_update_(self.target_q2_model, self.q2_model, tau)
 
     def pi_parameters(self):
         return self.model.parameters()
@@ -236,8 +229,3 @@ class SacAgent(QpgAgentMixin, BaseAgent):
         self.target_q1_model.load_state_dict(state_dict["target_q1_model"])
         self.target_q2_model.load_state_dict(state_dict["target_q2_model"])
         self.sync_shared_memory()
-
-
-def _state_tensors(model: torch.nn.Module) -> list:
-    """The tensors of ``model.state_dict()``, the parameters themselves (in place updates)."""
-    return list(model.state_dict(keep_vars=True).values())

@@ -18,7 +18,7 @@ import torch
 from rlpyt.agents.qpg.ddpg_agent import AgentInfo, DdpgAgent
 from rlpyt.distributions.gaussian import DistInfo, Gaussian
 from rlpyt.models.qpg.mlp import MuMlpModel, QofMuMlpModel
-from rlpyt.models.utils import update_state_dict
+from rlpyt.models.utils import polyak_update_
 from rlpyt.utils.validation import require_positive
 
 __all__ = ["Td3Agent", "AgentInfo"]
@@ -144,7 +144,7 @@ class Td3Agent(DdpgAgent):
     def update_target(self, tau: float = 1) -> None:
         """Move mu', q1' and q2' towards the online networks by ``tau`` (1: copy)."""
         super().update_target(tau)
-        update_state_dict(self.target_q2_model, self.q2_model.state_dict(), tau)
+        polyak_update_(self.target_q2_model, self.q2_model, tau)
 
     def q_parameters(self):
         """Both critics' parameters (one optimizer trains them on the sum of their losses)."""

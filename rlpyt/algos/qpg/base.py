@@ -197,10 +197,16 @@ class QpgAlgorithm(RlAlgorithm):
         )
 
     def append_samples(self, samples):
-        """Store the batch; wait-reset padding (steps after an env's done) is marked invalid."""
+        """Store the batch; wait-reset padding (steps after an env's done) is marked invalid.
+
+        Agents that normalise observations fold the batch's (valid) observations
+        into their statistics here, so each transition counts once."""
         kwargs = {}
+        observation = samples.env.observation
         if not self.mid_batch_reset:
             kwargs["valid"] = valid_from_done(samples.env.done) > 0
+            observation = observation[kwargs["valid"]]
+        self.agent.update_obs_rms(observation)
         self.replay_buffer.append_samples(self.samples_to_buffer(samples), **kwargs)
         self._steps_in_replay += self.sampler_bs
 
