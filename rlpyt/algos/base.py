@@ -92,7 +92,7 @@ class RlAlgorithm:
 
     def load_state_dict(self, state_dict: dict):
         """Restore :meth:`state_dict` output; call after :meth:`initialize`."""
-        if self.optimizer is None:
+        if self.agent is None:
             raise RuntimeError(
                 f"{type(self).__name__}.load_state_dict needs the optimizer: "
                 "call initialize(agent, ...) first"

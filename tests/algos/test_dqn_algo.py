@@ -95,3 +95,47 @@ def test_wait_reset_padding_is_stored_but_never_trained_on():
     for _ in range(50):
         batch = algo.replay_buffer.sample_batch(16)
         assert (batch.return_ >= 1).all()
+
+
+def test_r2d1_trains_on_atari_frames_from_a_sequence_frame_replay(tmp_path):
+    """R2D1 on Pong frames: the sequence replay stores each frame once (with traj_done)."""
+    from rlpyt.agents.dqn.atari.atari_r2d1_agent import AtariR2d1Agent
+    from rlpyt.algos.dqn.r2d1 import R2D1
+    from rlpyt.envs.atari.atari_env import AtariEnv, AtariTrajInfo
+    from rlpyt.replays.collections import SamplesToBufferRnnFrame
+
+    torch.set_num_threads(1)
+    sampler = SerialSampler(
+        EnvCls=AtariEnv,
+        env_kwargs=dict(game="pong", frame_shape=(42, 42), horizon=40),
+        TrajInfoCls=AtariTrajInfo,
+        batch_T=8,
+        batch_B=2,
+        max_decorrelation_steps=0,
+    )
+    algo = R2D1(
+        batch_T=4,
+        batch_B=2,
+        warmup_T=2,
+        store_rnn_state_interval=4,
+        min_steps_learn=64,
+        replay_size=400,
+        replay_ratio=4,
+        n_step_return=2,
+        target_update_interval=4,
+        eps_steps=64,
+    )
+    agent = AtariR2d1Agent(model_kwargs=dict(fc_size=32, lstm_size=16, head_size=16))
+    runner = MinibatchRl(
+        algo=algo,
+        agent=agent,
+        sampler=sampler,
+        n_steps=128,
+        seed=1,
+        log_interval_steps=128,
+        progress_bar=False,
+    )
+    with logger_context(tmp_path, 0, "r2d1_frames"):
+        runner.train()
+    assert isinstance(algo.replay_buffer.example, SamplesToBufferRnnFrame)
+    assert algo.update_counter > 0

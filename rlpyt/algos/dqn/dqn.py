@@ -14,17 +14,13 @@ episode's final observation (the original rlpyt treated it as terminal).
 
 from collections import namedtuple
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rlpyt.algos.base import RlAlgorithm
 from rlpyt.algos.optim import GradientTools, make_optimizer
-from rlpyt.algos.utils import valid_from_done
-from rlpyt.replays.collections import SamplesToBuffer, SamplesToBufferFrame
-from rlpyt.replays.non_sequence.frame import PrioritizedReplayFrameBuffer, UniformReplayFrameBuffer
+from rlpyt.algos.replay import ReplayAlgorithm
+from rlpyt.replays.non_sequence.frame import PrioritizedReplayFrameBuffer
 from rlpyt.replays.non_sequence.prioritized import PrioritizedReplayBuffer
-from rlpyt.replays.non_sequence.uniform import UniformReplayBuffer
 from rlpyt.utils.buffer import buffer_to
 from rlpyt.utils.schedules import linear
 from rlpyt.utils.tensor import select_at_indexes
@@ -42,11 +38,9 @@ OptInfo = namedtuple("OptInfo", ["loss", "gradNorm", "tdAbsErr"])
 
 # Consecutive skipped (non-finite) gradient steps tolerated before training stops.
 MAX_NONFINITE_STEPS = 3
-# Replays larger than this are left out of snapshots unless asked for (snapshot_replay=True).
-AUTO_SNAPSHOT_REPLAY_BYTES = 2 * 2**30
 
 
-class DQN(RlAlgorithm):
+class DQN(ReplayAlgorithm):
     """Deep Q-learning (Mnih et al. 2015) with double, n-step and prioritized options.
 
     Names and defaults are the original rlpyt's.
@@ -113,49 +107,34 @@ class DQN(RlAlgorithm):
         updates_per_sync: int = 1,
         snapshot_replay: bool | str = "auto",
     ):
-        super().__init__()
-        require_in_range("discount", discount, 0.0, 1.0)
-        require_int_at_least("batch_size", batch_size, 1)
-        require_non_negative("min_steps_learn", min_steps_learn)
+        super().__init__(
+            discount=discount,
+            batch_size=batch_size,
+            min_steps_learn=min_steps_learn,
+            replay_size=replay_size,
+            replay_ratio=replay_ratio,
+            target_update_tau=target_update_tau,
+            target_update_interval=target_update_interval,
+            n_step_return=n_step_return,
+            clip_grad_norm=clip_grad_norm,
+            OptimCls=OptimCls,
+            optim_kwargs=optim_kwargs,
+            initial_optim_state_dict=initial_optim_state_dict,
+            ReplayBufferCls=ReplayBufferCls,
+            replay_kwargs=replay_kwargs,
+            updates_per_sync=updates_per_sync,
+            snapshot_replay=snapshot_replay,
+        )
         if delta_clip is not None:
             require_positive("delta_clip", delta_clip)
-        require_int_at_least("replay_size", replay_size, 1)
-        require_positive("replay_ratio", replay_ratio)
-        require_in_range("target_update_tau", target_update_tau, 0.0, 1.0)
-        if target_update_tau == 0:
-            raise ValueError("target_update_tau=0 never updates the target network: use (0, 1]")
-        require_int_at_least("target_update_interval", target_update_interval, 1)
-        require_int_at_least("n_step_return", n_step_return, 1)
         require_positive("learning_rate", learning_rate)
-        require_positive("clip_grad_norm", clip_grad_norm)
         require_int_at_least("eps_steps", eps_steps, 1)
         require_non_negative("pri_alpha", pri_alpha)
         require_in_range("pri_beta_init", pri_beta_init, 0.0, 1.0)
         require_in_range("pri_beta_final", pri_beta_final, 0.0, 1.0)
         require_int_at_least("pri_beta_steps", pri_beta_steps, 1)
-        if snapshot_replay not in (True, False, "auto"):
-            raise ValueError(
-                f"snapshot_replay must be True, False or 'auto', got {snapshot_replay!r}"
-            )
-        if batch_size > replay_size:
-            raise ValueError(
-                f"batch_size {batch_size} exceeds replay_size {replay_size}: raise "
-                "replay_size or lower batch_size"
-            )
-        self.discount = discount
-        self._batch_size = batch_size  # read through RlAlgorithm.batch_size
-        self.min_steps_learn = int(min_steps_learn)
         self.delta_clip = delta_clip
-        self.replay_size = int(replay_size)
-        self.replay_ratio = replay_ratio
-        self.target_update_tau = target_update_tau
-        self.target_update_interval = target_update_interval
-        self.n_step_return = n_step_return
         self.learning_rate = learning_rate
-        self.OptimCls = OptimCls
-        self.optim_kwargs = dict(optim_kwargs or {})
-        self.initial_optim_state_dict = initial_optim_state_dict
-        self.clip_grad_norm = clip_grad_norm
         self.eps_steps = int(eps_steps)
         self.double_dqn = double_dqn
         self.prioritized_replay = prioritized_replay
@@ -164,148 +143,36 @@ class DQN(RlAlgorithm):
         self.pri_beta_final = pri_beta_final
         self.pri_beta_steps = int(pri_beta_steps)
         self.default_priority = default_priority
-        self.ReplayBufferCls = ReplayBufferCls
-        self.replay_kwargs = dict(replay_kwargs or {})
-        self.updates_per_sync = updates_per_sync
-        self.snapshot_replay = snapshot_replay
-        self.replay_buffer = None
         self.skipped_steps = 0
         self._nonfinite_streak = 0
-        self._update_credit = 0.0  # fractional gradient steps owed (replay_ratio)
-        self._steps_in_replay = 0  # env steps appended since the replay was (re)built
 
     # -- set-up -------------------------------------------------------------------
 
-    def initialize(
-        self,
-        agent,
-        n_itr: int,
-        batch_spec,
-        mid_batch_reset: bool = False,
-        examples=None,
-        world_size: int = 1,
-        rank: int = 0,
-    ):
-        """Bind the agent, build optimizer and replay, and give the agent its epsilon schedule."""
-        if examples is None:
-            raise ValueError(f"{type(self).__name__}.initialize needs the sampler's examples")
-        require_int_at_least("n_itr", n_itr, 1)
-        self.agent = agent
-        self.n_itr = n_itr
-        self.batch_spec = batch_spec
-        self.mid_batch_reset = mid_batch_reset
-        self.world_size = world_size
-        self.rank = rank
-        self.sampler_bs = batch_spec.size
-        self.updates_per_itr = self.replay_ratio * self.sampler_bs / self.batch_size
-        self.min_itr_learn = int(self.min_steps_learn // self.sampler_bs)
+    def initialize_optimization(self):
+        """The optimizer, and the agent's epsilon schedule (annealed after ``min_itr_learn``)."""
         eps_itr_max = max(1, self.eps_steps // self.sampler_bs)
-        agent.set_epsilon_itr_min_max(self.min_itr_learn, self.min_itr_learn + eps_itr_max)
+        self.agent.set_epsilon_itr_min_max(self.min_itr_learn, self.min_itr_learn + eps_itr_max)
         self.optimizer = make_optimizer(
-            self.OptimCls, agent.parameters(), self.learning_rate, self.optim_kwargs
+            self.OptimCls, self.agent.parameters(), self.learning_rate, self.optim_kwargs
         )
-        if self.initial_optim_state_dict is not None:
-            self.optimizer.load_state_dict(self.initial_optim_state_dict)
         self._grad_tools = GradientTools(self.optimizer)
-        self.initialize_replay_buffer(examples, batch_spec)
 
-    def examples_to_buffer(self, examples):
-        """One entry of what the replay stores, built from the sampler's examples."""
-        observation = np.asarray(examples["observation"])
-        fields = dict(
-            observation=observation,
-            action=examples["action"],
-            reward=examples["reward"],
-            done=examples["done"],
-            timeout=np.asarray(getattr(examples["env_info"], "timeout", False), dtype=bool),
-            final_observation=observation,
-        )
-        if self._frame_replay(observation):
-            traj_done = getattr(examples["env_info"], "traj_done", examples["done"])
-            return SamplesToBufferFrame(**fields, traj_done=np.asarray(traj_done, dtype=bool))
-        return SamplesToBuffer(**fields)
+    def default_replay_class(self, example) -> type:
+        if not self.prioritized_replay:
+            return super().default_replay_class(example)
+        if self._frame_replay(example.observation):
+            return PrioritizedReplayFrameBuffer
+        return PrioritizedReplayBuffer
 
-    @staticmethod
-    def _frame_replay(observation) -> bool:
-        """uint8 stacks of 2-D frames ``[n_frames, H, W]`` go to a frame-deduplicating replay."""
-        return observation.dtype == np.uint8 and observation.ndim == 3
-
-    def initialize_replay_buffer(self, examples, batch_spec):
-        example = self.examples_to_buffer(examples)
-        frames = isinstance(example, SamplesToBufferFrame)
-        kwargs = dict(
-            example=example,
-            size=self.replay_size,
-            B=batch_spec.B,
-            discount=self.discount,
-            n_step_return=self.n_step_return,
-            seed=self.replay_seed(),
-        )
-        if self.prioritized_replay:
-            kwargs.update(alpha=self.pri_alpha, beta=self.pri_beta_init)
-            if self.default_priority is not None:
-                kwargs["default_priority"] = self.default_priority
-            default_cls = PrioritizedReplayFrameBuffer if frames else PrioritizedReplayBuffer
-        else:
-            default_cls = UniformReplayFrameBuffer if frames else UniformReplayBuffer
-        ReplayCls = self.ReplayBufferCls or default_cls
-        self.replay_buffer = ReplayCls(**kwargs, **self.replay_kwargs)
-        self._steps_in_replay = 0
-
-    def replay_seed(self) -> int:
-        """The replay's sampling seed, drawn from the run's seeded torch generator."""
-        return int(torch.randint(0, 2**31 - 1, ()).item())
+    def replay_buffer_kwargs(self, example, batch_spec) -> dict:
+        if not self.prioritized_replay:
+            return {}
+        kwargs = dict(alpha=self.pri_alpha, beta=self.pri_beta_init)
+        if self.default_priority is not None:
+            kwargs["default_priority"] = self.default_priority
+        return kwargs
 
     # -- one iteration --------------------------------------------------------------
-
-    def samples_to_buffer(self, samples):
-        """The ``[T, B]`` batch as the replay stores it."""
-        env = samples.env
-        timeout = getattr(env.env_info, "timeout", None)
-        if timeout is None:
-            timeout = torch.zeros_like(env.done)
-        final_observation = getattr(env, "final_observation", None)
-        if final_observation is None:
-            if bool(timeout.any()):
-                raise ValueError(
-                    "samples have time-limit cuts but no final_observation: initialize the "
-                    "sampler with final_observation=True (the runners do, from "
-                    f"{type(self).__name__}.final_observation)"
-                )
-            final_observation = env.observation  # unused where timeout is false
-        fields = dict(
-            observation=env.observation,
-            action=samples.agent.action,
-            reward=env.reward,
-            done=env.done,
-            timeout=timeout,
-            final_observation=final_observation,
-        )
-        if isinstance(self.replay_buffer.example, SamplesToBufferFrame):
-            traj_done = getattr(env.env_info, "traj_done", env.done)
-            return SamplesToBufferFrame(**fields, traj_done=traj_done)
-        return SamplesToBuffer(**fields)
-
-    def append_samples(self, samples):
-        """Store the batch; wait-reset padding (steps after an env's done) is marked invalid."""
-        kwargs = {}
-        if not self.mid_batch_reset:
-            kwargs["valid"] = valid_from_done(samples.env.done).to(torch.bool)
-        self.replay_buffer.append_samples(self.samples_to_buffer(samples), **kwargs)
-        self._steps_in_replay += self.sampler_bs
-
-    def ready_to_learn(self, itr: int) -> bool:
-        """After ``min_steps_learn`` env steps (counted again after a resume without replay)."""
-        return itr >= self.min_itr_learn and self._steps_in_replay >= min(
-            self.min_steps_learn, self.replay_size
-        )
-
-    def n_updates(self) -> int:
-        """Gradient steps this iteration: ``replay_ratio`` exactly, fractions carried over."""
-        self._update_credit += self.updates_per_itr
-        n = int(self._update_credit)
-        self._update_credit -= n
-        return n
 
     def optimize_agent(self, itr: int, samples=None, sampler_itr=None):
         """Append ``samples`` (if given) to the replay, then train on replay batches."""
@@ -415,19 +282,11 @@ class DQN(RlAlgorithm):
 
     # -- saving and resuming ------------------------------------------------------------
 
-    def _replay_in_snapshot(self) -> bool:
-        if self.snapshot_replay == "auto":
-            return self.replay_buffer.nbytes <= AUTO_SNAPSHOT_REPLAY_BYTES
-        return bool(self.snapshot_replay)
-
     def state_dict(self) -> dict:
         state = super().state_dict()
         state.update(
             skipped_steps=self.skipped_steps,
             nonfinite_streak=self._nonfinite_streak,
-            update_credit=self._update_credit,
-            steps_in_replay=self._steps_in_replay,
-            replay=self.replay_buffer.state_dict() if self._replay_in_snapshot() else None,
         )
         return state
 
@@ -435,9 +294,3 @@ class DQN(RlAlgorithm):
         super().load_state_dict(state_dict)
         self.skipped_steps = state_dict["skipped_steps"]
         self._nonfinite_streak = state_dict["nonfinite_streak"]
-        self._update_credit = state_dict["update_credit"]
-        if state_dict["replay"] is not None:
-            self.replay_buffer.load_state_dict(state_dict["replay"])
-            self._steps_in_replay = state_dict["steps_in_replay"]
-        else:  # refill before learning again
-            self._steps_in_replay = 0

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from rlpyt.algos.dqn.dqn import DQN, OptInfo
-from rlpyt.algos.utils import inv_value_rescale, valid_from_done, value_rescale
+from rlpyt.algos.utils import inv_value_rescale, value_rescale
 from rlpyt.replays.collections import SamplesToBufferRnn, SamplesToBufferRnnFrame
 from rlpyt.replays.sequence.frame import (
     PrioritizedSequenceReplayFrameBuffer,
@@ -132,46 +132,32 @@ class R2D1(DQN):
                 f"sampler batch_T {batch_spec.T} is not a multiple of store_rnn_state_interval "
                 f"{self.store_rnn_state_interval}: stored RNN states must line up with batches"
             )
-        example = self.examples_to_buffer(examples)
+        super().initialize_replay_buffer(examples, batch_spec)
+
+    def default_replay_class(self, example) -> type:
         frames = isinstance(example, SamplesToBufferRnnFrame)
-        kwargs = dict(
-            example=example,
-            size=self.replay_size,
-            B=batch_spec.B,
-            discount=self.discount,
-            n_step_return=self.n_step_return,
-            seed=self.replay_seed(),
+        if self.prioritized_replay:
+            return (
+                PrioritizedSequenceReplayFrameBuffer if frames else PrioritizedSequenceReplayBuffer
+            )
+        return UniformSequenceReplayFrameBuffer if frames else UniformSequenceReplayBuffer
+
+    def replay_buffer_kwargs(self, example, batch_spec) -> dict:
+        kwargs = super().replay_buffer_kwargs(example, batch_spec)  # prioritization
+        kwargs.update(
             rnn_state_interval=self.store_rnn_state_interval,
             batch_T=self.batch_T,
             warmup_T=self.warmup_T,
         )
         if self.prioritized_replay:
-            kwargs.update(
-                alpha=self.pri_alpha,
-                beta=self.pri_beta_init,
-                input_priorities=self.input_priorities,
-            )
-            if self.default_priority is not None:
-                kwargs["default_priority"] = self.default_priority
-            default_cls = (
-                PrioritizedSequenceReplayFrameBuffer if frames else PrioritizedSequenceReplayBuffer
-            )
-        else:
-            default_cls = (
-                UniformSequenceReplayFrameBuffer if frames else UniformSequenceReplayBuffer
-            )
-        ReplayCls = self.ReplayBufferCls or default_cls
-        self.replay_buffer = ReplayCls(**kwargs, **self.replay_kwargs)
-        self._steps_in_replay = 0
+            kwargs["input_priorities"] = self.input_priorities
+        return kwargs
 
     def append_samples(self, samples):
-        kwargs = {}
-        if not self.mid_batch_reset:
-            kwargs["valid"] = valid_from_done(samples.env.done) > 0
         if self.input_priorities:
-            kwargs["priorities"] = self.compute_input_priorities(samples)
-        self.replay_buffer.append_samples(self.samples_to_buffer(samples), **kwargs)
-        self._steps_in_replay += self.sampler_bs
+            super().append_samples(samples, priorities=self.compute_input_priorities(samples))
+        else:
+            super().append_samples(samples)
 
     def compute_input_priorities(self, samples) -> torch.Tensor:
         """Priorities ``[T // interval, B]`` of the new sequence starts, from the sampler's Q.
