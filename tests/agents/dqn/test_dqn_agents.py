@@ -123,7 +123,7 @@ def test_update_target_polyak_moves_by_tau(cartpole):
     new = agent.model.state_dict()
     agent.update_target(tau=0.1)
     for k, target in agent.target_model.state_dict().items():
-        assert torch.equal(target, 0.9 * old[k] + 0.1 * new[k])
+        assert torch.equal(target, torch.lerp(old[k], new[k], 0.1))  # old + 0.1 * (new - old)
         assert torch.allclose(target - old[k], 0.1 * (new[k] - old[k]), atol=1e-6)
         assert torch.allclose(target - old[k], torch.full_like(target, 0.05), atol=1e-6)
     with pytest.raises(ValueError, match="tau"):
