@@ -181,15 +181,15 @@ def test_wait_reset_in_parallel(no_leftovers):
     assert completed == [[(2.0, 2)] * 4, [(4.0, 4)] * 4]
 
 
-def _evaluate(SamplerCls, affinity=None, track=None, **kwargs):
+def _evaluate(SamplerCls, affinity=None, track=None, eval_n_envs=2, **kwargs):
     sampler = SamplerCls(
         EnvCls=CountingEnv,
         env_kwargs=dict(lengths=(2, 20)),
         batch_T=2,
         batch_B=2,
         max_decorrelation_steps=0,
-        eval_n_envs=2,
-        eval_max_steps=200,
+        eval_n_envs=eval_n_envs,
+        eval_max_steps=100 * eval_n_envs,
         **kwargs,
     )
     sampler.initialize(ObsAgent(fixed_action=0), affinity=affinity, seed=0)
@@ -218,6 +218,18 @@ def test_eval_in_parallel_reports_complete_episodes_like_serial(no_leftovers, Sa
     # 100 steps per env: 2, 20, 2, 20, 2, 20, 2, 20, 2 complete; the last 20 does not.
     assert len(parallel) == 18
     assert len(parallel_again) == 18
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("SamplerCls", [CpuSampler, GpuSampler, AlternatingSampler])
+def test_eval_with_fewer_eval_envs_than_workers(no_leftovers, SamplerCls):
+    """One eval env, two workers: only the worker holding it evaluates."""
+    infos, infos_again, _ = _evaluate(
+        SamplerCls, affinity=AFFINITY, track=no_leftovers, eval_n_envs=1
+    )
+    # 100 steps of one env: 2, 20, 2, 20, 2, 20, 2, 20, 2 complete.
+    assert [info.Length for info in infos] == [2, 20] * 4 + [2]
+    assert [info.Length for info in infos_again] == [2, 20] * 4 + [2]
 
 
 @pytest.mark.timeout(60)

@@ -106,6 +106,8 @@ class ParallelSamplerBase(BaseSampler):
         self._worker_env_indices = groups  # env columns [b] of each worker
         eval_groups = _split(self.eval_n_envs, len(groups), "eval_n_envs")
         eval_groups += [[] for _ in range(len(groups) - len(eval_groups))]
+        # Evaluation commands go only to workers with eval envs (fewer eval envs than workers).
+        self._eval_workers = [w for w, group in enumerate(eval_groups) if group]
         global_B = B * world_size
         env_ranks = [rank * B + b for b in range(B)]
         example_env = _make_example_env(self.EnvCls, self.env_kwargs)
@@ -330,7 +332,9 @@ class ParallelSamplerBase(BaseSampler):
         if not self.eval_n_envs:
             raise RuntimeError("evaluate_agent needs eval_n_envs > 0 in the sampler")
         self.agent.sync_shared_memory()
-        results = self._command("eval", itr, self.batch_timeout, "evaluation")
+        results = self._command(
+            "eval", itr, self.batch_timeout, "evaluation", workers=self._eval_workers
+        )
         unfinished = sum(n for _, n in results)
         if unfinished:
             warnings.warn(

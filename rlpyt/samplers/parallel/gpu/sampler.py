@@ -100,13 +100,18 @@ class GpuSampler(ParallelSamplerBase):
         agent, step = self.agent, self.eval_step_buffer_np
         agent.eval_mode(itr)  # evaluation has its own recurrent state: sampling's is kept
         agent.reset()
-        running = sum(self._command("eval_begin", itr, self.batch_timeout, "evaluation"))
+        workers = self._eval_workers
+        running = sum(
+            self._command("eval_begin", itr, self.batch_timeout, "evaluation", workers=workers)
+        )
         completed, t = [], 0
         max_T = self.eval_max_steps // self.eval_n_envs
         while running and t < max_T:
             act_pyt, _ = agent.step(*self._eval_inputs_pyt)
             step.action[:] = numpify_buffer(act_pyt)
-            results = self._command("eval_step", itr, self.batch_timeout, "evaluation")
+            results = self._command(
+                "eval_step", itr, self.batch_timeout, "evaluation", workers=workers
+            )
             running = 0
             for infos, n_running in results:
                 completed.extend(infos)
