@@ -9,6 +9,12 @@ agent), ``gpu`` (:class:`GpuSampler`: workers step envs, the training process
 picks all actions in one batch) or ``alternating`` (:class:`AlternatingSampler`:
 two groups of GPU-sampler workers take turns). ``sampler.workers`` is the number
 of worker processes, each pinned to one of the usable CPU cores.
+
+``affinity_code`` (``train --affinity``, given by the launcher) is a slot affinity code
+(``rlpyt.utils.launching.affinity``): the run's master process is pinned to the slot's cores,
+a parallel sampler's workers to its worker cores (``sampler.workers`` of them at most), its
+GPU is the slot's, and ``runner.torch_threads`` is capped at the slot's core count (default:
+that count).
 """
 
 import os
@@ -64,10 +70,11 @@ def _sampler_cls(kind: str):
     return AlternatingSampler
 
 
-def _worker_cpus(s: dict, kind: str) -> list | None:
+def _worker_cpus(s: dict, kind: str, slot: dict | None = None) -> list | None:
     """The cores to pin the workers to (one worker each); ``None`` for the serial sampler.
 
-    More workers than usable cores, or than ``batch_B`` envs, are clamped with a warning.
+    More workers than usable cores (with ``slot``: than the slot's worker cores), or than
+    ``batch_B`` envs, are clamped with a warning.
     """
     workers = s.get("workers")
     if workers is not None:
@@ -81,12 +88,16 @@ def _worker_cpus(s: dict, kind: str) -> list | None:
                 stacklevel=3,
             )
         return None
-    cpus = usable_cpus()
+    cpus = usable_cpus() if slot is None else list(slot["workers_cpus"])
     n = len(cpus) if workers is None else workers
     if n > len(cpus):
+        where = (
+            "usable CPU cores (os.sched_getaffinity)"
+            if slot is None
+            else f"worker cores {cpus} of the --affinity slot"
+        )
         warnings.warn(
-            f"sampler.workers={n} is more than the {len(cpus)} usable CPU cores "
-            f"(os.sched_getaffinity): using {len(cpus)} workers",
+            f"sampler.workers={n} is more than the {len(cpus)} {where}: using {len(cpus)} workers",
             stacklevel=3,
         )
         n = len(cpus)
@@ -174,13 +185,50 @@ def make_env_factory(env_config: dict):
     return partial(gym_make, env_id), kwargs, TrajInfo
 
 
-def build_experiment(config: dict, resume_from=None):
+def _slot_affinity(affinity_code: str) -> dict:
+    """The run dict of a slot affinity code (one synchronous run); see the module docstring."""
+    from rlpyt.utils.launching.exp_launcher import slot_affinity
+
+    affinity = slot_affinity(affinity_code)
+    if isinstance(affinity, list) or "master_cpus" not in affinity:
+        layout = (
+            "one run dict per GPU (gpu_per_run > 1)"
+            if isinstance(affinity, list)
+            else "an asynchronous layout (async_sample)"
+        )
+        raise ValueError(
+            f"--affinity {affinity_code!r} gives {layout}, but `train` runs one synchronous "
+            "run in one slot: use a code without the gpr and asm tokens"
+        )
+    return affinity
+
+
+def _runner_affinity(r: dict, workers_cpus: list | None, slot: dict | None) -> dict:
+    """The runner's affinity dict: from the config, or from the ``--affinity`` slot."""
+    affinity = dict(cuda_idx=r.get("cuda_idx"), torch_threads=r.get("torch_threads"))
+    if slot is not None:
+        threads = slot["master_torch_threads"]
+        if r.get("torch_threads"):
+            threads = min(int(r["torch_threads"]), threads)
+        affinity.update(
+            cuda_idx=slot["cuda_idx"], torch_threads=threads, set_affinity=slot["set_affinity"]
+        )
+        if slot["set_affinity"]:
+            affinity["master_cpus"] = list(slot["master_cpus"])
+    if workers_cpus is not None:
+        affinity["workers_cpus"] = workers_cpus
+    return affinity
+
+
+def build_experiment(config: dict, resume_from=None, affinity_code: str | None = None):
     """The runner (with its sampler, agent and algorithm) for ``config``; nothing is started yet.
 
-    Raises ``ValueError`` (or ``TypeError`` for a value of the wrong type) naming the first
-    invalid setting; no env is built here.
+    ``affinity_code``: a slot affinity code (``train --affinity``) placing the run on its
+    slot's cores and GPU. Raises ``ValueError`` (or ``TypeError`` for a value of the wrong
+    type) naming the first invalid setting; no env is built here.
     """
     s, r = config["sampler"], config["runner"]
+    slot = None if affinity_code is None else _slot_affinity(affinity_code)
     kind = s.get("kind", "serial")  # run directories of older versions have no sampler.kind
     if kind not in SAMPLER_KINDS:
         raise ValueError(f"sampler.kind must be one of {list(SAMPLER_KINDS)}, got {kind!r}")
@@ -191,7 +239,7 @@ def build_experiment(config: dict, resume_from=None):
         )
     require_int_at_least("sampler.batch_T", s["batch_T"], 1)
     require_int_at_least("sampler.batch_B", s["batch_B"], 1)
-    workers_cpus = _worker_cpus(s, kind)
+    workers_cpus = _worker_cpus(s, kind, slot)
     algo_kwargs = dict(config["algo"])
     AlgoCls = _algo_cls(config["algo_name"])
     algo = AlgoCls(**algo_kwargs)  # validates its hyperparameters
@@ -260,11 +308,7 @@ def build_experiment(config: dict, resume_from=None):
         seed=r.get("seed"),
         log_interval_steps=r["log_interval_steps"],
         resume_from=resume_from,
-        affinity=dict(
-            cuda_idx=r.get("cuda_idx"),
-            torch_threads=r.get("torch_threads"),
-            **({} if workers_cpus is None else {"workers_cpus": workers_cpus}),
-        ),
+        affinity=_runner_affinity(r, workers_cpus, slot),
     )
     return runner
 

@@ -6,6 +6,7 @@ python -m rlpyt train --config ppo_cartpole.yaml --seed 2 --set algo.epochs=10
 python -m rlpyt train --resume data/local/ppo_CartPole-v1/run_0 --steps 200000
 python -m rlpyt plot data/local/sweep --group-by algo.learning_rate   # PNGs in sweep/plots
 python -m rlpyt summary data/local/sweep --group-by algo.learning_rate
+python -m rlpyt launch grid.yaml --dry-run    # a grid of runs side by side (see rlpyt.cli.launch)
 """
 
 import argparse
@@ -82,6 +83,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     train.add_argument(
         "--print-config", action="store_true", help="print the resolved config and exit"
+    )
+    train.add_argument(
+        "--affinity",
+        metavar="SLOT_CODE",
+        help="slot affinity code (e.g. 1slt_4cpu_1cpr, as the launcher gives it): pins the "
+        "run and its workers to the slot's cores and picks its GPU",
+    )
+    from rlpyt.cli.launch import add_launch_arguments
+
+    add_launch_arguments(
+        sub.add_parser(
+            "launch",
+            help="run a grid of settings (a YAML or JSON grid file) side by side on this machine",
+        )
     )
     plot = sub.add_parser(
         "plot",
@@ -244,7 +259,7 @@ def _prepare_training(args):
         print(json.dumps(config, indent=2))
         return None
     location = _run_location(config, resume)
-    runner = build_experiment(config, resume_from=resume)
+    runner = build_experiment(config, resume_from=resume, affinity_code=args.affinity)
     if resume and not _has_snapshot(resume):
         raise FileNotFoundError(f"--resume {resume}: no snapshot (params.pkl or itr_*.pkl)")
     check_env(config["env"])  # the one check that builds an env: last, and still before logging
@@ -386,6 +401,10 @@ def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     if args.command in ("plot", "summary"):
         return _results(args)
+    if args.command == "launch":
+        from rlpyt.cli.launch import launch_command
+
+        return launch_command(args)
     from rlpyt.utils.checkpoint import CheckpointError
 
     try:

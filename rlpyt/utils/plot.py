@@ -102,8 +102,14 @@ def _as_paths(paths) -> list[str]:
     return [os.fspath(path) for path in paths]
 
 
+_SET_ASIDE_ATTEMPT = re.compile(r"^run_.+\.attempt\d+$")
+
+
 def find_runs(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> list[str]:
-    """Every directory holding a ``progress.csv`` at or below ``paths`` (sorted, unique)."""
+    """Every directory holding a ``progress.csv`` at or below ``paths`` (sorted, unique).
+
+    Directories ``run_<k>.attempt<n>`` (earlier attempts the launcher moved aside) are skipped.
+    """
     found = set()
     for path in _as_paths(paths):
         if os.path.isfile(path) and os.path.basename(path) == "progress.csv":
@@ -111,7 +117,9 @@ def find_runs(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> list[st
             continue
         if not os.path.isdir(path):
             raise FileNotFoundError(f"find_runs: {path} is neither a directory nor a progress.csv")
-        for root, _dirs, files in os.walk(path):
+        for root, dirs, files in os.walk(path):
+            # Attempts the launcher set aside before restarting a run are not runs.
+            dirs[:] = [d for d in dirs if not _SET_ASIDE_ATTEMPT.match(d)]
             if "progress.csv" in files:
                 found.add(os.path.abspath(root))
     return sorted(found)

@@ -467,3 +467,14 @@ def test_wrong_types_are_named():
         encode_affinity(n_cpu_core=4, n_gpu=0, alternating="yes")
     with pytest.raises(ValueError, match="cpus must be distinct"):
         affinity_from_code("0slt_2cpu", cpus=[1, 1])
+
+
+def test_launched_runs_count_cores_in_the_launchers_cpus(monkeypatch):
+    """A run pinned by the launcher sees one CPU; codes still index the launcher's CPUs."""
+    monkeypatch.setenv("RLPYT_LAUNCH_CPUS", "4,2")
+    assert aff.usable_cpus() == [2, 4]
+    run = aff.affinity_from_code("1slt_2cpu_0gpu")
+    assert run["master_cpus"] == [4] and run["workers_cpus"] == [4]
+    monkeypatch.setenv("RLPYT_LAUNCH_CPUS", "0,x")
+    with pytest.raises(ValueError, match="RLPYT_LAUNCH_CPUS='0,x' is not a comma-separated"):
+        aff.usable_cpus()

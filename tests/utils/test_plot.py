@@ -301,3 +301,11 @@ def test_logged_run_reads_with_csv_json_and_pandas(tmp_path):
     frame = pandas.read_csv(os.path.join(run_dir, "progress.csv"))
     assert frame["ReturnAverage"].isna().tolist() == [False, True, False]
     assert frame["CumSteps"].tolist() == [64, 128, 192]
+
+
+def test_find_runs_skips_attempts_the_launcher_set_aside(tmp_path):
+    for name in ("run_0", "run_0.attempt1", "run_1"):
+        (tmp_path / "lr_1" / name).mkdir(parents=True)
+        (tmp_path / "lr_1" / name / "progress.csv").write_text("Iteration\n0\n")
+    runs = plot_module.find_runs(tmp_path)
+    assert [os.path.basename(r) for r in runs] == ["run_0", "run_1"]

@@ -1,5 +1,6 @@
-"""Launching experiments: hardware affinity codes (``affinity``) and, beside them, variants
-and the launcher that runs many experiments side by side on one machine."""
+"""Launching experiments: hardware affinity codes (``affinity``), variants of a config
+(``variant``), and the launcher that runs many experiments side by side on one machine
+(``exp_launcher``)."""
 
 from rlpyt.utils.launching.affinity import (
     affinity_from_code,
@@ -9,6 +10,20 @@ from rlpyt.utils.launching.affinity import (
     prepend_run_slot,
     quick_affinity_code,
 )
+from rlpyt.utils.launching.exp_launcher import (
+    LaunchSummary,
+    read_status,
+    resume_point,
+    run_experiments,
+    slot_affinity,
+)
+from rlpyt.utils.launching.variant import (
+    VariantLevel,
+    load_variant,
+    make_variants,
+    save_variant,
+    update_config,
+)
 
 __all__ = [
     "affinity_from_code",
@@ -17,4 +32,14 @@ __all__ = [
     "make_affinity",
     "prepend_run_slot",
     "quick_affinity_code",
+    "LaunchSummary",
+    "read_status",
+    "resume_point",
+    "run_experiments",
+    "slot_affinity",
+    "VariantLevel",
+    "load_variant",
+    "make_variants",
+    "save_variant",
+    "update_config",
 ]

@@ -140,8 +140,25 @@ class _Spec:
 # -- public API ---------------------------------------------------------------------
 
 
+# Set by the launcher for its runs: its own usable CPU ids, e.g. "0,1,2,3".
+LAUNCH_CPUS_ENV = "RLPYT_LAUNCH_CPUS"
+
+
 def usable_cpus() -> list[int]:
-    """The CPU ids this process may run on (``os.sched_getaffinity``), sorted."""
+    """The CPU ids this process may run on (``os.sched_getaffinity``), sorted.
+
+    In a run started by the launcher (which pins each run to its slot's cores, so
+    ``sched_getaffinity`` shows only those), the launcher's CPUs from ``RLPYT_LAUNCH_CPUS``:
+    a slot code's core indices count the machine's cores, not the slot's.
+    """
+    text = os.environ.get(LAUNCH_CPUS_ENV)
+    if text:
+        try:
+            return sorted(int(c) for c in text.split(","))
+        except ValueError:
+            raise ValueError(
+                f"{LAUNCH_CPUS_ENV}={text!r} is not a comma-separated CPU list"
+            ) from None
     if hasattr(os, "sched_getaffinity"):
         return sorted(os.sched_getaffinity(0))
     return list(range(os.cpu_count() or 1))
