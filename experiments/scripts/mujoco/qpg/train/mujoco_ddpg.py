@@ -1,0 +1,29 @@
+"""One MuJoCo DDPG run (config ``ddpg``), sampling serially in the training process.
+
+Started by the launch scripts (see experiments/training.py) as::
+
+    python mujoco_ddpg.py SLOT_AFFINITY_CODE LOG_DIR RUN_ID CONFIG_KEY [--tiny]
+"""
+
+# ruff: noqa: E402 (the repository root goes on the path before `experiments` is imported)
+import pathlib
+import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[5]))
+
+from experiments.configs import mujoco_qpg
+from experiments.training import TrainSpec, main
+from rlpyt.agents.qpg.ddpg_agent import DdpgAgent
+from rlpyt.algos.qpg.ddpg import DDPG
+from rlpyt.envs.gym import gym_make
+
+SPEC = TrainSpec(
+    configs=mujoco_qpg.configs,
+    tiny=mujoco_qpg.tiny,
+    EnvCls=gym_make,
+    AgentCls=DdpgAgent,
+    AlgoCls=DDPG,
+)
+
+if __name__ == "__main__":
+    main(SPEC)
