@@ -3,16 +3,18 @@ tree), ``--dry-run``, the grid file's errors, and ``train --affinity``."""
 
 import csv
 import json
+import os
 import textwrap
 
 import pytest
+import yaml
 
 import rlpyt.utils.launching.affinity as affinity_module
 from rlpyt.cli.build import build_experiment
 from rlpyt.cli.configs import apply_overrides, default_config
 from rlpyt.cli.main import main
 from rlpyt.utils.launching.exp_launcher import LAUNCH_CPUS_ENV, read_status
-from rlpyt.utils.plot import plot_experiment
+from rlpyt.utils.plot import group_runs, metric_figure, plot_experiment, read_progress
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -163,3 +165,36 @@ def test_train_affinity_errors(two_cpus, tmp_path, capsys):
     assert main([*args, "--affinity", "3cpu"]) == 2
     assert "has no run slot token" in capsys.readouterr().err
     assert not log_dir.exists()  # refused before anything was logged
+
+
+@pytest.mark.timeout(300)
+def test_the_readme_grid_runs_end_to_end_and_plots_one_curve_per_setting(tmp_path, capsys):
+    """examples/grid_cartpole.yaml as the README launches it, at a tiny budget."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, "..", "..", "examples", "grid_cartpole.yaml")) as f:
+        grid = yaml.safe_load(f)
+    grid["runs_per_setting"] = 1
+    grid["base"]["runner"].update(n_steps=1024, log_interval_steps=512)
+    grid["base"]["sampler"] = dict(batch_T=16, max_decorrelation_steps=0)
+    grid["base"]["algo"] = dict(epochs=1)
+    grid["allow_oversubscribe"] = True  # runs on one core too
+    path = tmp_path / "grid.yaml"
+    path.write_text(yaml.safe_dump(grid))
+    assert main(["launch", str(path), "--root", str(tmp_path)]) == 0
+    exp = tmp_path / grid["title"]
+    status = read_status(exp)
+    assert sorted(e["setting"] for e in status["runs"] if e["state"] == "done") == [
+        "lr1e-3/B16",
+        "lr1e-3/B8",
+        "lr3e-4/B16",
+        "lr3e-4/B8",
+    ]
+    groups = group_runs(
+        sorted(str(p.parent) for p in exp.glob("*/*/run_0/progress.csv")), roots=[str(exp)]
+    )
+    tables = {run: read_progress(run) for runs in groups.values() for run in runs}
+    figure = metric_figure(groups, "ReturnAverage", tables=tables)
+    assert len(figure.axes[0].get_lines()) == 4  # one curve per setting
+    capsys.readouterr()
+    assert main(["plot", str(exp)]) == 0
+    assert (exp / "plots" / "ReturnAverage.png").read_bytes()[:8] == PNG_MAGIC
