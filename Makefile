@@ -39,7 +39,7 @@ demo: venv
 	$(VPY) -m rlpyt train --algo ppo --env CartPole-v1 --steps 100000 --seed 1 --log-dir data/demo --run-id $(RUN)
 
 test: venv
-	$(VPY) -m pytest -q $(TEST_ARGS)
+	$(VPY) -m pytest -q --durations=30 $(TEST_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -12,6 +12,7 @@ __all__ = [
     "update_state_dict",
     "soft_update_",
     "polyak_update_",
+    "TargetUpdate",
     "RnnState",
     "run_lstm",
 ]
@@ -89,20 +90,44 @@ def soft_update_(targets: list, sources: list, tau: float) -> None:
                 t.copy_(s)
 
 
-def polyak_update_(target: torch.nn.Module, source: torch.nn.Module, tau: float) -> None:
-    """Move a target network towards ``source``: parameters by ``tau``, buffers copied.
+class TargetUpdate:
+    """Move target networks towards their sources: parameters by ``tau``, buffers copied.
 
-    Parameters: ``(1 - tau) * target + tau * source`` (:func:`soft_update_`; ``tau = 1``
-    copies). Buffers, such as running observation statistics, follow the online network
-    exactly: averaging them would make the target normalise with stale statistics.
+    ``TargetUpdate([(target, source), ...])(tau)``: parameters become ``target + tau *
+    (source - target)`` in one ``_foreach_lerp_`` (``tau = 1`` copies); buffers, such as
+    running observation statistics, follow the source exactly (averaging them would make
+    the target normalise with stale statistics). The tensor lists are gathered once: the
+    parameter objects of a module survive ``.to(device)``, ``share_memory()`` and
+    ``load_state_dict`` (which change their data in place).
     """
-    with torch.no_grad():
-        if tau == 1:
-            torch._foreach_copy_(list(target.parameters()), list(source.parameters()))
-        else:
-            soft_update_(list(target.parameters()), list(source.parameters()), tau)
-        for t, s in zip(target.buffers(), source.buffers(), strict=True):
-            t.copy_(s)
+
+    def __init__(self, pairs):
+        pairs = list(pairs)
+        self.targets = [p for target, _ in pairs for p in target.parameters()]
+        self.sources = [p for _, source in pairs for p in source.parameters()]
+        self.target_buffers = [b for target, _ in pairs for b in target.buffers()]
+        self.source_buffers = [b for _, source in pairs for b in source.buffers()]
+        shapes = [(t.shape, s.shape) for t, s in zip(self.targets, self.sources)]
+        if (
+            len(self.targets) != len(self.sources)
+            or any(a != b for a, b in shapes)
+            or len(self.target_buffers) != len(self.source_buffers)
+        ):
+            raise ValueError("TargetUpdate: each target must have its source's architecture")
+
+    def __call__(self, tau: float) -> None:
+        with torch.no_grad():
+            if tau == 1:
+                torch._foreach_copy_(self.targets, self.sources)
+            else:
+                soft_update_(self.targets, self.sources, tau)
+            for t, s in zip(self.target_buffers, self.source_buffers, strict=True):
+                t.copy_(s)
+
+
+def polyak_update_(target: torch.nn.Module, source: torch.nn.Module, tau: float) -> None:
+    """One :class:`TargetUpdate` of ``target`` towards ``source`` by ``tau``."""
+    TargetUpdate([(target, source)])(tau)
 
 
 # Recurrent state of an LSTM. Outside the model (agents, samples, algorithms) each

@@ -18,7 +18,7 @@ from rlpyt.agents.base import AgentStep, BaseAgent
 from rlpyt.agents.qpg.base import QpgAgentMixin, check_state_keys, split_initial_state
 from rlpyt.distributions.gaussian import DistInfo, Gaussian
 from rlpyt.models.qpg.mlp import MuMlpModel, QofMuMlpModel
-from rlpyt.models.utils import polyak_update_
+from rlpyt.models.utils import TargetUpdate
 from rlpyt.utils.collections import namedarraytuple
 from rlpyt.utils.validation import require_in_range, require_positive
 
@@ -86,6 +86,7 @@ class DdpgAgent(QpgAgentMixin, BaseAgent):
         self.q_model = None
         self.target_model = None
         self.target_q_model = None
+        self._target_update = None  # TargetUpdate of the target networks, built at first use
 
     @classmethod
     def _state_keys(cls) -> tuple:
@@ -115,6 +116,7 @@ class DdpgAgent(QpgAgentMixin, BaseAgent):
         self.q_model = self._build_q_model(self.initial_q_model_state_dict)
         self.target_model = self._build_target(self.ModelCls, self.model_kwargs, self.model)
         self.target_q_model = self._build_target(self.QModelCls, self.q_model_kwargs, self.q_model)
+        self._target_update = None
 
     def _build_q_model(self, state_dict):
         q_model = self.QModelCls(**self.env_model_kwargs, **self.q_model_kwargs)
@@ -177,32 +179,25 @@ class DdpgAgent(QpgAgentMixin, BaseAgent):
             return self.pretrain_std
         return self.action_std
 
-    def train_mode(self, itr: int):
-        super().train_mode(itr)
-        for net in self._trained_networks():
-            net.train()
+    # The critics run only in training (never while sampling or evaluating), so they stay
+    # in train mode: switching them twice per iteration cost ~0.2 ms at batch_T = 1.
 
     def sample_mode(self, itr: int):
         super().sample_mode(itr)
-        for net in self._trained_networks():
-            net.eval()
         self.distribution.set_std(self.exploration_std(itr))
-
-    def eval_mode(self, itr: int):
-        super().eval_mode(itr)
-        for net in self._trained_networks():
-            net.eval()
-
-    def _trained_networks(self) -> list:
-        return [self.q_model]
 
     # -- targets and parameters ---------------------------------------------------------
 
     def update_target(self, tau: float = 1) -> None:
         """``target <- (1 - tau) * target + tau * online`` for mu and q; ``tau = 1`` copies."""
         require_in_range("tau", tau, 0.0, 1.0, low_inclusive=False)
-        polyak_update_(self.target_model, self.model, tau)
-        polyak_update_(self.target_q_model, self.q_model, tau)
+        if self._target_update is None:  # the tensor lists, gathered once
+            self._target_update = TargetUpdate(self._target_pairs())
+        self._target_update(tau)
+
+    def _target_pairs(self) -> list:
+        """``(target, online)`` network pairs that :meth:`update_target` moves."""
+        return [(self.target_model, self.model), (self.target_q_model, self.q_model)]
 
     def mu_parameters(self):
         return self.model.parameters()

@@ -23,7 +23,7 @@ from rlpyt.agents.base import AgentStep, BaseAgent
 from rlpyt.agents.qpg.base import QpgAgentMixin, check_state_keys, split_initial_state
 from rlpyt.distributions.gaussian import DistInfoStd, Gaussian
 from rlpyt.models.qpg.mlp import PiMlpModel, QofMuMlpModel
-from rlpyt.models.utils import polyak_update_
+from rlpyt.models.utils import TargetUpdate
 from rlpyt.utils.collections import namedarraytuple
 from rlpyt.utils.validation import require_in_range, require_positive
 
@@ -83,6 +83,7 @@ class SacAgent(QpgAgentMixin, BaseAgent):
         self.q2_model = None
         self.target_q1_model = None
         self.target_q2_model = None
+        self._target_update = None  # TargetUpdate of the target critics, built at first use
 
     @classmethod
     def _state_keys(cls) -> tuple:
@@ -99,6 +100,7 @@ class SacAgent(QpgAgentMixin, BaseAgent):
         self.q2_model = self.QModelCls(**self.env_model_kwargs, **self.q_model_kwargs)
         self.target_q1_model = self._build_target(self.q1_model)
         self.target_q2_model = self._build_target(self.q2_model)
+        self._target_update = None
         dim = env_spaces.action.shape[0]
         # Training draws (pi) use the global RNG; acting draws the exploration generator.
         self.distribution = Gaussian(dim=dim, squash=self.action_squash)
@@ -172,29 +174,23 @@ class SacAgent(QpgAgentMixin, BaseAgent):
             return self.pretrain_std
         return None
 
-    def train_mode(self, itr: int):
-        super().train_mode(itr)
-        self.q1_model.train()
-        self.q2_model.train()
+    # The critics run only in training (never while sampling or evaluating), so they stay
+    # in train mode: switching them twice per iteration cost ~0.2 ms at batch_T = 1.
 
     def sample_mode(self, itr: int):
         super().sample_mode(itr)
-        self.q1_model.eval()
-        self.q2_model.eval()
         self.exploration_distribution.set_std(self.exploration_std(itr))
-
-    def eval_mode(self, itr: int):
-        super().eval_mode(itr)
-        self.q1_model.eval()
-        self.q2_model.eval()
 
     # -- targets and parameters ---------------------------------------------------------
 
     def update_target(self, tau: float = 1) -> None:
         """``target <- (1 - tau) * target + tau * online`` for both critics; 1 copies."""
         require_in_range("tau", tau, 0.0, 1.0, low_inclusive=False)
-        polyak_update_(self.target_q1_model, self.q1_model, tau)
-        polyak_update_(self.target_q2_model, self.q2_model, tau)
+        if self._target_update is None:  # the tensor lists, gathered once
+            self._target_update = TargetUpdate(
+                [(self.target_q1_model, self.q1_model), (self.target_q2_model, self.q2_model)]
+            )
+        self._target_update(tau)
 
     def pi_parameters(self):
         return self.model.parameters()

@@ -18,7 +18,6 @@ import torch
 from rlpyt.agents.qpg.ddpg_agent import AgentInfo, DdpgAgent
 from rlpyt.distributions.gaussian import DistInfo, Gaussian
 from rlpyt.models.qpg.mlp import MuMlpModel, QofMuMlpModel
-from rlpyt.models.utils import polyak_update_
 from rlpyt.utils.validation import require_positive
 
 __all__ = ["Td3Agent", "AgentInfo"]
@@ -103,9 +102,6 @@ class Td3Agent(DdpgAgent):
     def _learner_networks(self) -> list:
         return super()._learner_networks() + [self.q2_model, self.target_q2_model]
 
-    def _trained_networks(self) -> list:
-        return [self.q_model, self.q2_model]
-
     def set_target_noise(self, std: float, noise_clip: float | None = None) -> None:
         """Change the target smoothing noise (e.g. on a schedule)."""
         require_positive("target_noise_std", std)
@@ -141,10 +137,8 @@ class Td3Agent(DdpgAgent):
 
     # -- targets and parameters ---------------------------------------------------------
 
-    def update_target(self, tau: float = 1) -> None:
-        """Move mu', q1' and q2' towards the online networks by ``tau`` (1: copy)."""
-        super().update_target(tau)
-        polyak_update_(self.target_q2_model, self.q2_model, tau)
+    def _target_pairs(self) -> list:
+        return super()._target_pairs() + [(self.target_q2_model, self.q2_model)]
 
     def q_parameters(self):
         """Both critics' parameters (one optimizer trains them on the sum of their losses)."""
