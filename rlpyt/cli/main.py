@@ -355,7 +355,7 @@ def _plot(args) -> int:
 
 
 def _summary(args) -> int:
-    from rlpyt.utils.plot import format_summary, summarize
+    from rlpyt.utils.summary import format_summary, summarize
 
     with _warnings_on_stderr():
         rows = summarize(args.paths, args.group_by, args.metric)
