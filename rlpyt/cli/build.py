@@ -17,7 +17,6 @@ GPU is the slot's, and ``runner.torch_threads`` is capped at the slot's core cou
 that count).
 """
 
-import os
 import warnings
 from functools import partial
 
@@ -26,6 +25,7 @@ from rlpyt.samplers.collections import TrajInfo
 from rlpyt.samplers.parallel.cpu.collectors import CpuResetCollector, CpuWaitResetCollector
 from rlpyt.samplers.parallel.gpu.collectors import GpuResetCollector, GpuWaitResetCollector
 from rlpyt.samplers.serial.sampler import SerialSampler
+from rlpyt.utils.launching.affinity import usable_cpus
 from rlpyt.utils.validation import require_int_at_least
 
 __all__ = [
@@ -40,13 +40,6 @@ COLLECTORS = {"reset": CpuResetCollector, "wait_reset": CpuWaitResetCollector}
 GPU_COLLECTORS = {"reset": GpuResetCollector, "wait_reset": GpuWaitResetCollector}
 # Samplers whose workers only step envs (the training process picks the actions).
 _AGENT_IN_MASTER = ("gpu", "alternating")
-
-
-def usable_cpus() -> list:
-    """The CPU cores this process may run on (``os.sched_getaffinity``), sorted."""
-    if hasattr(os, "sched_getaffinity"):
-        return sorted(os.sched_getaffinity(0))
-    return list(range(os.cpu_count() or 1))
 
 
 def _sampler_cls(kind: str):
