@@ -244,14 +244,13 @@ class ReplayAlgorithm(RlAlgorithm):
         valid observations into their statistics here, so each transition counts
         once. ``replay_kwargs`` go to the replay's ``append_samples`` (e.g. priorities).
         """
-        observation = samples.env.observation
+        valid = None
         if not self.mid_batch_reset:
-            valid = valid_from_done(samples.env.done) > 0
-            replay_kwargs["valid"] = valid
-            observation = observation[valid]
+            valid = replay_kwargs["valid"] = valid_from_done(samples.env.done) > 0
         update_obs_rms = getattr(self.agent, "update_obs_rms", None)
-        if update_obs_rms is not None:
-            update_obs_rms(observation)
+        if update_obs_rms is not None:  # (no copy of the valid frames for agents without it)
+            observation = samples.env.observation
+            update_obs_rms(observation if valid is None else observation[valid])
         self.replay_buffer.append_samples(self.samples_to_buffer(samples), **replay_kwargs)
         self._steps_in_replay += self.sampler_bs
 

@@ -43,7 +43,7 @@ from collections.abc import Mapping
 from functools import partial
 from inspect import signature
 
-from rlpyt.cli.configs import config_from_file, read_config_file
+from rlpyt.cli.config_files import config_from_file, read_config_file
 from rlpyt.utils.launching.affinity import (
     detect_hyperthread_offset,
     encode_affinity,

@@ -16,14 +16,8 @@ import os
 import sys
 import warnings
 
-from rlpyt.cli.configs import (
-    ALGOS,
-    SAMPLER_KINDS,
-    apply_overrides,
-    config_from_file,
-    default_config,
-    default_log_dir,
-)
+from rlpyt.cli.config_files import config_from_file, default_log_dir
+from rlpyt.cli.configs import ALGOS, SAMPLER_KINDS, apply_overrides, default_config
 
 __all__ = ["main"]
 

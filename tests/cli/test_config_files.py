@@ -12,7 +12,8 @@ import sys
 import pytest
 
 import rlpyt.envs.gym
-from rlpyt.cli.configs import config_from_file, default_config, read_config_file
+from rlpyt.cli.config_files import config_from_file, read_config_file
+from rlpyt.cli.configs import default_config
 from rlpyt.cli.main import main
 
 PPO_YAML = """\
