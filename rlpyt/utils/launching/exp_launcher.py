@@ -173,6 +173,7 @@ def run_experiments(
     pin_cpus: bool = True,
     grace_period: float = 10.0,
     python: str | None = None,
+    backend: str = "local",
 ) -> LaunchSummary:
     """Run ``script`` for every variant, ``runs_per_setting`` times each; see the module doc.
 
@@ -189,11 +190,24 @@ def run_experiments(
         log_dir_root: where ``EXPERIMENT_DIR = log_dir_root/experiment_title`` lies.
         experiment_dir: the experiment directory itself (overrides the two above).
         allow_oversubscribe, pin_cpus, grace_period: see the module doc.
+        backend: ``"local"`` (this machine's run slots) or ``"ray"``: each run a Ray task
+            placed by its slot's CPU/GPU count (``allow_oversubscribe`` and ``pin_cpus`` do
+            not apply), see :func:`rlpyt.utils.launching.ray_launcher.run_experiments_ray`.
 
     Returns the :class:`LaunchSummary`. Raises ValueError or TypeError naming the problem
     before anything starts; ``KeyboardInterrupt`` after stopping every run on Ctrl-C or
     SIGTERM.
     """
+    if backend == "ray":
+        from rlpyt.utils.launching.ray_launcher import run_experiments_ray
+
+        return run_experiments_ray(
+            script, affinity_code, experiment_title, runs_per_setting, variants, log_dirs,
+            common_args, runs_args, log_dir_root=log_dir_root, experiment_dir=experiment_dir,
+            grace_period=grace_period, python=python,
+        )  # fmt: skip
+    if backend != "local":
+        raise ValueError(f"backend must be 'local' or 'ray', got {backend!r}")
     script = os.fspath(script)
     if not os.path.isfile(script):
         raise FileNotFoundError(f"run script {script} does not exist (or is not a file)")

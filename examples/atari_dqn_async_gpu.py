@@ -1,0 +1,84 @@
+"""
+DQN on Atari with asynchronous GPU-style sampling: a sampler process drives worker
+processes that only step environments, and selects the actions of all of them in one batched
+forward pass, while this process trains on the replay buffer at the same time, on the GPU
+when there is one. Without CUDA it falls back to the CPU, with a message.
+
+(The sampler process is forked and so cannot use CUDA itself: its batched forward pass runs
+on its CPU; see rlpyt/samplers/async_/gpu_sampler.py.)
+
+    python examples/atari_dqn_async_gpu.py --game pong --n_steps 1e6 --n_workers 2
+"""
+
+import os
+
+import torch
+
+from rlpyt.agents.dqn.atari.atari_dqn_agent import AtariDqnAgent
+from rlpyt.algos.dqn.dqn import DQN
+from rlpyt.envs.atari.atari_env import AtariEnv, AtariTrajInfo
+from rlpyt.runners.async_rl import AsyncRl
+from rlpyt.samplers.async_.gpu_sampler import AsyncGpuSampler
+from rlpyt.utils.logging.context import logger_context
+
+
+def build_and_train(
+    game="pong",
+    run_ID=0,
+    cuda_idx=None,
+    n_steps=10e6,
+    log_dir="data/local/atari_dqn_async_gpu",
+    n_workers=None,
+    min_steps_learn=int(5e4),
+    replay_size=int(1e6),
+    log_interval_steps=int(1e5),
+):
+    if cuda_idx is not None and not torch.cuda.is_available():
+        print(f"CUDA is not available: training on the CPU instead of cuda:{cuda_idx}.")
+        cuda_idx = None
+    elif cuda_idx is None:
+        print("No GPU asked for (or none available): training on the CPU.")
+    cpus = sorted(os.sched_getaffinity(0))
+    workers_cpus = cpus[: n_workers or len(cpus)]
+    sampler = AsyncGpuSampler(
+        EnvCls=AtariEnv,
+        TrajInfoCls=AtariTrajInfo,
+        env_kwargs=dict(game=game),
+        batch_T=4,
+        batch_B=8,  # split over the workers
+        max_decorrelation_steps=0,
+    )
+    algo = DQN(min_steps_learn=min_steps_learn, replay_size=replay_size, updates_per_sync=4)
+    runner = AsyncRl(
+        algo=algo,
+        agent=AtariDqnAgent(),
+        sampler=sampler,
+        n_steps=n_steps,
+        log_interval_steps=min(log_interval_steps, n_steps),
+        affinity=dict(cuda_idx=cuda_idx, workers_cpus=workers_cpus),
+    )
+    config = dict(game=game)
+    with logger_context(log_dir, run_ID, "dqn_async_gpu_" + game, config, snapshot_mode="last"):
+        runner.train()
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--game", help="Atari game", default="pong")
+    parser.add_argument("--run_ID", help="run identifier (logging)", type=int, default=0)
+    parser.add_argument(
+        "--cuda_idx",
+        help="gpu for the optimizer (default: 0 when CUDA is available, else the CPU)",
+        type=int,
+        default=0 if torch.cuda.is_available() else None,
+    )
+    parser.add_argument("--n_steps", help="total env steps", type=float, default=10e6)
+    parser.add_argument("--log_dir", default="data/local/atari_dqn_async_gpu")
+    parser.add_argument("--n_workers", help="worker processes (default: one per core)", type=int)
+    parser.add_argument("--min_steps_learn", type=int, default=int(5e4))
+    parser.add_argument("--replay_size", type=int, default=int(1e6))
+    parser.add_argument("--log_interval_steps", type=int, default=int(1e5))
+    args = parser.parse_args()
+    build_and_train(**vars(args))

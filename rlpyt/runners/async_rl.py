@@ -1,0 +1,362 @@
+"""Asynchronous runners: sampling and optimisation at the same time, through the replay.
+
+Three parties:
+
+* the **sampler process** (an async sampler of :mod:`rlpyt.samplers.async_`)
+  collects ``[T, B]`` batches into a shared-memory double buffer;
+* the **copier thread** of this process appends each finished batch to the
+  replay under the replay's write lock (:class:`~rlpyt.replays.async_.AsyncReplayBuffer`)
+  and hands the slot back, gathering the batch's completed trajectories;
+* the **optimizer** (this process's main thread) calls
+  ``algo.optimize_agent(itr, samples=None, sampler_itr=...)``, which samples the
+  replay under the read lock, and every ``algo.updates_per_sync`` updates writes
+  the new weights to shared memory for the sampler.
+
+**Replay-ratio throttle.** One optimizer iteration takes the gradient steps that
+one sampler batch pays for (``replay_ratio * T * B / batch_size``, as
+:class:`~rlpyt.runners.minibatch_rl.MinibatchRl`). Optimizer iteration ``o``
+waits until ``min_itr_learn + o + 1`` batches are in the replay; the sampler
+waits before batch ``s`` while ``s >= min_itr_learn + o + max_lead``. So the
+ratio of data consumed to data generated after ``min_steps_learn`` stays at
+``replay_ratio`` up to ``max_lead`` batches, either way; it is logged as
+``ReplayRatio``.
+
+**No hangs.** Every wait is bounded and checks the sampler process: its death
+or error is raised here (:class:`AsyncSamplerError`) with its traceback; an
+error in this process stops the sampler process. Ctrl-C and SIGTERM stop
+everything (SIGTERM raises :class:`~rlpyt.runners.minibatch_rl.Preempted`
+after a snapshot of the last log interval, the one consistent state). Shared
+memory is released on every exit path.
+
+Logging is per ``log_interval_steps`` env steps of the sampler; snapshots as in
+``MinibatchRl``. Resuming an async run (``resume_from``) is not supported.
+"""
+
+import contextlib
+import signal
+import threading
+import time
+
+from rlpyt.replays.async_ import AsyncReplayBuffer, RWLock
+from rlpyt.runners.minibatch_rl import MinibatchRlBase, Preempted, _sigint_ignored
+from rlpyt.utils.logging import logger
+from rlpyt.utils.seed import make_seed, set_seed
+
+__all__ = ["AsyncRlBase", "AsyncRl", "AsyncRlEval", "AsyncSamplerError"]
+
+_POLL = 0.05
+
+
+class AsyncSamplerError(RuntimeError):
+    """The sampler process failed, died or stopped answering."""
+
+
+class AsyncRlBase(MinibatchRlBase):
+    """The asynchronous loop (see the module docstring).
+
+    Args: those of :class:`~rlpyt.runners.minibatch_rl.MinibatchRlBase`
+    (``resume_from`` must be None), and
+
+        sampler_timeout: seconds the optimizer waits for the next batch
+            before raising :class:`AsyncSamplerError`.
+    """
+
+    def __init__(self, *args, sampler_timeout=300.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.resume_from is not None:
+            raise ValueError(
+                f"{type(self).__name__} cannot resume (resume_from={self.resume_from!r}); "
+                "resume with MinibatchRl, or start a new async run"
+            )
+        if not sampler_timeout > 0:
+            raise ValueError(f"sampler_timeout must be > 0 seconds, got {sampler_timeout!r}")
+        if not hasattr(self.sampler, "async_initialize"):
+            raise TypeError(
+                f"{type(self).__name__} needs an async sampler (rlpyt.samplers.async_), got "
+                f"{type(self.sampler).__name__}"
+            )
+        self.sampler_timeout = float(sampler_timeout)
+
+    # -- the loop -------------------------------------------------------------------
+
+    def train(self):
+        """Run the whole training; returns the number of sampler iterations."""
+        self._sigterm = False
+        self._copier = None
+        with self._sigterm_handler():
+            try:
+                n_itr = self.startup()
+                self.log_before_training()
+                n_opt_itr = max(n_itr - self.min_itr_learn, 0)
+                for opt_itr in range(n_opt_itr):
+                    self.wait_for_batches(self.min_itr_learn + opt_itr + 1)
+                    self.log_due()
+                    itr = self.min_itr_learn + opt_itr
+                    self.agent.train_mode(itr)
+                    opt_info = self.algo.optimize_agent(
+                        itr, samples=None, sampler_itr=self._n_appended - 1
+                    )
+                    self._opt_done = opt_itr + 1
+                    self.sampler.report_progress(self._opt_done)  # lets the sampler go on
+                    self.store_diagnostics(itr, [], opt_info)
+                    self.sync_weights()
+                    self.log_due()
+                self.wait_for_batches(n_itr)
+                self._opt_done = n_itr  # all done: the remaining intervals can be logged
+                self.log_due()
+            finally:
+                self.shutdown()
+        return n_itr
+
+    # -- set-up and tear-down -------------------------------------------------------
+
+    def startup(self):
+        self._set_affinity()
+        if self.seed is None:
+            self.seed = make_seed()
+        set_seed(self.seed)
+        examples = self.sampler.async_initialize(
+            agent=self.agent,
+            affinity=self.affinity,
+            seed=self.seed + 1,
+            bootstrap_value=getattr(self.algo, "bootstrap_value", False),
+            traj_info_kwargs=self.get_traj_info_kwargs(),
+            final_observation=getattr(self.algo, "final_observation", False),
+        )
+        self.itr_batch_size = self.sampler.batch_spec.size
+        n_itr = self.get_n_itr()
+        self.agent.to_device(self._cuda_idx())
+        self.algo.initialize(
+            agent=self.agent,
+            n_itr=n_itr,
+            batch_spec=self.sampler.batch_spec,
+            mid_batch_reset=self.sampler.mid_batch_reset,
+            examples=examples,
+        )
+        self.min_itr_learn = int(getattr(self.algo, "min_itr_learn", 0))
+        self.algo.replay_buffer = AsyncReplayBuffer(self.algo.replay_buffer, RWLock())
+        self.updates_per_sync = max(int(getattr(self.algo, "updates_per_sync", 1) or 1), 1)
+        self._synced_updates = 0
+        self.initialize_logging()
+        self._start_itr = 0
+        self._next_log_itr = self.log_interval_itrs - 1
+        self._cond = threading.Condition()
+        self._n_appended = 0
+        self._error = None
+        self._new_traj_infos = []
+        self._evaluations = {}  # sampler itr -> (traj_infos, seconds)
+        self._sampler_done = False
+        self._opt_done = 0
+        self.sampler.start(
+            n_itr=n_itr,
+            log_interval_itrs=self.log_interval_itrs,
+            min_itr_learn=self.min_itr_learn,
+            evaluate=self._eval,
+        )
+        self._copier = threading.Thread(target=self._copy_loop, name="rlpyt-replay-copier")
+        self._copier.daemon = True
+        self._stop_copier = False
+        self._copier.start()
+        logger.log(
+            f"Running {n_itr} sampler iterations of batch {self.itr_batch_size} env steps "
+            f"asynchronously (seed {self.seed}); learning from iteration {self.min_itr_learn}."
+        )
+        self._n_itr = n_itr
+        return n_itr
+
+    def shutdown(self):
+        if getattr(self, "_pbar", None) is not None:
+            self._pbar.close()
+            self._pbar = None
+        with _sigint_ignored():
+            if self._copier is not None:
+                self._stop_copier = True
+                self._copier.join(timeout=5.0)
+            self.sampler.shutdown()
+
+    # -- the copier thread ------------------------------------------------------------
+
+    def _copy_loop(self):
+        """Append finished batches to the replay; collect traj_infos and evaluations."""
+        sampler = self.sampler
+        conn, proc = sampler.conn, sampler.process
+        try:
+            while not self._stop_copier:
+                if not conn.poll(_POLL):
+                    if proc.exitcode is not None and not conn.poll(0):
+                        raise AsyncSamplerError(
+                            f"sampler process (pid {proc.pid}) died with {_exit_text(proc.exitcode)} "
+                            f"after {self._n_appended} batches"
+                        )
+                    continue
+                message = conn.recv()
+                kind = message[0]
+                if kind == "batch":
+                    _, itr, slot, traj_infos = message
+                    self.algo.append_samples(sampler.buffers_pyt[slot])
+                    sampler.send(("free", slot))
+                    with self._cond:
+                        self._n_appended = itr + 1
+                        self._new_traj_infos.extend(traj_infos)
+                        self._cond.notify_all()
+                elif kind == "eval":
+                    _, itr, traj_infos, seconds = message
+                    with self._cond:
+                        self._evaluations[itr] = (traj_infos, seconds)
+                        self._cond.notify_all()
+                elif kind == "done":
+                    with self._cond:
+                        self._sampler_done = True
+                        self._cond.notify_all()
+                elif kind == "error":
+                    raise AsyncSamplerError(f"the sampler process failed:\n{message[1]}")
+        except (EOFError, ConnectionResetError):  # the sampler process is gone: say how
+            proc.join(timeout=2.0)
+            how = (
+                "closed its pipe"
+                if proc.exitcode is None
+                else f"died with {_exit_text(proc.exitcode)}"
+            )
+            self._set_error(
+                AsyncSamplerError(
+                    f"sampler process (pid {proc.pid}) {how} after {self._n_appended} batches"
+                )
+            )
+        except BaseException as err:  # noqa: BLE001 - handed to the optimizer thread
+            self._set_error(err)
+
+    def _set_error(self, err):
+        with self._cond:
+            self._error = err
+            self._cond.notify_all()
+
+    def _wait(self, ready, what):
+        """Wait (bounded) until ``ready()``; raise the copier's error if there is one."""
+        deadline = time.monotonic() + self.sampler_timeout
+        with self._cond:
+            while True:
+                if self._error is not None:
+                    raise self._error
+                if self._sigterm:
+                    raise Preempted("stopped by SIGTERM")
+                if ready():
+                    return
+                if time.monotonic() > deadline:
+                    raise AsyncSamplerError(
+                        f"waited {self.sampler_timeout:g} s for {what}: the sampler process "
+                        f"(pid {self.sampler.process.pid}) is hung"
+                    )
+                self._cond.wait(_POLL)
+
+    def wait_for_batches(self, n: int):
+        """Until ``n`` sampler batches are in the replay."""
+        self._wait(lambda: self._n_appended >= n, f"sampler batch {n - 1}")
+
+    # -- weights ----------------------------------------------------------------------
+
+    def sync_weights(self):
+        """Send the weights to the sampler every ``updates_per_sync`` updates."""
+        updates = getattr(self.algo, "update_counter", 0)
+        if updates - self._synced_updates >= self.updates_per_sync:
+            self.sampler.weights.write(self.agent.model)
+            self._synced_updates = updates
+
+    # -- logging ------------------------------------------------------------------------
+
+    def log_due(self):
+        """Log every interval the sampler has completed and the optimizer has caught up with.
+
+        The optimizer has caught up with sampler iteration ``itr`` once it finished the
+        optimizer iteration that batch paid for (during warm-up, once the batch is in).
+        """
+        while self._n_appended > self._next_log_itr and (
+            self._next_log_itr < self.min_itr_learn + self._opt_done
+        ):
+            itr = self._next_log_itr
+            if self._eval:
+                self._wait(lambda itr=itr: itr in self._evaluations, f"the evaluation at itr {itr}")
+            with self._cond:
+                traj_infos, self._new_traj_infos = self._new_traj_infos, []
+            self._cum_completed_trajs += len(traj_infos)
+            if not self._eval:
+                self._traj_infos.extend(traj_infos)
+            self.log_interval(itr)
+            self._next_log_itr += self.log_interval_itrs
+
+    def store_diagnostics(self, itr, traj_infos, opt_info):
+        for k, values in self._opt_infos.items():
+            new = getattr(opt_info, k, [])
+            values.extend(new if isinstance(new, list | tuple) else [new])
+
+    def replay_ratio(self) -> float:
+        """Data consumed / data generated after ``min_steps_learn`` (the throttle's target)."""
+        consumed = getattr(self.algo, "update_counter", 0) * self.algo.batch_size
+        generated = (self._n_appended - self.min_itr_learn) * self.itr_batch_size
+        return consumed / generated if generated > 0 else 0.0
+
+    def log_diagnostics(self, itr, eval_traj_infos=None, eval_time=0.0):
+        logger.record_tabular("ReplayRatio", self.replay_ratio())
+        logger.record_tabular("SamplerItr", self._n_appended)
+        logger.record_tabular("OptimizerItr", int(self.sampler.opt_itr.value))
+        super().log_diagnostics(itr, eval_traj_infos, eval_time)
+
+    # -- signals --------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _sigterm_handler(self):
+        """SIGTERM ends the next wait with :class:`Preempted` (the last snapshot stands)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def on_sigterm(signum, frame):
+            if self._sigterm:
+                raise Preempted("stopped by a second SIGTERM")
+            self._sigterm = True
+
+        previous = signal.signal(signal.SIGTERM, on_sigterm)
+        try:
+            yield
+            if self._sigterm:
+                raise Preempted("stopped by SIGTERM")
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class AsyncRl(AsyncRlBase):
+    """Logs the training trajectories completed in each log interval."""
+
+
+class AsyncRlEval(AsyncRlBase):
+    """Logs offline evaluations, run by the sampler process at start and every log interval.
+
+    Needs a sampler built with ``eval_n_envs > 0``.
+    """
+
+    _eval = True
+
+    def startup(self):
+        if getattr(self.sampler, "eval_n_envs", 0) < 1:
+            raise ValueError(
+                "AsyncRlEval needs a sampler with eval_n_envs >= 1 (and eval_max_steps); "
+                "use AsyncRl to log training episodes"
+            )
+        return super().startup()
+
+    def log_before_training(self):
+        self._wait(lambda: -1 in self._evaluations, "the first evaluation")
+        traj_infos, seconds = self._evaluations.pop(-1)
+        self.log_diagnostics(-1, traj_infos, seconds)
+
+    def log_interval(self, itr):
+        traj_infos, seconds = self._evaluations.pop(itr)
+        self.log_diagnostics(itr, traj_infos, seconds)
+
+
+def _exit_text(exitcode: int) -> str:
+    if exitcode < 0:
+        try:
+            return f"signal {signal.Signals(-exitcode).name}"
+        except ValueError:
+            return f"signal {-exitcode}"
+    return f"exit code {exitcode}"

@@ -1,0 +1,412 @@
+"""Asynchronous sampling: a sampler process that fills a shared double buffer.
+
+An async sampler wraps one of the synchronous samplers (serial, CPU-parallel,
+GPU-parallel, alternating) and runs it in its own child process (which, for
+the parallel ones, starts its own worker processes). The training process and
+the sampler process share, through POSIX shared memory:
+
+* a **double buffer**: two ``[T, B]`` samples buffers. The sampler process
+  collects a batch, copies it into a free slot and sends ``("batch", itr,
+  slot, traj_infos)`` down a pipe; the runner's copier thread appends that slot
+  to the replay and sends the slot back as free. Sampling of the next batch
+  overlaps the copy and the optimisation.
+* **weights**: numpy copies of the agent model's ``state_dict`` behind a lock,
+  with a version counter. The optimizer writes new weights and bumps the
+  version; the sampler process loads them (under the same lock, so never a
+  torn read) before a batch only when the version is newer than its own.
+* **the optimizer's progress** (``opt_itr``): the sampler process collects
+  batch ``s`` only while ``s < min_itr_learn + opt_itr + max_lead``, so it
+  never runs more than ``max_lead`` batches ahead of the replay ratio.
+
+Nothing waits without a timeout: the sampler process exits when the training
+process dies (parent pid check) or says stop; the runner checks the sampler
+process's sentinel while it waits (see :mod:`rlpyt.runners.async_rl`).
+"""
+
+import multiprocessing as mp
+import os
+import signal
+import threading
+import time
+import traceback
+import warnings
+
+import numpy as np
+import torch
+
+from rlpyt.samplers.buffer import build_samples_buffer
+from rlpyt.samplers.parallel.base import _make_example_env
+from rlpyt.utils.buffer import torchify_buffer
+from rlpyt.utils.seed import derive_seed, make_seed
+from rlpyt.utils.shared_memory import (
+    allocate_shared_arrays,
+    release_shared_memory,
+    sweep_stale_shared_memory,
+)
+
+__all__ = ["AsyncSamplerBase", "SharedWeights", "copy_buffer"]
+
+N_SLOTS = 2  # the double buffer
+_POLL = 0.05  # seconds between liveness checks while waiting
+
+
+def copy_buffer(dst, src) -> None:
+    """Copy every leaf of the (nested) numpy/torch buffer ``src`` into ``dst``."""
+    if dst is None:
+        return
+    if isinstance(dst, tuple):
+        for d, s in zip(dst, src):
+            copy_buffer(d, s)
+        return
+    if isinstance(src, torch.Tensor):
+        src = src.numpy()
+    np.copyto(dst, src)
+
+
+class SharedWeights:
+    """A model's ``state_dict`` in shared memory, with a lock and a version counter.
+
+    Built in the training process from the model; a forked (or spawned) sampler
+    process reads it. ``version`` 0 means "the initial weights".
+    """
+
+    def __init__(self, model: torch.nn.Module, ctx, timeout: float = 60.0):
+        state = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
+        self.keys = list(state)
+        self.arrays = allocate_shared_arrays([(v.shape, v.dtype) for v in state.values()])
+        self.lock = ctx.Lock()
+        self.version = ctx.RawValue("q", 0)
+        self.timeout = timeout
+        self.write(model, version=0)
+
+    def _acquire(self, what):
+        if not self.lock.acquire(timeout=self.timeout):
+            raise TimeoutError(
+                f"shared weights lock not acquired within {self.timeout:g} s to {what}: "
+                "the other process hung or died holding it"
+            )
+
+    def write(self, model: torch.nn.Module, version: int | None = None) -> None:
+        """Copy ``model``'s weights in and bump the version (optimizer side)."""
+        self._acquire("write new weights")
+        try:
+            for dst, v in zip(self.arrays, model.state_dict().values()):
+                np.copyto(dst, v.detach().cpu().numpy())
+            self.version.value = self.version.value + 1 if version is None else version
+        finally:
+            self.lock.release()
+
+    def read_into(self, model: torch.nn.Module, have_version: int) -> int:
+        """Load the weights into ``model`` if newer than ``have_version``; returns the version held."""
+        if self.version.value <= have_version:
+            return have_version
+        self._acquire("read new weights")
+        try:
+            state = {k: torch.from_numpy(np.array(a)) for k, a in zip(self.keys, self.arrays)}
+            version = self.version.value
+        finally:
+            self.lock.release()
+        model.load_state_dict(state)
+        return version
+
+    def release(self) -> None:
+        release_shared_memory(self.arrays)
+
+
+class AsyncSamplerBase:
+    """Runs a synchronous sampler in a child process (see the module docstring).
+
+    Args:
+        SamplerCls: the synchronous sampler class run in the sampler process.
+        *args, **kwargs: its constructor arguments (the original's keywords:
+            ``EnvCls``, ``env_kwargs``, ``batch_T``, ``batch_B``, ``eval_n_envs``...).
+        max_lead: batches the sampler may run ahead of the replay ratio (>= 1).
+        start_method: ``"fork"`` only (the sampler process inherits the agent,
+            pipes and locks); kept as a keyword for the synchronous samplers' symmetry.
+        startup_timeout: seconds for the sampler process to build its envs.
+    """
+
+    SamplerCls = None
+
+    def __init__(self, *args, max_lead=2, start_method=None, startup_timeout=120.0, **kwargs):
+        if int(max_lead) < 1:
+            raise ValueError(f"max_lead must be >= 1 batch, got {max_lead!r}")
+        if start_method is None:
+            start_method = "fork"
+        if start_method != "fork" or "fork" not in mp.get_all_start_methods():
+            # The sampler process inherits the agent, the pipes and the locks by fork.
+            raise ValueError(
+                f"{type(self).__name__} needs start_method='fork' (got {start_method!r}; "
+                f"this platform offers {mp.get_all_start_methods()}): use a synchronous "
+                "sampler with MinibatchRl where fork is unavailable"
+            )
+        self.sampler_args = args
+        self.sampler_kwargs = dict(kwargs)
+        self.max_lead = int(max_lead)
+        self.start_method = start_method
+        self.startup_timeout = float(startup_timeout)
+        # Validates the settings now (D1), in this process, before anything starts.
+        probe = self.SamplerCls(*args, **kwargs)
+        self.batch_spec = probe.batch_spec
+        self.mid_batch_reset = probe.mid_batch_reset
+        self.TrajInfoCls = probe.TrajInfoCls
+        self.eval_n_envs = probe.eval_n_envs
+        self.EnvCls, self.env_kwargs = probe.EnvCls, probe.env_kwargs
+        self.process = None
+        self.conn = None
+        self.buffers_np = None
+        self.weights = None
+        self._closed = True
+
+    # -- training-process side ------------------------------------------------------
+
+    def async_initialize(
+        self,
+        agent,
+        affinity=None,
+        seed=None,
+        bootstrap_value=False,
+        traj_info_kwargs=None,
+        final_observation=False,
+    ):
+        """Build the agent, the double buffer and the shared weights; returns the examples.
+
+        The sampler process is started later, by :meth:`start` (after the
+        algorithm is initialized, so that the first weights are final).
+        """
+        sweep_stale_shared_memory()
+        self.affinity = dict(affinity or {})
+        self.seed = make_seed() if seed is None else seed
+        self.bootstrap_value = bootstrap_value
+        self.traj_info_kwargs = dict(traj_info_kwargs or {})
+        self.final_observation = final_observation
+        self.ctx = mp.get_context(self.start_method)
+        example_env = _make_example_env(self.EnvCls, self.env_kwargs)
+        try:
+            example_env.seed(derive_seed(self.seed, "example_env"))
+            agent.initialize(
+                example_env.spaces,
+                share_memory=False,
+                global_B=self.batch_spec.B,
+                env_ranks=list(range(self.batch_spec.B)),
+            )
+            buffers = []
+            examples = None
+            for _ in range(N_SLOTS):
+                _, samples_np, examples = build_samples_buffer(
+                    agent, example_env, self.batch_spec, bootstrap_value,
+                    examples=examples, final_observation=final_observation,
+                )  # fmt: skip
+                buffers.append(samples_np)
+        finally:
+            example_env.close()
+        self.buffers_np = buffers
+        self.buffers_pyt = [torchify_buffer(b) for b in buffers]
+        for k, v in self.traj_info_kwargs.items():
+            setattr(self.TrajInfoCls, "_" + k, v)
+        self.agent = agent
+        return examples
+
+    def start(self, n_itr: int, log_interval_itrs: int, min_itr_learn: int, evaluate: bool):
+        """Start the sampler process; returns once it has built its envs (or raises)."""
+        self.weights = SharedWeights(self.agent.model, self.ctx)
+        self.opt_itr = self.ctx.RawValue("q", 0)
+        self.conn, child_conn = self.ctx.Pipe(duplex=True)
+        self._send_lock = threading.Lock()  # the runner's two threads both send
+        spec = dict(
+            sampler=self, n_itr=n_itr, log_interval_itrs=log_interval_itrs,
+            min_itr_learn=min_itr_learn, evaluate=evaluate, parent_pid=os.getpid(),
+        )  # fmt: skip
+        self.process = self.ctx.Process(
+            target=_sampler_process, args=(spec, child_conn), name="rlpyt-async-sampler"
+        )
+        self._closed = False
+        with _sigint_ignored():  # the child inherits SIG_IGN for SIGINT
+            self.process.start()
+        child_conn.close()
+        deadline = time.monotonic() + self.startup_timeout
+        while not self.conn.poll(_POLL):
+            if self.process.exitcode is not None:
+                raise RuntimeError(
+                    f"sampler process (pid {self.process.pid}) died at start-up with exit "
+                    f"code {self.process.exitcode}"
+                )
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"sampler process did not finish start-up within {self.startup_timeout:g} s"
+                )
+        try:
+            message = self.conn.recv()
+        except (EOFError, ConnectionResetError):
+            self.process.join(2.0)
+            raise RuntimeError(
+                f"sampler process (pid {self.process.pid}) died at start-up with exit "
+                f"code {self.process.exitcode}"
+            ) from None
+        if message[0] == "error":
+            raise RuntimeError(f"sampler process failed at start-up:\n{message[1]}")
+        if message[0] != "ready":
+            raise RuntimeError(f"sampler process sent {message[0]!r} before 'ready'")
+
+    def send(self, message) -> bool:
+        """Send ``message`` to the sampler process (thread-safe); False if it has gone.
+
+        A sampler process that has gone is reported by the runner's copier thread
+        (its error message, or its exit code), not by this send.
+        """
+        with self._send_lock:
+            try:
+                self.conn.send(message)
+            except (BrokenPipeError, ConnectionResetError):
+                return False
+        return True
+
+    def report_progress(self, opt_itr: int) -> None:
+        """The optimizer finished ``opt_itr`` iterations: the sampler may run further ahead."""
+        self.opt_itr.value = opt_itr
+        self.send(("progress",))
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        """Stop the sampler process (stop message, join, terminate, kill); free shared memory.
+
+        Idempotent.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        proc = self.process
+        if proc is not None:
+            try:
+                self.send(("stop",))
+            except (OSError, ValueError):  # closed already
+                pass
+            proc.join(min(timeout, 2.0))  # then SIGTERM, which stops it as cleanly
+            if proc.exitcode is None:
+                proc.terminate()
+                proc.join(timeout)
+            if proc.exitcode is None:
+                proc.kill()
+                proc.join(timeout)
+            self.conn.close()
+        if self.weights is not None:
+            self.weights.release()
+        release_shared_memory(self.buffers_np)
+
+    def __del__(self):
+        try:
+            self.shutdown(timeout=1.0)
+        except Exception:  # noqa: BLE001 - never raise from a finalizer
+            pass
+
+
+def _sampler_process(spec, conn):
+    """The sampler process's main: build the synchronous sampler, then loop."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the training process stops us
+    signal.signal(signal.SIGTERM, _raise_stop)  # not the runner's handler, inherited by fork
+    torch.set_num_threads(1)
+    owner = spec["sampler"]
+    sampler = None
+    try:
+        sampler = owner.SamplerCls(*owner.sampler_args, **owner.sampler_kwargs)
+        agent = owner.agent
+        # This process acts on the CPU: a forked process cannot use the parent's CUDA,
+        # and the optimizer's model (maybe on a GPU) is not ours to touch.
+        agent.device = torch.device("cpu")
+        agent.shared_model = None
+        sampler.initialize(
+            agent=agent,
+            affinity=owner.affinity,
+            seed=owner.seed,
+            bootstrap_value=owner.bootstrap_value,
+            traj_info_kwargs=owner.traj_info_kwargs,
+            final_observation=owner.final_observation,
+        )
+        version = owner.weights.read_into(agent.model, -1)
+        conn.send(("ready",))
+        _sampling_loop(spec, conn, sampler, agent, version)
+    except _Stop:
+        pass
+    except BaseException:  # noqa: BLE001 - everything goes to the training process
+        try:
+            conn.send(("error", traceback.format_exc()))
+        except (OSError, ValueError):
+            pass
+    finally:
+        if sampler is not None:
+            try:
+                sampler.shutdown()
+            except Exception as err:  # noqa: BLE001
+                warnings.warn(
+                    f"sampler shutdown in the sampler process failed: {err}", stacklevel=1
+                )
+        conn.close()
+
+
+class _Stop(Exception):
+    """The training process said stop (or died), or SIGTERM came."""
+
+
+def _raise_stop(signum, frame):
+    raise _Stop
+
+
+def _sampling_loop(spec, conn, sampler, agent, version):
+    owner = spec["sampler"]
+    n_itr, log_interval_itrs = spec["n_itr"], spec["log_interval_itrs"]
+    free = list(range(N_SLOTS))
+    if spec["evaluate"]:
+        _evaluate(conn, sampler, agent, -1)
+    for itr in range(n_itr):
+        _poll_parent(spec, conn, free, timeout=0)  # keep the pipe drained
+        # Throttle: at most max_lead batches ahead of the optimizer, and a free slot.
+        while not free or itr >= spec["min_itr_learn"] + owner.opt_itr.value + owner.max_lead:
+            _poll_parent(spec, conn, free)
+        version = owner.weights.read_into(agent.model, version)
+        agent.sample_mode(itr)
+        samples, traj_infos = sampler.obtain_samples(itr)
+        slot = free.pop(0)
+        copy_buffer(owner.buffers_np[slot], samples)
+        conn.send(("batch", itr, slot, traj_infos))
+        if spec["evaluate"] and (itr + 1) % log_interval_itrs == 0:
+            version = owner.weights.read_into(agent.model, version)
+            _evaluate(conn, sampler, agent, itr)
+    conn.send(("done",))
+    while True:  # wait to be told to stop (the runner may still be optimizing)
+        _poll_parent(spec, conn, free)
+
+
+def _evaluate(conn, sampler, agent, itr):
+    start = time.time()
+    agent.eval_mode(max(itr, 0))
+    traj_infos = sampler.evaluate_agent(max(itr, 0))
+    conn.send(("eval", itr, traj_infos, time.time() - start))
+
+
+def _poll_parent(spec, conn, free, timeout=_POLL):
+    """Read every message from the training process, waiting up to ``timeout`` for the first."""
+    if os.getppid() != spec["parent_pid"]:
+        raise _Stop  # the training process died: exit (our workers notice us)
+    wait = timeout
+    while conn.poll(wait):
+        wait = 0
+        try:
+            message = conn.recv()
+        except EOFError:
+            raise _Stop from None
+        if message[0] == "stop":
+            raise _Stop
+        if message[0] == "free":
+            free.append(message[1])
+        # "progress": only a wake-up; the loop re-reads the shared opt_itr
+
+
+class _sigint_ignored:
+    def __enter__(self):
+        try:
+            self.previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        except ValueError:  # not the main thread
+            self.previous = None
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
