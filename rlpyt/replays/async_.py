@@ -16,14 +16,17 @@ training process that copies each batch the sampler process finished (from
 the shared-memory double buffer) into the replay, while the optimizer samples
 from it in the main thread. The replay itself stays in the training process:
 its cursor, sum tree and sparse final observations are ordinary Python state
-that only one process touches.
+that only one process touches. What the writer's append does besides the
+replay (folding observations into normalisation statistics) waits in a
+:class:`DeferredUpdate` for the reader's thread.
 """
 
 import contextlib
 import copy
 import multiprocessing as mp
+import threading
 
-__all__ = ["RWLock", "AsyncReplayBuffer"]
+__all__ = ["RWLock", "AsyncReplayBuffer", "DeferredUpdate"]
 
 DEFAULT_LOCK_TIMEOUT = 120.0  # seconds; far above any single append or sample
 
@@ -150,3 +153,28 @@ class AsyncReplayBuffer:
         if name == "replay_buffer":  # not yet set (e.g. during unpickling)
             raise AttributeError(name)
         return getattr(self.replay_buffer, name)
+
+
+class DeferredUpdate:
+    """``update(x)`` called from the writer thread, made later in the reader's thread.
+
+    Calling it queues a copy of the tensor ``x`` (the writer's source is reused
+    once appended); :meth:`flush` makes the queued calls in order, in the
+    calling thread, so state that the reader's forward passes use (e.g. running
+    observation statistics) never changes under them.
+    """
+
+    def __init__(self, update):
+        self._update = update
+        self._pending = []
+        self._lock = threading.Lock()
+
+    def __call__(self, x) -> None:
+        with self._lock:
+            self._pending.append(x.clone())
+
+    def flush(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, []
+        for x in pending:
+            self._update(x)

@@ -28,6 +28,16 @@ everything (SIGTERM raises :class:`~rlpyt.runners.minibatch_rl.Preempted`
 after a snapshot of the last log interval, the one consistent state). Shared
 memory is released on every exit path.
 
+**Observation statistics.** ``algo.append_samples`` folds each batch's
+observations into the agent's running normalisation statistics
+(``agent.update_obs_rms``). Done in the copier thread, that would race with the
+optimizer's forward passes (a forward could read a new mean with the old
+variance) and with the weights sent to the sampler (buffers included). So, for
+the run, the agent's ``update_obs_rms`` only queues the observations
+(:class:`~rlpyt.replays.async_.DeferredUpdate`); the optimizer thread folds them
+in, in batch order, after each wait for batches: before the optimizer iteration
+a batch pays for, as in the synchronous runner.
+
 Logging is per ``log_interval_steps`` env steps of the sampler; snapshots as in
 ``MinibatchRl``. Resuming an async run (``resume_from``) is not supported.
 """
@@ -37,7 +47,7 @@ import signal
 import threading
 import time
 
-from rlpyt.replays.async_ import AsyncReplayBuffer, RWLock
+from rlpyt.replays.async_ import AsyncReplayBuffer, DeferredUpdate, RWLock
 from rlpyt.runners.minibatch_rl import MinibatchRlBase, Preempted, _sigint_ignored
 from rlpyt.utils.logging import logger
 from rlpyt.utils.seed import make_seed, set_seed
@@ -90,6 +100,7 @@ class AsyncRlBase(MinibatchRlBase):
                 n_opt_itr = max(n_itr - self.min_itr_learn, 0)
                 for opt_itr in range(n_opt_itr):
                     self.wait_for_batches(self.min_itr_learn + opt_itr + 1)
+                    self.fold_obs_statistics()
                     self.log_due()
                     itr = self.min_itr_learn + opt_itr
                     self.agent.train_mode(itr)
@@ -102,6 +113,7 @@ class AsyncRlBase(MinibatchRlBase):
                     self.sync_weights()
                     self.log_due()
                 self.wait_for_batches(n_itr)
+                self.fold_obs_statistics()
                 self._opt_done = n_itr  # all done: the remaining intervals can be logged
                 self.log_due()
             finally:
@@ -147,6 +159,7 @@ class AsyncRlBase(MinibatchRlBase):
         self._evaluations = {}  # sampler itr -> (traj_infos, seconds)
         self._sampler_done = False
         self._opt_done = 0
+        self._install_deferred_obs_rms()
         self.sampler.start(
             n_itr=n_itr,
             log_interval_itrs=self.log_interval_itrs,
@@ -173,6 +186,7 @@ class AsyncRlBase(MinibatchRlBase):
                 self._stop_copier = True
                 self._copier.join(timeout=5.0)
             self.sampler.shutdown()
+        self._remove_deferred_obs_rms()
 
     # -- the copier thread ------------------------------------------------------------
 
@@ -251,6 +265,25 @@ class AsyncRlBase(MinibatchRlBase):
     def wait_for_batches(self, n: int):
         """Until ``n`` sampler batches are in the replay."""
         self._wait(lambda: self._n_appended >= n, f"sampler batch {n - 1}")
+
+    # -- observation statistics (see the module docstring) ----------------------------
+
+    def _install_deferred_obs_rms(self):
+        self._obs_rms = None
+        update = getattr(self.agent, "update_obs_rms", None)
+        if update is not None:
+            self._obs_rms = DeferredUpdate(update)
+            self.agent.update_obs_rms = self._obs_rms  # shadows the method for this run
+
+    def _remove_deferred_obs_rms(self):
+        if getattr(self, "_obs_rms", None) is not None:
+            del self.agent.update_obs_rms  # the agent's own method again
+            self._obs_rms = None
+
+    def fold_obs_statistics(self):
+        """Fold the observations of the batches appended so far into the statistics."""
+        if self._obs_rms is not None:
+            self._obs_rms.flush()
 
     # -- weights ----------------------------------------------------------------------
 

@@ -278,8 +278,9 @@ def test_ctrl_c_and_sigterm_stop_everything(tmp_path, sig, code):
         time.sleep(0.5)
         start = time.monotonic()
         proc.send_signal(sig)
-        _, err = proc.communicate(timeout=15)
-        assert time.monotonic() - start < 5, err
+        _, err = proc.communicate(timeout=30)
+        # A prompt stop: on an idle machine about a second; the bound leaves room for a loaded CI.
+        assert time.monotonic() - start < 12, err
     finally:
         if proc.poll() is None:
             proc.kill()

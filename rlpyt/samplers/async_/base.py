@@ -10,10 +10,9 @@ the sampler process share, through POSIX shared memory:
   slot, traj_infos)`` down a pipe; the runner's copier thread appends that slot
   to the replay and sends the slot back as free. Sampling of the next batch
   overlaps the copy and the optimisation.
-* **weights**: numpy copies of the agent model's ``state_dict`` behind a lock,
-  with a version counter. The optimizer writes new weights and bumps the
-  version; the sampler process loads them (under the same lock, so never a
-  torn read) before a batch only when the version is newer than its own.
+* **weights** (:class:`~rlpyt.samplers.async_.weights.SharedWeights`): the
+  optimizer writes new weights; the sampler process loads them before a batch
+  when they are newer than its own.
 * **the optimizer's progress** (``opt_itr``): the sampler process collects
   batch ``s`` only while ``s < min_itr_learn + opt_itr + max_lead``, so it
   never runs more than ``max_lead`` batches ahead of the replay ratio.
@@ -34,15 +33,12 @@ import warnings
 import numpy as np
 import torch
 
+from rlpyt.samplers.async_.weights import SharedWeights
 from rlpyt.samplers.buffer import build_samples_buffer
 from rlpyt.samplers.parallel.base import _make_example_env
 from rlpyt.utils.buffer import torchify_buffer
 from rlpyt.utils.seed import derive_seed, make_seed
-from rlpyt.utils.shared_memory import (
-    allocate_shared_arrays,
-    release_shared_memory,
-    sweep_stale_shared_memory,
-)
+from rlpyt.utils.shared_memory import release_shared_memory, sweep_stale_shared_memory
 
 __all__ = ["AsyncSamplerBase", "SharedWeights", "copy_buffer"]
 
@@ -61,56 +57,6 @@ def copy_buffer(dst, src) -> None:
     if isinstance(src, torch.Tensor):
         src = src.numpy()
     np.copyto(dst, src)
-
-
-class SharedWeights:
-    """A model's ``state_dict`` in shared memory, with a lock and a version counter.
-
-    Built in the training process from the model; a forked (or spawned) sampler
-    process reads it. ``version`` 0 means "the initial weights".
-    """
-
-    def __init__(self, model: torch.nn.Module, ctx, timeout: float = 60.0):
-        state = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
-        self.keys = list(state)
-        self.arrays = allocate_shared_arrays([(v.shape, v.dtype) for v in state.values()])
-        self.lock = ctx.Lock()
-        self.version = ctx.RawValue("q", 0)
-        self.timeout = timeout
-        self.write(model, version=0)
-
-    def _acquire(self, what):
-        if not self.lock.acquire(timeout=self.timeout):
-            raise TimeoutError(
-                f"shared weights lock not acquired within {self.timeout:g} s to {what}: "
-                "the other process hung or died holding it"
-            )
-
-    def write(self, model: torch.nn.Module, version: int | None = None) -> None:
-        """Copy ``model``'s weights in and bump the version (optimizer side)."""
-        self._acquire("write new weights")
-        try:
-            for dst, v in zip(self.arrays, model.state_dict().values()):
-                np.copyto(dst, v.detach().cpu().numpy())
-            self.version.value = self.version.value + 1 if version is None else version
-        finally:
-            self.lock.release()
-
-    def read_into(self, model: torch.nn.Module, have_version: int) -> int:
-        """Load the weights into ``model`` if newer than ``have_version``; returns the version held."""
-        if self.version.value <= have_version:
-            return have_version
-        self._acquire("read new weights")
-        try:
-            state = {k: torch.from_numpy(np.array(a)) for k, a in zip(self.keys, self.arrays)}
-            version = self.version.value
-        finally:
-            self.lock.release()
-        model.load_state_dict(state)
-        return version
-
-    def release(self) -> None:
-        release_shared_memory(self.arrays)
 
 
 class AsyncSamplerBase:
@@ -190,18 +136,19 @@ class AsyncSamplerBase:
                 global_B=self.batch_spec.B,
                 env_ranks=list(range(self.batch_spec.B)),
             )
-            buffers = []
+            # From here on shutdown() frees what was built, whatever fails later in
+            # this call or in the runner's start-up (before the sampler process starts).
+            self.buffers_np, self._closed = [], False
             examples = None
             for _ in range(N_SLOTS):
                 _, samples_np, examples = build_samples_buffer(
                     agent, example_env, self.batch_spec, bootstrap_value,
                     examples=examples, final_observation=final_observation,
                 )  # fmt: skip
-                buffers.append(samples_np)
+                self.buffers_np.append(samples_np)
         finally:
             example_env.close()
-        self.buffers_np = buffers
-        self.buffers_pyt = [torchify_buffer(b) for b in buffers]
+        self.buffers_pyt = [torchify_buffer(b) for b in self.buffers_np]
         for k, v in self.traj_info_kwargs.items():
             setattr(self.TrajInfoCls, "_" + k, v)
         self.agent = agent
