@@ -6,9 +6,11 @@ so a bad value fails in a second with a message naming it.
 ``sampler.kind`` picks the sampler: ``serial`` (:class:`SerialSampler`, the
 default), ``cpu`` (:class:`CpuSampler`: workers act with CPU copies of the
 agent), ``gpu`` (:class:`GpuSampler`: workers step envs, the training process
-picks all actions in one batch) or ``alternating`` (:class:`AlternatingSampler`:
-two groups of GPU-sampler workers take turns). ``sampler.workers`` is the number
-of worker processes, each pinned to one of the usable CPU cores.
+picks all actions in one batch), ``alternating`` (:class:`AlternatingSampler`:
+two groups of GPU-sampler workers take turns) or ``ray`` (``RaySampler``: Ray actors).
+``sampler.workers`` is the number of worker processes, each pinned to one of the usable
+CPU cores. ``runner.kind`` picks the runner (``minibatch``, ``async``, ``sync``): see
+:mod:`rlpyt.cli.runners`.
 
 ``affinity_code`` (``train --affinity``, given by the launcher) is a slot affinity code
 (``rlpyt.utils.launching.affinity``): the run's master process is pinned to the slot's cores,
@@ -20,11 +22,18 @@ that count).
 import warnings
 from functools import partial
 
-from rlpyt.cli.configs import SAMPLER_KINDS, env_kind
+from rlpyt.cli.configs import env_kind
+from rlpyt.cli.runners import (
+    SAMPLER_KINDS,
+    check_runner_choice,
+    ray_options,
+    runner_class,
+    sampler_class,
+    split_cores,
+)
 from rlpyt.samplers.collections import TrajInfo
 from rlpyt.samplers.parallel.cpu.collectors import CpuResetCollector, CpuWaitResetCollector
 from rlpyt.samplers.parallel.gpu.collectors import GpuResetCollector, GpuWaitResetCollector
-from rlpyt.samplers.serial.sampler import SerialSampler
 from rlpyt.utils.launching.affinity import usable_cpus
 from rlpyt.utils.validation import require_int_at_least
 
@@ -42,32 +51,12 @@ GPU_COLLECTORS = {"reset": GpuResetCollector, "wait_reset": GpuWaitResetCollecto
 _AGENT_IN_MASTER = ("gpu", "alternating")
 
 
-def _sampler_cls(kind: str):
-    if kind == "serial":
-        return SerialSampler
-    if kind == "cpu":
-        from rlpyt.samplers.parallel.cpu.sampler import CpuSampler
+def _n_workers(s: dict, kind: str, cpus: list, where: str) -> int | None:
+    """How many workers (or Ray actors) the sampler gets; ``None`` for the serial sampler.
 
-        return CpuSampler
-    if kind == "gpu":
-        from rlpyt.samplers.parallel.gpu.sampler import GpuSampler
-
-        return GpuSampler
-    try:
-        from rlpyt.samplers.parallel.gpu.alternating_sampler import AlternatingSampler
-    except ImportError as err:
-        raise ValueError(
-            f"sampler.kind='alternating' is not available in this installation ({err}); "
-            "use 'gpu' or 'cpu'"
-        ) from None
-    return AlternatingSampler
-
-
-def _worker_cpus(s: dict, kind: str, slot: dict | None = None) -> list | None:
-    """The cores to pin the workers to (one worker each); ``None`` for the serial sampler.
-
-    More workers than usable cores (with ``slot``: than the slot's worker cores), or than
-    ``batch_B`` envs, are clamped with a warning.
+    Default: one per core of ``cpus`` (the cores ``where`` describes). More workers than
+    those cores (Ray actors excepted: Ray places them) or than ``batch_B`` envs are clamped
+    with a warning.
     """
     workers = s.get("workers")
     if workers is not None:
@@ -78,20 +67,14 @@ def _worker_cpus(s: dict, kind: str, slot: dict | None = None) -> list | None:
                 f"sampler.workers={workers} has no effect with sampler.kind='serial' "
                 "(everything runs in this process); choose --sampler cpu, gpu or alternating "
                 "for worker processes",
-                stacklevel=3,
+                stacklevel=4,
             )
         return None
-    cpus = usable_cpus() if slot is None else list(slot["workers_cpus"])
     n = len(cpus) if workers is None else workers
-    if n > len(cpus):
-        where = (
-            "usable CPU cores (os.sched_getaffinity)"
-            if slot is None
-            else f"worker cores {cpus} of the --affinity slot"
-        )
+    if n > len(cpus) and kind != "ray":
         warnings.warn(
             f"sampler.workers={n} is more than the {len(cpus)} {where}: using {len(cpus)} workers",
-            stacklevel=3,
+            stacklevel=4,
         )
         n = len(cpus)
     if n > s["batch_B"]:
@@ -99,10 +82,53 @@ def _worker_cpus(s: dict, kind: str, slot: dict | None = None) -> list | None:
             warnings.warn(
                 f"sampler.workers={n} is more than sampler.batch_B={s['batch_B']} envs: "
                 f"using {s['batch_B']} workers (one env each)",
-                stacklevel=3,
+                stacklevel=4,
             )
         n = s["batch_B"]
-    return cpus[:n]
+    return n
+
+
+def _run_affinity(config: dict, runner_kind: str, kind: str, slot: dict | None):
+    """``(affinity, n_workers)``: the runner's affinity (for the sync runner, a list of one
+    dict per learner) and the number of sampler workers (per learner)."""
+    s, r = config["sampler"], config["runner"]
+    cpus = usable_cpus() if slot is None else list(slot["workers_cpus"])
+    if runner_kind == "sync":
+        return _learner_affinities(s, r, kind, cpus, slot)
+    where = (
+        "usable CPU cores (os.sched_getaffinity)"
+        if slot is None
+        else f"worker cores {cpus} of the --affinity slot"
+    )
+    n = _n_workers(s, kind, cpus, where)
+    workers_cpus = None if n is None or kind == "ray" else cpus[:n]
+    return _runner_affinity(r, workers_cpus, slot), n
+
+
+def _learner_affinities(s: dict, r: dict, kind: str, cpus: list, slot: dict | None):
+    """One affinity dict per learner of the sync runner: ``cpus`` split among them, each
+    learner pinned to its cores with its sampler's workers; CPU learners (gloo)."""
+    if slot is not None and slot.get("cuda_idx") is not None:
+        raise ValueError(
+            f"runner.kind='sync' from the command line trains on CPU learners, but the "
+            f"--affinity slot gives GPU {slot['cuda_idx']}: use a slot code without GPUs "
+            "(0gpu), or runner.kind='minibatch' to train on the GPU"
+        )
+    learners = r["learners"]
+    per_learner = split_cores(cpus, learners)
+    n = _n_workers(s, kind, per_learner[0], f"cores of each of the {learners} learners")
+    threads = len(per_learner[0])
+    if r.get("torch_threads"):
+        threads = min(int(r["torch_threads"]), threads)
+    affinities = []
+    for mine in per_learner:
+        affinity = dict(cuda_idx=None, master_cpus=mine, torch_threads=threads)
+        if slot is not None:
+            affinity["set_affinity"] = slot["set_affinity"]
+        if n is not None:
+            affinity["workers_cpus"] = mine[:n]
+        affinities.append(affinity)
+    return affinities, n
 
 
 def _agent_cls(name: str):
@@ -221,10 +247,8 @@ def build_experiment(config: dict, resume_from=None, affinity_code: str | None =
     type) naming the first invalid setting; no env is built here.
     """
     s, r = config["sampler"], config["runner"]
+    runner_kind, kind = check_runner_choice(config, resume_from)
     slot = None if affinity_code is None else _slot_affinity(affinity_code)
-    kind = s.get("kind", "serial")  # run directories of older versions have no sampler.kind
-    if kind not in SAMPLER_KINDS:
-        raise ValueError(f"sampler.kind must be one of {list(SAMPLER_KINDS)}, got {kind!r}")
     collector = s["collector"]
     if collector not in COLLECTORS:
         raise ValueError(
@@ -232,24 +256,13 @@ def build_experiment(config: dict, resume_from=None, affinity_code: str | None =
         )
     require_int_at_least("sampler.batch_T", s["batch_T"], 1)
     require_int_at_least("sampler.batch_B", s["batch_B"], 1)
-    workers_cpus = _worker_cpus(s, kind, slot)
+    SamplerCls = sampler_class(kind, runner_kind)  # first: a missing Ray is refused at once
+    affinity, n_workers = _run_affinity(config, runner_kind, kind, slot)
     algo_kwargs = dict(config["algo"])
     AlgoCls = _algo_cls(config["algo_name"])
     algo = AlgoCls(**algo_kwargs)  # validates its hyperparameters
     AgentCls = _agent_cls(config["agent"]["name"])
-    minibatches = algo_kwargs.get("minibatches")
-    if minibatches:
-        batch = s["batch_T"] * s["batch_B"]
-        unit, what = (
-            (s["batch_B"], "batch_B (recurrent agents split whole sequences)")
-            if AgentCls.recurrent
-            else (batch, f"batch_T * batch_B = {s['batch_T']} * {s['batch_B']}")
-        )
-        if unit % minibatches:
-            raise ValueError(
-                f"algo.minibatches={minibatches} does not divide {what} = {unit}: "
-                f"choose minibatches among the divisors of {unit}"
-            )
+    _check_minibatches(algo_kwargs.get("minibatches"), s, AgentCls.recurrent)
     EnvCls, env_kwargs, TrajInfoCls = make_env_factory(config["env"])
     eval_n_envs = int(s.get("eval_n_envs") or 0)
     if r.get("eval") and eval_n_envs < 1:
@@ -257,20 +270,7 @@ def build_experiment(config: dict, resume_from=None, affinity_code: str | None =
             "runner.eval=True needs sampler.eval_n_envs >= 1 and sampler.eval_max_steps"
         )
     if kind == "alternating":
-        if AgentCls.recurrent:
-            raise ValueError(
-                f"sampler.kind='alternating' cannot drive the recurrent agent "
-                f"agent.name={config['agent']['name']!r} (AlternatingSampler steps half of "
-                "the envs at a time); use sampler.kind='gpu' or 'cpu', or a feed-forward agent"
-            )
-        if len(workers_cpus) < 2:
-            raise ValueError(
-                f"sampler.kind='alternating' needs at least 2 workers (two groups that take "
-                f"turns), but only {len(workers_cpus)} can run (sampler.workers="
-                f"{s.get('workers')}, {len(usable_cpus())} usable CPU cores, sampler.batch_B="
-                f"{s['batch_B']}); use sampler.kind='gpu'"
-            )
-    SamplerCls = _sampler_cls(kind)
+        _check_alternating(config, AgentCls.recurrent, n_workers)
     sampler = SamplerCls(
         EnvCls=EnvCls,
         env_kwargs=env_kwargs,
@@ -282,6 +282,7 @@ def build_experiment(config: dict, resume_from=None, affinity_code: str | None =
         eval_n_envs=eval_n_envs,
         eval_max_steps=s.get("eval_max_steps"),
         eval_max_trajectories=s.get("eval_max_trajectories"),
+        **(ray_options(n_workers) if kind == "ray" else {}),
     )
     agent_kwargs = dict(config["agent"].get("kwargs") or {})
     if "q_model_kwargs" in config["agent"]:
@@ -290,10 +291,8 @@ def build_experiment(config: dict, resume_from=None, affinity_code: str | None =
         model_kwargs=dict(config["agent"].get("model_kwargs") or {}),
         **agent_kwargs,
     )
-    from rlpyt.runners.minibatch_rl import MinibatchRl, MinibatchRlEval
-
-    RunnerCls = MinibatchRlEval if r.get("eval") else MinibatchRl
-    runner = RunnerCls(
+    RunnerCls = runner_class(runner_kind, evaluate=bool(r.get("eval")))
+    return RunnerCls(
         algo=algo,
         agent=agent,
         sampler=sampler,
@@ -301,9 +300,42 @@ def build_experiment(config: dict, resume_from=None, affinity_code: str | None =
         seed=r.get("seed"),
         log_interval_steps=r["log_interval_steps"],
         resume_from=resume_from,
-        affinity=_runner_affinity(r, workers_cpus, slot),
+        affinity=affinity,
     )
-    return runner
+
+
+def _check_minibatches(minibatches, s: dict, recurrent: bool) -> None:
+    if not minibatches:
+        return
+    batch = s["batch_T"] * s["batch_B"]
+    unit, what = (
+        (s["batch_B"], "batch_B (recurrent agents split whole sequences)")
+        if recurrent
+        else (batch, f"batch_T * batch_B = {s['batch_T']} * {s['batch_B']}")
+    )
+    if unit % minibatches:
+        raise ValueError(
+            f"algo.minibatches={minibatches} does not divide {what} = {unit}: "
+            f"choose minibatches among the divisors of {unit}"
+        )
+
+
+def _check_alternating(config: dict, recurrent: bool, n_workers: int) -> None:
+    s = config["sampler"]
+    if recurrent:
+        raise ValueError(
+            f"sampler.kind='alternating' cannot drive the recurrent agent "
+            f"agent.name={config['agent']['name']!r} (AlternatingSampler steps half of "
+            "the envs at a time); use sampler.kind='gpu' or 'cpu', or a feed-forward agent"
+        )
+    if n_workers < 2:
+        per = " per learner" if config["runner"].get("kind") == "sync" else ""
+        raise ValueError(
+            f"sampler.kind='alternating' needs at least 2 workers{per} (two groups that take "
+            f"turns), but only {n_workers} can run (sampler.workers={s.get('workers')}, "
+            f"{len(usable_cpus())} usable CPU cores, sampler.batch_B={s['batch_B']}); use "
+            "sampler.kind='gpu'"
+        )
 
 
 def check_env(env_config: dict) -> None:

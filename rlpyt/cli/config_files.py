@@ -15,7 +15,8 @@ import functools
 import json
 import os
 
-from rlpyt.cli.configs import _OPEN_SECTIONS, ALGOS, default_config
+from rlpyt.cli.configs import ALGOS, default_config
+from rlpyt.cli.overrides import _OPEN_SECTIONS
 from rlpyt.utils.launching.variant import UnknownConfigKeyError, did_you_mean, update_config
 
 __all__ = ["CONFIG_FILE_SUFFIXES", "config_from_file", "default_log_dir", "read_config_file"]

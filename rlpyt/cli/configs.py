@@ -3,16 +3,15 @@
 A config has the sections ``env``, ``sampler``, ``agent``, ``algo``, ``runner``
 and ``logging``, plus ``algo_name``. :func:`default_config` gives good settings for an
 algorithm on an env; :func:`~rlpyt.cli.config_files.config_from_file` updates them from a
-YAML or JSON file of the same shape; :func:`apply_override` changes one value by its dotted path
-(``algo.learning_rate=3e-4``). Unknown keys are refused with the closest match, by
-:func:`rlpyt.utils.launching.variant.update_config` in both cases. Config files:
-:mod:`rlpyt.cli.config_files`.
+YAML or JSON file of the same shape; :func:`~rlpyt.cli.overrides.apply_override` changes one
+value by its dotted path (``algo.learning_rate=3e-4``). Unknown keys are refused with the
+closest match, by :func:`rlpyt.utils.launching.variant.update_config` in both cases. The
+runner and sampler kinds (``runner.kind``, ``sampler.kind``): :mod:`rlpyt.cli.runners`.
 """
 
-import ast
-import copy
-
-from rlpyt.utils.launching.variant import UnknownConfigKeyError, update_config
+# Re-exported: these lived here before rlpyt.cli.overrides and rlpyt.cli.runners existed.
+from rlpyt.cli.overrides import apply_override, apply_overrides, flatten
+from rlpyt.cli.runners import RUNNER_KINDS, SAMPLER_KINDS
 
 __all__ = [
     "default_config",
@@ -21,11 +20,9 @@ __all__ = [
     "flatten",
     "ATARI_GAMES_HINT",
     "ALGOS",
+    "RUNNER_KINDS",
     "SAMPLER_KINDS",
 ]
-
-# sampler.kind: SerialSampler, CpuSampler, GpuSampler, AlternatingSampler.
-SAMPLER_KINDS = ("serial", "cpu", "gpu", "alternating")
 
 ATARI_GAMES_HINT = "an ale-py game name such as pong, breakout, space_invaders"
 
@@ -319,8 +316,8 @@ def default_config(algo: str, env_id: str) -> dict:
         algo_kwargs = dict(_PPO_CONTINUOUS if algo == "ppo" else _A2C_CONTINUOUS)
         runner = dict(n_steps=int(1e6), log_interval_steps=int(2e4), torch_threads=1)
     sampler.update(
-        # kind: serial | cpu | gpu | alternating; workers: parallel worker processes
-        # (None: one per usable CPU core, as os.sched_getaffinity counts them).
+        # kind: serial | cpu | gpu | alternating | ray; workers: parallel worker processes or
+        # Ray actors (None: one per usable CPU core, as os.sched_getaffinity counts them).
         kind="serial",
         workers=None,
         collector="reset",
@@ -328,7 +325,8 @@ def default_config(algo: str, env_id: str) -> dict:
         eval_max_steps=None,
         eval_max_trajectories=None,
     )
-    runner.update(seed=None, eval=False)
+    # kind: minibatch | async | sync; learners: the sync runner's learner processes.
+    runner.update(seed=None, eval=False, kind="minibatch", learners=2)
     return {
         "algo_name": algo,
         "env": env,
@@ -343,76 +341,3 @@ def default_config(algo: str, env_id: str) -> dict:
             "use_summary_writer": False,
         },
     }
-
-
-def flatten(config: dict, prefix: str = "") -> dict:
-    """``{"algo.learning_rate": 1e-3, ...}`` for every leaf."""
-    out = {}
-    for k, v in config.items():
-        path = f"{prefix}{k}"
-        if isinstance(v, dict) and v:
-            out.update(flatten(v, path + "."))
-        else:
-            out[path] = v
-    return out
-
-
-def _parse_value(text: str):
-    """A python literal (numbers, booleans, None, lists, dicts), else the string itself."""
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        lowered = text.lower()
-        if lowered in ("true", "false"):
-            return lowered == "true"
-        if lowered in ("none", "null"):
-            return None
-        return text
-
-
-# Keys that may be added under these sections (they pass through to constructors).
-_OPEN_SECTIONS = (
-    "env.kwargs",
-    "agent.model_kwargs",
-    "agent.kwargs",
-    "agent.q_model_kwargs",
-    "algo.optim_kwargs",
-    "algo.replay_kwargs",
-)
-
-
-def apply_override(config: dict, assignment: str) -> dict:
-    """Apply ``"dotted.key=value"`` to ``config`` (in place: its sections are replaced by
-    updated copies); returns it.
-
-    The value is parsed as a python literal (:func:`_parse_value`). As in a config file, a
-    dict value is merged into the section it names, and unknown keys are refused with the
-    closest valid key, except under the pass-through sections such as ``env.kwargs``,
-    ``agent.model_kwargs`` and ``algo.optim_kwargs``.
-    """
-    if "=" not in assignment:
-        raise ValueError(f"--set expects key=value, got {assignment!r}")
-    key, text = assignment.split("=", 1)
-    key = key.strip()
-    parts = key.split(".")
-    if not all(parts):
-        raise ValueError(f"--set {assignment!r}: the key {key!r} has an empty part")
-    override = value = _parse_value(text.strip())
-    for part in reversed(parts):
-        override = {part: override}
-    try:
-        updated = update_config(config, override, open_keys=_OPEN_SECTIONS)
-    except UnknownConfigKeyError as err:
-        raise UnknownConfigKeyError(f"{err} (valid keys: see --print-config)") from None
-    except TypeError as err:
-        raise TypeError(f"--set {key}={value!r}: {err}") from None
-    config.update(updated)
-    return config
-
-
-def apply_overrides(config: dict, assignments) -> dict:
-    """A copy of ``config`` with each ``"dotted.key=value"`` applied in turn."""
-    config = copy.deepcopy(config)
-    for assignment in assignments or ():
-        apply_override(config, assignment)
-    return config

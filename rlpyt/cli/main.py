@@ -1,7 +1,10 @@
-"""``python -m rlpyt``: train a policy-gradient agent, resume a run, plot and summarize runs.
+"""``python -m rlpyt``: train an agent, resume a run, plot and summarize runs.
 
 python -m rlpyt train --algo ppo --env CartPole-v1 --steps 100000 --seed 1
 python -m rlpyt train --algo a2c --env pong --sampler cpu --workers 8 --set sampler.batch_B=32
+python -m rlpyt train --algo dqn --env pong --runner async --sampler cpu   # sample while training
+python -m rlpyt train --algo ppo --env CartPole-v1 --runner sync --learners 2
+python -m rlpyt train --algo ppo --env CartPole-v1 --sampler ray --workers 4   # Ray actors
 python -m rlpyt train --config ppo_cartpole.yaml --seed 2 --set algo.epochs=10
 python -m rlpyt train --resume data/local/ppo_CartPole-v1/run_0 --steps 200000
 python -m rlpyt plot data/local/sweep --group-by algo.learning_rate   # PNGs in sweep/plots
@@ -10,14 +13,14 @@ python -m rlpyt launch grid.yaml --dry-run    # a grid of runs side by side (see
 """
 
 import argparse
-import contextlib
 import json
 import os
 import sys
-import warnings
 
 from rlpyt.cli.config_files import config_from_file, default_log_dir
-from rlpyt.cli.configs import ALGOS, SAMPLER_KINDS, apply_overrides, default_config
+from rlpyt.cli.configs import ALGOS, apply_overrides, default_config
+from rlpyt.cli.results import add_results_commands, results_command
+from rlpyt.cli.runners import add_runner_arguments, apply_runner_flags, fill_missing_keys
 
 __all__ = ["main"]
 
@@ -47,20 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, help="run seed (default: random, logged)")
     train.add_argument("--log-dir", help="experiment directory (default data/local/ALGO_ENV)")
     train.add_argument("--run-id", type=int, default=None, help="run number (run_N directory)")
-    train.add_argument(
-        "--sampler",
-        choices=SAMPLER_KINDS,
-        help="serial (default: one process), cpu (workers act with CPU copies of the agent), "
-        "gpu (workers step envs, actions batched in this process) or alternating (two "
-        "groups of gpu-sampler workers take turns); sets sampler.kind",
-    )
-    train.add_argument(
-        "--workers",
-        type=int,
-        metavar="N",
-        help="worker processes of a parallel sampler (default: one per usable CPU core; "
-        "more than the cores are clamped with a warning); sets sampler.workers",
-    )
+    add_runner_arguments(train)
     train.add_argument(
         "--set",
         action="extend",
@@ -92,53 +82,8 @@ def _parser() -> argparse.ArgumentParser:
             help="run a grid of settings (a YAML or JSON grid file) side by side on this machine",
         )
     )
-    plot = sub.add_parser(
-        "plot",
-        help="learning curves, one PNG per metric: per setting the mean and spread across runs",
-    )
-    _add_results_arguments(plot)
-    plot.add_argument(
-        "--metrics",
-        action="extend",
-        nargs="+",
-        default=[],
-        metavar="COLUMN",
-        help="progress.csv columns to plot, one PNG each (default: the return columns, "
-        "e.g. ReturnAverage)",
-    )
-    plot.add_argument("--y", metavar="COLUMN", help="one more column to plot (as --metrics)")
-    plot.add_argument(
-        "--x", help="x axis column (default CumSteps, else Iteration, else the row number)"
-    )
-    plot.add_argument("--band", choices=("minmax", "std"), default="minmax", help="spread shown")
-    plot.add_argument("--out-dir", help="where the PNGs go (default EXPERIMENT_DIR/plots)")
-    plot.add_argument("-o", "--out", help="write the plot of one metric to this file instead")
-    plot.add_argument("--title", help="title of the plots")
-    summary = sub.add_parser(
-        "summary", help="table of final and best return and steps/s per setting"
-    )
-    _add_results_arguments(summary)
-    summary.add_argument("--metric", metavar="COLUMN", help="return column (default ReturnAverage)")
-    summary.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    add_results_commands(sub)
     return parser
-
-
-def _add_results_arguments(parser: argparse.ArgumentParser) -> None:
-    """The experiment directories and the grouping, shared by ``plot`` and ``summary``."""
-    parser.add_argument(
-        "paths",
-        nargs="+",
-        metavar="EXPERIMENT_DIR",
-        help="experiment directories (trees of run_<k> directories) or run directories",
-    )
-    parser.add_argument(
-        "--group-by",
-        action="extend",
-        nargs="+",
-        metavar="KEY",
-        help="params.json keys that make a setting, e.g. algo.learning_rate (default: each "
-        "run's directory relative to EXPERIMENT_DIR)",
-    )
 
 
 def _resolve_config(args) -> tuple[dict, str | None]:
@@ -156,9 +101,7 @@ def _resolve_config(args) -> tuple[dict, str | None]:
             )
         with open(path) as f:
             config = json.load(f)
-        # Run directories of older versions: their sampler was the serial one.
-        config["sampler"].setdefault("kind", "serial")
-        config["sampler"].setdefault("workers", None)
+        fill_missing_keys(config)  # run directories of older versions
         given = [
             flag
             for flag, value in (
@@ -194,11 +137,9 @@ def _resolve_config(args) -> tuple[dict, str | None]:
             config["runner"]["seed"] = _fresh_seed()
     if args.steps is not None:
         config["runner"]["n_steps"] = int(args.steps)
-    # Also when resuming: the sampler may change (e.g. more workers on a bigger machine).
-    if args.sampler is not None:
-        config["sampler"]["kind"] = args.sampler
-    if args.workers is not None:
-        config["sampler"]["workers"] = args.workers
+    # Also when resuming: the sampler may change (e.g. more workers on a bigger machine), and
+    # an async run continues with --runner minibatch.
+    apply_runner_flags(config, args)
     config = apply_overrides(config, args.set)
     return config, args.resume
 
@@ -324,61 +265,6 @@ def _fresh_seed() -> int:
     return make_seed()
 
 
-def _plot(args) -> int:
-    from rlpyt.utils.plot import plot_curves, plot_experiment
-
-    metrics = list(dict.fromkeys(args.metrics + ([args.y] if args.y else [])))
-    with _warnings_on_stderr():
-        if args.out:  # one file, as before --metrics and --out-dir existed
-            if args.out_dir or len(metrics) > 1:
-                raise ValueError(
-                    "-o/--out writes one plot of one metric: give at most one of --y/--metrics, "
-                    "or --out-dir for one PNG per metric"
-                )
-            y = metrics[0] if metrics else None
-            written = [
-                plot_curves(args.paths, args.x, y, args.out, args.group_by, args.title, args.band)
-            ]
-        else:
-            written = plot_experiment(
-                args.paths, metrics, args.x, args.group_by, args.out_dir, args.band, args.title
-            )
-    for path in written:
-        print(f"Learning curves: {path}")
-    return 0
-
-
-def _summary(args) -> int:
-    from rlpyt.utils.summary import format_summary, summarize
-
-    with _warnings_on_stderr():
-        rows = summarize(args.paths, args.group_by, args.metric)
-    print(format_summary(rows, args.format))
-    return 0
-
-
-def _results(args) -> int:
-    """``plot`` or ``summary``: they read CSV files only, so torch is never imported."""
-    try:
-        return _plot(args) if args.command == "plot" else _summary(args)
-    except _USAGE_ERRORS as err:
-        return _usage_error(err)
-    except KeyboardInterrupt as err:
-        return _interrupted(err, None)
-
-
-@contextlib.contextmanager
-def _warnings_on_stderr():
-    """Warnings (e.g. a run missing a --group-by key) as one ``warning: ...`` line each."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            yield
-        finally:
-            for warning in caught:
-                print(f"warning: {warning.message}", file=sys.stderr)
-
-
 def _usage_error(err: Exception) -> int:
     message = err.args[0] if isinstance(err, KeyError) and err.args else err
     print(f"error: {message}", file=sys.stderr)
@@ -394,7 +280,12 @@ def main(argv=None) -> int:
     """
     args = _parser().parse_args(argv)
     if args.command in ("plot", "summary"):
-        return _results(args)
+        try:  # they read CSV files only, so torch is never imported
+            return results_command(args)
+        except _USAGE_ERRORS as err:
+            return _usage_error(err)
+        except KeyboardInterrupt as err:
+            return _interrupted(err, None)
     if args.command == "launch":
         from rlpyt.cli.launch import launch_command
 

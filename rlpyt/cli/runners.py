@@ -1,0 +1,236 @@
+"""Which runner and which sampler ``python -m rlpyt train`` builds.
+
+``runner.kind`` (``--runner``):
+
+* ``minibatch`` (default): :class:`~rlpyt.runners.minibatch_rl.MinibatchRl` (``MinibatchRlEval``
+  with ``runner.eval``): sample a batch, optimize on it, in turn.
+* ``async``: :class:`~rlpyt.runners.async_rl.AsyncRl` (``AsyncRlEval``): a sampler process
+  fills the replay buffer while this process optimizes. The sampler is the asynchronous
+  counterpart of ``sampler.kind`` (``AsyncSerialSampler``, ``AsyncCpuSampler``,
+  ``AsyncGpuSampler``, ``AsyncAlternatingSampler``). Off-policy algorithms only (they learn
+  from a replay buffer); an async run cannot be resumed as one (``--runner minibatch``
+  continues it).
+* ``sync``: :class:`~rlpyt.runners.sync_rl.SyncRl` (``SyncRlEval``): ``runner.learners``
+  learner processes (CPU, gloo) average their gradients in every step. Each learner has its
+  own sampler of ``sampler.kind`` with ``sampler.batch_B`` envs and ``sampler.workers``
+  workers; the usable CPU cores (or the ``--affinity`` slot's) are split among the learners.
+  ``runner.n_steps`` and ``runner.log_interval_steps`` count the env steps of all learners.
+
+``sampler.kind`` (``--sampler``) ``ray``: :class:`~rlpyt.samplers.ray.sampler.RaySampler`,
+whose ``sampler.workers`` workers are Ray actors (default: one per usable CPU core), with the
+minibatch runner. It starts a local Ray instance of one CPU per actor, or joins the cluster
+that the ``RAY_ADDRESS`` environment variable names. Needs ``pip install 'rlpyt[ray]'``.
+
+:func:`check_runner_choice` refuses every unsupported combination before anything starts.
+Only the standard library is imported here (``plot`` and ``summary`` never import torch).
+"""
+
+import argparse
+import importlib
+import os
+import warnings
+
+__all__ = [
+    "RUNNER_KINDS",
+    "SAMPLER_KINDS",
+    "OFF_POLICY_ALGOS",
+    "add_runner_arguments",
+    "apply_runner_flags",
+    "fill_missing_keys",
+    "check_runner_choice",
+    "sampler_class",
+    "runner_class",
+    "split_cores",
+    "ray_options",
+]
+
+RUNNER_KINDS = ("minibatch", "async", "sync")
+# SerialSampler, CpuSampler, GpuSampler, AlternatingSampler, RaySampler.
+SAMPLER_KINDS = ("serial", "cpu", "gpu", "alternating", "ray")
+# The algorithms that learn from a replay buffer: the ones the async runner can train.
+OFF_POLICY_ALGOS = ("dqn", "cat_dqn", "r2d1", "ddpg", "td3", "sac")
+RAY_INSTALL = "pip install 'rlpyt[ray]'"
+
+_SAMPLERS = {
+    "serial": ("rlpyt.samplers.serial.sampler", "SerialSampler"),
+    "cpu": ("rlpyt.samplers.parallel.cpu.sampler", "CpuSampler"),
+    "gpu": ("rlpyt.samplers.parallel.gpu.sampler", "GpuSampler"),
+    "alternating": ("rlpyt.samplers.parallel.gpu.alternating_sampler", "AlternatingSampler"),
+    "ray": ("rlpyt.samplers.ray.sampler", "RaySampler"),
+}
+_ASYNC_SAMPLERS = {
+    "serial": ("rlpyt.samplers.async_.serial_sampler", "AsyncSerialSampler"),
+    "cpu": ("rlpyt.samplers.async_.cpu_sampler", "AsyncCpuSampler"),
+    "gpu": ("rlpyt.samplers.async_.gpu_sampler", "AsyncGpuSampler"),
+    "alternating": ("rlpyt.samplers.async_.alternating_sampler", "AsyncAlternatingSampler"),
+}
+_RUNNERS = {
+    "minibatch": ("rlpyt.runners.minibatch_rl", "MinibatchRl"),
+    "async": ("rlpyt.runners.async_rl", "AsyncRl"),
+    "sync": ("rlpyt.runners.sync_rl", "SyncRl"),
+}
+# config key of each flag that add_runner_arguments defines
+_FLAG_KEYS = {
+    "sampler": ("sampler", "kind"),
+    "workers": ("sampler", "workers"),
+    "runner": ("runner", "kind"),
+    "learners": ("runner", "learners"),
+}
+
+
+def add_runner_arguments(train: argparse.ArgumentParser) -> None:
+    """``--sampler``, ``--workers``, ``--runner`` and ``--learners`` of ``train``."""
+    train.add_argument(
+        "--sampler",
+        choices=SAMPLER_KINDS,
+        help="serial (default: one process), cpu (workers act with CPU copies of the agent), "
+        "gpu (workers step envs, actions batched in this process), alternating (two "
+        "groups of gpu-sampler workers take turns) or ray (workers are Ray actors, with "
+        f"--runner minibatch; {RAY_INSTALL}); sets sampler.kind",
+    )
+    train.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="worker processes of a parallel sampler, or Ray actors (default: one per usable "
+        "CPU core; more than the cores are clamped with a warning); sets sampler.workers",
+    )
+    train.add_argument(
+        "--runner",
+        choices=RUNNER_KINDS,
+        help="minibatch (default: sample, then optimize), async (a sampler process fills the "
+        "replay while this one optimizes; off-policy algorithms) or sync (--learners "
+        "learner processes averaging gradients); sets runner.kind",
+    )
+    train.add_argument(
+        "--learners",
+        type=int,
+        metavar="N",
+        help="learner processes of --runner sync (default 2), each with its own sampler of "
+        "sampler.batch_B envs; sets runner.learners",
+    )
+
+
+def apply_runner_flags(config: dict, args: argparse.Namespace) -> None:
+    """Set the config keys of the flags of :func:`add_runner_arguments` that were given."""
+    for flag, (section, key) in _FLAG_KEYS.items():
+        value = getattr(args, flag)
+        if value is not None:
+            config[section][key] = value
+
+
+def fill_missing_keys(config: dict) -> None:
+    """Add the keys that configs saved by older versions lack, with their old meaning."""
+    config["sampler"].setdefault("kind", "serial")
+    config["sampler"].setdefault("workers", None)
+    config["runner"].setdefault("kind", "minibatch")
+    config["runner"].setdefault("learners", 2)
+
+
+def check_runner_choice(config: dict, resume_from=None) -> tuple[str, str]:
+    """``(runner.kind, sampler.kind)``; a ``ValueError`` naming the cause and the fix for a
+    combination that cannot run (before any process starts or any env is built)."""
+    runner = config["runner"].get("kind", "minibatch")
+    sampler = config["sampler"].get("kind", "serial")
+    if runner not in RUNNER_KINDS:
+        raise ValueError(f"runner.kind must be one of {list(RUNNER_KINDS)}, got {runner!r}")
+    if sampler not in SAMPLER_KINDS:
+        raise ValueError(f"sampler.kind must be one of {list(SAMPLER_KINDS)}, got {sampler!r}")
+    if sampler == "ray" and runner != "minibatch":
+        raise ValueError(
+            f"sampler.kind='ray' runs with runner.kind='minibatch' only, not {runner!r} (the "
+            f"{runner} runner starts sampler processes of its own): use --runner minibatch "
+            f"with --sampler ray, or --sampler cpu with --runner {runner}"
+        )
+    if runner == "async":
+        _check_async(config["algo_name"], resume_from)
+    if runner == "sync":
+        learners = config["runner"].get("learners", 2)
+        if isinstance(learners, bool) or not isinstance(learners, int):
+            raise TypeError(
+                f"runner.learners must be an integer (learner processes), got {learners!r}"
+            )
+        if learners < 1:
+            raise ValueError(
+                f"runner.learners={learners}: runner.kind='sync' needs at least 1 learner "
+                "process; give --learners N with N >= 1 (default 2)"
+            )
+    return runner, sampler
+
+
+def _check_async(algo: str, resume_from) -> None:
+    if algo not in OFF_POLICY_ALGOS:
+        raise ValueError(
+            f"runner.kind='async' trains from a replay buffer, but algo {algo!r} is on-policy: "
+            f"use --runner minibatch or sync for {algo}, or an off-policy algorithm for async "
+            f"({', '.join(OFF_POLICY_ALGOS)})"
+        )
+    if resume_from is not None:
+        raise ValueError(
+            f"--resume {resume_from}: runner.kind='async' cannot resume a run; continue it "
+            "with the synchronous runner (add --runner minibatch) or start a new run"
+        )
+
+
+def sampler_class(kind: str, runner_kind: str = "minibatch"):
+    """The sampler class of ``sampler.kind``: its asynchronous counterpart for the async runner.
+
+    A ``ValueError`` when it cannot be imported (``ray`` without Ray installed).
+    """
+    module, name = (_ASYNC_SAMPLERS if runner_kind == "async" else _SAMPLERS)[kind]
+    if kind == "ray":
+        _require_ray()
+    try:
+        return getattr(importlib.import_module(module), name)
+    except ImportError as err:
+        raise ValueError(
+            f"sampler.kind={kind!r} is not available in this installation ({err}); "
+            "use 'gpu' or 'cpu'"
+        ) from None
+
+
+def _require_ray() -> None:
+    try:
+        import ray  # noqa: F401 - Ray is optional: imported only when asked for
+    except ModuleNotFoundError as err:
+        if err.name != "ray":  # Ray is there, but broken: its own error says more
+            raise
+        raise ValueError(
+            f"sampler.kind='ray' needs Ray, which is not installed: {RAY_INSTALL} (or choose "
+            "--sampler cpu)"
+        ) from None
+
+
+def runner_class(kind: str, evaluate: bool):
+    """The runner class of ``runner.kind``; its ``...Eval`` variant for offline evaluation."""
+    module, name = _RUNNERS[kind]
+    return getattr(importlib.import_module(module), name + ("Eval" if evaluate else ""))
+
+
+def split_cores(cores: list, learners: int) -> list[list]:
+    """The cores of each learner: ``cores`` split evenly, in order.
+
+    With fewer cores than learners, each learner gets one core and learners share cores
+    (with a warning).
+    """
+    if learners > len(cores):
+        warnings.warn(
+            f"runner.learners={learners} is more than the {len(cores)} CPU cores {cores}: "
+            "learners share cores",
+            stacklevel=3,
+        )
+    per = max(1, len(cores) // learners)
+    return [[cores[(r * per + i) % len(cores)] for i in range(per)] for r in range(learners)]
+
+
+def ray_options(n_workers: int) -> dict:
+    """:class:`~rlpyt.samplers.ray.sampler.RaySampler` keywords for ``n_workers`` actors.
+
+    Ray is started by the sampler: a local instance with one CPU per actor (no dashboard),
+    or, when ``RAY_ADDRESS`` is set, ``ray.init()`` joins that cluster.
+    """
+    if os.environ.get("RAY_ADDRESS"):
+        init = {}  # connecting to a cluster: ray.init refuses num_cpus
+    else:
+        init = dict(num_cpus=n_workers, include_dashboard=False, log_to_driver=False)
+    return dict(n_workers=n_workers, ray_init_kwargs=init)
