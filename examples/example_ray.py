@@ -5,7 +5,8 @@ each stepping its share of the ``batch_B`` envs with its own CPU copy of the age
 agent's weights go out through Ray's object store after each optimisation (only when they
 changed). The runner, agent and algorithm are exactly those of a local run.
 
-On this machine (a local Ray instance, started here)::
+Ray is started (and stopped at the end) by the sampler, from ``ray_init_kwargs``: a local
+instance, or with ``--address`` a connection to a running cluster. On this machine::
 
     python examples/example_ray.py --n_steps 50000
 
@@ -20,8 +21,6 @@ collected again).
 """
 
 import argparse
-
-import ray
 
 from rlpyt.agents.pg.mlp import MlpFfAgent
 from rlpyt.algos.pg.ppo import PPO
@@ -42,33 +41,31 @@ def build_and_train(
     run_ID=0,
 ):
     if address is not None:
-        ray.init(address=address)  # join a running cluster
+        ray_init_kwargs = dict(address=address)  # join a running cluster
     else:
-        ray.init(num_cpus=n_workers, include_dashboard=False, log_to_driver=False)
-    try:
-        sampler = RaySampler(
-            EnvCls=gym_make,
-            env_kwargs=dict(id="CartPole-v1"),
-            batch_T=32,
-            batch_B=batch_B,
-            max_decorrelation_steps=100,
-            n_workers=n_workers,  # Ray actors; each reserves one CPU
-            max_restarts=max_restarts,
-        )
-        runner = MinibatchRl(
-            algo=PPO(discount=0.98, learning_rate=1e-3, gae_lambda=0.8, epochs=10),
-            agent=MlpFfAgent(),
-            sampler=sampler,
-            n_steps=n_steps,
-            log_interval_steps=max(n_steps // 5, 1),
-            seed=seed,
-            affinity=dict(cuda_idx=None, torch_threads=1),
-        )
-        config = dict(env_id="CartPole-v1", n_workers=n_workers, batch_B=batch_B)
-        with logger_context(log_dir, run_ID, "ppo_ray_CartPole-v1", config, snapshot_mode="last"):
-            runner.train()
-    finally:
-        ray.shutdown()
+        ray_init_kwargs = dict(num_cpus=n_workers, include_dashboard=False, log_to_driver=False)
+    sampler = RaySampler(
+        EnvCls=gym_make,
+        env_kwargs=dict(id="CartPole-v1"),
+        batch_T=32,
+        batch_B=batch_B,
+        max_decorrelation_steps=100,
+        n_workers=n_workers,  # Ray actors; each reserves one CPU
+        max_restarts=max_restarts,
+        ray_init_kwargs=ray_init_kwargs,  # Ray stops again when the runner shuts the sampler
+    )
+    runner = MinibatchRl(
+        algo=PPO(discount=0.98, learning_rate=1e-3, gae_lambda=0.8, epochs=10),
+        agent=MlpFfAgent(),
+        sampler=sampler,
+        n_steps=n_steps,
+        log_interval_steps=max(n_steps // 5, 1),
+        seed=seed,
+        affinity=dict(cuda_idx=None, torch_threads=1),
+    )
+    config = dict(env_id="CartPole-v1", n_workers=n_workers, batch_B=batch_B)
+    with logger_context(log_dir, run_ID, "ppo_ray_CartPole-v1", config, snapshot_mode="last"):
+        runner.train()
 
 
 if __name__ == "__main__":

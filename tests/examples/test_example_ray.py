@@ -1,5 +1,6 @@
 """example_ray (PPO on CartPole with RaySampler under MinibatchRl) runs end to end at a tiny
-budget on a local Ray instance, and leaves no process behind."""
+budget on a local Ray instance started by the sampler, and leaves no process behind (the
+sampler's shutdown stops the Ray it started)."""
 
 import csv
 import os
@@ -21,7 +22,7 @@ def test_example_ray_tiny_run(tmp_path):
     tag = uuid.uuid4().hex  # every process the run starts inherits it
     proc = subprocess.run(
         [sys.executable, os.path.abspath(os.path.join(EXAMPLES, "example_ray.py")),
-         "--n_steps", "1024", "--seed", "1", "--batch_B", "4", "--log_dir", "logs"],
+         "--n_steps", "512", "--seed", "1", "--batch_B", "4", "--log_dir", "logs"],
         capture_output=True, text=True, cwd=tmp_path, timeout=200,
         env={**os.environ, "RLPYT_TEST_TAG": tag},
     )  # fmt: skip
@@ -29,13 +30,11 @@ def test_example_ray_tiny_run(tmp_path):
     run_dir = tmp_path / "logs" / "run_0"
     with open(run_dir / "progress.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    assert (
-        len(rows) == 8
-    )  # 1024 steps in batches of 32 x 4, logged every 128 (n_steps // 5 rounds down to one batch)
-    assert int(rows[-1]["CumSteps"]) == 1024
+    # 512 steps in batches of 32 x 4, logged every 128 (n_steps // 5 rounds down to one batch).
+    assert [int(row["CumSteps"]) for row in rows] == [128, 256, 384, 512]
     assert any(row["ReturnAverage"] not in ("", "nan") for row in rows)
     assert (run_dir / "params.pkl").exists()
-    # Ray's processes (GCS, raylet, actors) were all stopped by ray.shutdown().
+    # Ray's processes (GCS, raylet, actors) were all stopped by the sampler's shutdown.
     assert not _tagged(tag, timeout=10.0)
 
 

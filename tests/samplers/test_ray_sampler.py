@@ -1,10 +1,11 @@
 """RaySampler: CpuSampler's samples from Ray actors; dead actors reported or restarted.
 
 One local Ray instance (2 CPUs) serves the whole module. The test helpers (the envs
-of tests/ and the agents and env below) reach the actors by import: ``PYTHONPATH`` in
-Ray's runtime env holds tests/ and this directory.
+of tests/ and the agents and envs of ray_probe_agents) reach the actors by import:
+``PYTHONPATH`` in Ray's runtime env holds tests/ and this directory.
 """
 
+import glob
 import os
 import re
 import time
@@ -16,20 +17,20 @@ import pytest
 import torch
 from faulty_envs import FaultyEnv
 from probe_envs import CountingEnv
+from ray_probe_agents import ActorCtorFaultEnv, DieOnceEnv, LearnerCopyAgent, LinearAgent, ObsAgent
 
-from rlpyt.agents.base import AgentStep
 from rlpyt.samplers.parallel.cpu.sampler import CpuSampler
 from rlpyt.samplers.parallel.errors import WorkerError
-from rlpyt.utils.collections import namedarraytuple
 from rlpyt.utils.seed import derive_seed
 
 ray = pytest.importorskip("ray")
-from rlpyt.samplers.ray.sampler import RaySampler  # noqa: E402
+from ray.exceptions import RayActorError  # noqa: E402
+
+from rlpyt.samplers.ray import RaySampler  # noqa: E402
+from rlpyt.samplers.ray.weights import WeightsBroadcast  # noqa: E402
 
 TESTS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HELPERS_DIR = os.path.dirname(os.path.abspath(__file__))
-ObsInfo = namedarraytuple("ObsInfo", ["value"])
-
 FIELDS = {
     "observation": lambda s: s.env.observation,
     "reward": lambda s: s.env.reward,
@@ -41,90 +42,6 @@ FIELDS = {
     "value": lambda s: s.agent.agent_info.value,
     "bootstrap_value": lambda s: s.agent.bootstrap_value,
 }
-
-
-class ObsAgent:
-    """Deterministic: action = int(observation[0]) % 3 (or ``fixed_action``); value = 10 * obs."""
-
-    recurrent = False
-
-    def __init__(self, fixed_action=None):
-        self.fixed_action = fixed_action
-
-    def initialize(self, env_spaces, share_memory=False, global_B=1, env_ranks=None):
-        self.env_spaces = env_spaces
-
-    def reset(self):
-        pass
-
-    def reset_one(self, idx):
-        pass
-
-    def sample_mode(self, itr):
-        pass
-
-    def eval_mode(self, itr):
-        pass
-
-    def sync_shared_memory(self):
-        pass
-
-    def step(self, observation, prev_action, prev_reward):
-        obs = observation[..., 0]
-        if self.fixed_action is None:
-            action = obs.long() % 3
-        else:
-            action = torch.full_like(obs, self.fixed_action, dtype=torch.long)
-        return AgentStep(action=action, agent_info=ObsInfo(value=10.0 * obs))
-
-    def value(self, observation, prev_action, prev_reward):
-        return 10.0 * observation[..., 0]
-
-
-class LinearAgent(ObsAgent):
-    """A one-weight model in shared memory: action = int(w * observation[0]) % 3 (w = 0)."""
-
-    def initialize(self, env_spaces, share_memory=False, global_B=1, env_ranks=None):
-        self.env_spaces = env_spaces
-        self.model = torch.nn.Linear(1, 1, bias=False)
-        torch.nn.init.zeros_(self.model.weight)
-        self.shared_model = None
-        if share_memory:
-            self.model.share_memory()
-            self.shared_model = self.model
-
-    def step(self, observation, prev_action, prev_reward):
-        with torch.no_grad():
-            scaled = self.model(observation)[..., 0]
-        action = scaled.long() % 3
-        return AgentStep(action=action, agent_info=ObsInfo(value=10.0 * observation[..., 0]))
-
-
-class DieOnceEnv(CountingEnv):
-    """A CountingEnv whose process exits at its ``at_step``-th step, once (a marker file).
-
-    Only the env seeded with ``die_seed`` dies (so the test knows which actor).
-    """
-
-    def __init__(self, marker, at_step, length, die_seed):
-        super().__init__(lengths=(length,))
-        self.marker, self.at_step, self.die_seed = marker, at_step, die_seed
-        self.n_steps, self.seeded = 0, None
-
-    def seed(self, seed=None):
-        super().seed(seed)
-        self.seeded = seed
-
-    def step(self, action):
-        self.n_steps += 1
-        if (
-            self.n_steps == self.at_step
-            and self.seeded == self.die_seed
-            and not os.path.exists(self.marker)
-        ):
-            open(self.marker, "w").close()
-            os._exit(3)
-        return super().step(action)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -157,6 +74,32 @@ def _gone(pids, timeout=10.0) -> list:
         time.sleep(0.1)
 
 
+def _live_sampler_actors(timeout=10.0) -> list:
+    """Ray's table of actors (GCS, no dashboard needed): SamplerActors not dead."""
+    deadline = time.monotonic() + timeout
+    while True:
+        live = [
+            (actor_id, info["State"])
+            for actor_id, info in ray._private.state.actors().items()
+            if info["ActorClassName"] == "SamplerActor" and info["State"] != "DEAD"
+        ]
+        if not live or time.monotonic() > deadline:
+            return live
+        time.sleep(0.1)
+
+
+def assert_nothing_left(pids, handles):
+    """No actor process, no live SamplerActor (by Ray's table and by handle), no shared memory."""
+    pids = [pid for pid in pids if pid is not None]
+    assert not _gone(pids)
+    assert not _live_sampler_actors()
+    for handle in handles:
+        with pytest.raises(RayActorError):
+            ray.get(handle.start.remote(), timeout=10)
+    segments = [glob.glob(f"/dev/shm/rlpyt_{pid}_*") for pid in [os.getpid(), *pids]]
+    assert not any(segments), segments
+
+
 def collect(SamplerCls, n_itr=3, agent=None, seed=0, evaluate=False, **kwargs):
     """Batches (numpy copies, by field), completed (Return, Length) and the sampler.
 
@@ -169,6 +112,7 @@ def collect(SamplerCls, n_itr=3, agent=None, seed=0, evaluate=False, **kwargs):
     affinity = kwargs.pop("affinity", None)
     sampler = SamplerCls(**kwargs)
     sampler.initialize(agent or ObsAgent(), affinity=affinity, seed=seed, bootstrap_value=True)
+    sampler.handles = list(sampler.pool.actors) if SamplerCls is RaySampler else []
     batches, completed = [], []
     try:
         for itr in range(n_itr):
@@ -218,7 +162,65 @@ def test_ray_samples_and_evaluation_equal_cpu_sampler_ones():
     assert len(set(runs["ray"][0][0]["observation"][0, :, 0].tolist())) > 1
     assert runs["cpu"][2] == runs["ray"][2]
     assert len(runs["ray"][2]) >= 4
-    assert not _gone(sampler_pids)
+    assert_nothing_left(sampler_pids, sampler.handles)
+
+
+def _sgd_step_to_weight_one(agent):
+    """One optimizer step on LinearAgent's model: w = 0 -> 1 (d(-w)/dw = -1, lr 1)."""
+    optimizer = torch.optim.SGD(agent.model.parameters(), lr=1.0)
+    optimizer.zero_grad()
+    (-agent.model(torch.ones(1, 1)).sum()).backward()
+    optimizer.step()
+
+
+@pytest.mark.parametrize("AgentCls", [LinearAgent, LearnerCopyAgent])
+def test_weights_broadcast_puts_only_after_a_change(AgentCls):
+    """Shared model or separate learner copy (GPU learner): puts count optimizer steps."""
+    agent = AgentCls()
+    agent.initialize(None, share_memory=True)
+    weights, puts = WeightsBroadcast(agent), []
+    assert not weights.update(puts.append)
+    agent.sync_shared_memory()  # copies the learner model (bumps the shared copy's counters)
+    assert not weights.update(puts.append) and weights.version == 0 and not puts
+    _sgd_step_to_weight_one(agent)
+    assert weights.update(puts.append) and not weights.update(puts.append)
+    assert weights.version == 1 and weights.n_puts == 1
+    assert [{k: v.tolist() for k, v in put.items()} for put in puts] == [{"model.weight": [[1.0]]}]
+    assert agent.shared_model.weight.item() == 1.0  # synced before the put
+
+
+@pytest.mark.timeout(60)
+def test_actor_start_up_error_names_the_env_and_leaves_nothing():
+    sampler = RaySampler(
+        EnvCls=ActorCtorFaultEnv,
+        env_kwargs=dict(master_pid=os.getpid()),
+        batch_T=2,
+        batch_B=1,
+        max_decorrelation_steps=0,
+        n_workers=1,
+    )
+    with pytest.raises(WorkerError) as info:
+        sampler.initialize(ObsAgent(), seed=0)
+    message = str(info.value)
+    assert re.match(
+        r"Ray actor 0 \(pid \d+\), .*start-up.*InjectedFault: injected constructor fault",
+        message,
+        flags=re.DOTALL,
+    ), message
+    assert sampler._closed and sampler.n_worker == 0
+    assert_nothing_left(sampler.actor_pids, [])
+
+
+@pytest.mark.timeout(60)
+def test_more_actor_cpus_than_the_cluster_has_are_refused():
+    sampler = RaySampler(
+        EnvCls=CountingEnv, env_kwargs={}, batch_T=1, batch_B=3, max_decorrelation_steps=0,
+        n_workers=3,
+    )  # fmt: skip
+    with pytest.raises(ValueError, match=r"3 Ray actors of num_cpus=1 need 3 CPUs, but the Ray "
+                       r"cluster has 2: lower n_workers"):  # fmt: skip
+        sampler.initialize(ObsAgent(), seed=0)
+    assert sampler._closed and sampler.n_worker == 0
 
 
 @pytest.mark.timeout(120)
@@ -232,7 +234,7 @@ def test_env_error_names_actor_and_env_and_shuts_down():
         n_workers=2,
     )
     sampler.initialize(ObsAgent(), seed=0)
-    pids = sampler.actor_pids
+    pids, handles = sampler.actor_pids, list(sampler.pool.actors)
     sampler.obtain_samples(0)
     with pytest.raises(WorkerError) as info:
         sampler.obtain_samples(1)
@@ -245,7 +247,7 @@ def test_env_error_names_actor_and_env_and_shuts_down():
     ), message
     assert "worker traceback" in message
     assert sampler._closed
-    assert not _gone(pids)
+    assert_nothing_left(pids, handles)
     with pytest.raises(RuntimeError, match="after shutdown"):
         sampler.obtain_samples(2)
     sampler.shutdown()  # idempotent
@@ -263,20 +265,20 @@ def test_dead_actor_is_reported_when_no_restarts(tmp_path):
         n_workers=2,
     )
     sampler.initialize(ObsAgent(), seed=0)
-    pids = sampler.actor_pids
+    pids, handles = sampler.actor_pids, list(sampler.pool.actors)
     sampler.obtain_samples(0)
     with pytest.raises(WorkerError) as info:
         sampler.obtain_samples(1)
     message = str(info.value)
     assert message.startswith(f"Ray actor 1 (pid {pids[1]}, envs [1]) died during itr 1")
     assert "(max_restarts=0: set it to restart dead actors): ActorDiedError" in message
-    assert sampler._closed
-    assert not _gone(pids)
+    assert sampler._closed and sampler.n_worker == 0
+    assert_nothing_left(pids, handles)
 
 
 @pytest.mark.timeout(120)
-def test_weights_broadcast_and_dead_actor_restarted_once_then_reported(tmp_path):
-    """Weights go out only when changed, also to a restarted actor; a death past the limit."""
+def test_weights_broadcast_and_dead_actor_restarted_once_then_reported(tmp_path, monkeypatch):
+    """Weights put only after an optimizer step, sent to a restarted actor; a death past the limit."""
     marker = str(tmp_path / "died")
     sampler = RaySampler(
         EnvCls=DieOnceEnv,
@@ -289,14 +291,20 @@ def test_weights_broadcast_and_dead_actor_restarted_once_then_reported(tmp_path)
     )
     agent = LinearAgent()
     sampler.initialize(agent, seed=0)
-    first_pids = sampler.actor_pids
+    first_pids, handles = sampler.actor_pids, list(sampler.pool.actors)
+    puts, ray_put = [], ray.put
+
+    def counting_put(value, **kwargs):
+        puts.append(value)
+        return ray_put(value, **kwargs)
+
+    monkeypatch.setattr(ray, "put", counting_put)
     try:
         # action = int(w * observation) % 3 with w = 0: always action 0, reward 1.
         samples, _ = sampler.obtain_samples(0)
         np.testing.assert_array_equal(samples.env.reward.numpy(), np.ones((3, 2)))
-        assert sampler._weights_version == 0  # nothing changed: nothing broadcast
-        with torch.no_grad():
-            agent.model.weight.fill_(1.0)  # in place, as an optimizer step
+        assert not puts and sampler.weights.version == 0  # nothing changed: nothing put
+        _sgd_step_to_weight_one(agent)
         with pytest.warns(
             UserWarning,
             match=r"Ray actor 0 \(pid \d+\) died before or during itr 1: restarted as pid "
@@ -304,7 +312,7 @@ def test_weights_broadcast_and_dead_actor_restarted_once_then_reported(tmp_path)
         ):
             samples, _ = sampler.obtain_samples(1)
         assert os.path.exists(marker)  # env 0 died at its step 5, in itr 1
-        assert sampler._weights_version == 1
+        assert len(puts) == 1 and sampler.weights.version == 1
         assert sampler.n_restarts == 1
         assert sampler.actor_pids[0] != first_pids[0]
         assert sampler.actor_pids[1] == first_pids[1]
@@ -316,7 +324,7 @@ def test_weights_broadcast_and_dead_actor_restarted_once_then_reported(tmp_path)
         )
         np.testing.assert_array_equal(samples.env.reward.numpy(), [[1, 1], [2, 2], [3, 3]])
         samples, _ = sampler.obtain_samples(2)
-        assert sampler._weights_version == 1 and sampler._sent_version == [1, 1]
+        assert len(puts) == 1 and sampler.pool.sent_version == [1, 1]  # no step: no put
         np.testing.assert_array_equal(
             samples.env.observation.numpy()[:, :, 0], [[3, 6], [4, 7], [5, 8]]
         )
@@ -327,7 +335,7 @@ def test_weights_broadcast_and_dead_actor_restarted_once_then_reported(tmp_path)
         assert sampler._closed
     finally:
         sampler.shutdown()
-    assert not _gone(first_pids + sampler.actor_pids)
+    assert_nothing_left(first_pids + sampler.actor_pids, handles)
 
 
 @pytest.mark.timeout(120)

@@ -1,5 +1,6 @@
-"""The Ray launcher mode of run_experiments on a local Ray instance, with a tiny script:
-the command line a run gets, status.json, a crashed run, resources, relaunch, Ctrl-C."""
+"""The Ray launcher mode of run_experiments on a local Ray instance (2 CPUs), with a tiny
+script: the command line a run gets, status.json, a crashed run, relaunch, placement by
+resources (runs of 1 CPU two at a time; runs no node can hold refused), Ctrl-C."""
 
 import json
 import os
@@ -18,12 +19,23 @@ from rlpyt.utils.launching.ray_launcher import run_experiments_ray  # noqa: E402
 
 # Records what the launcher gave the run (or crashes, or sleeps, per its variant).
 RECORDER = """
-import json, os, sys, time
+import glob, json, os, sys, time
 from rlpyt.utils.launching.variant import load_variant
 slot_code, log_dir, run_ID = sys.argv[1], sys.argv[2], int(sys.argv[3])
 variant = load_variant(log_dir)
 run_dir = os.path.join(log_dir, f"run_{run_ID}")
 os.makedirs(run_dir, exist_ok=True)
+if variant["name"] == "pair":  # wait (30 s at most) until two such runs have started
+    start = time.time()
+    open(os.path.join(run_dir, "started"), "w").close()
+    pattern = os.path.join(os.path.dirname(log_dir), "*", "run_*", "started")
+    while len(glob.glob(pattern)) < 2 and time.time() < start + 30:
+        time.sleep(0.05)
+    met = len(glob.glob(pattern)) >= 2
+    time.sleep(1.0)
+    with open(os.path.join(run_dir, "times.json"), "w") as f:
+        json.dump(dict(start=start, end=time.time(), met=met), f)
+    sys.exit(0)
 print("output of", variant["name"], run_ID, flush=True)
 if variant["name"] == "crash":
     sys.exit(3)
@@ -96,14 +108,53 @@ def test_runs_as_ray_tasks_with_status_and_relaunch(tmp_path, script):
 
 
 @pytest.mark.timeout(120)
+def test_runs_of_one_cpu_run_two_at_a_time_on_two_cpus(tmp_path, script):
+    exp = tmp_path / "exp"
+    names = ["a", "b", "c"]
+    summary = run_experiments_ray(
+        script, "2cpu_1cpr", "t", 1, [dict(name="pair")] * 3, names, experiment_dir=exp
+    )  # fmt: skip
+    assert summary.counts["done"] == 3
+    times = sorted(
+        (json.loads((exp / name / "run_0" / "times.json").read_text()) for name in names),
+        key=lambda t: t["start"],
+    )
+    # The first two ran side by side (each saw the other start); the third started only
+    # once one of them had ended (Ray reserved 1 of the 2 CPUs for each run).
+    assert times[0]["met"] and times[1]["met"]
+    assert times[2]["start"] >= min(times[0]["end"], times[1]["end"])
+
+
+@pytest.mark.timeout(120)
 def test_bad_resources_and_backend_are_rejected(tmp_path, script):
     with pytest.raises(ValueError, match="cpu_per_run must be >= 0"):
         run_experiments_ray(
             script, "2cpu_1cpr", "t", 1, [dict(name="ok")], ["ok"],
             experiment_dir=tmp_path / "e", cpu_per_run=-1,
         )  # fmt: skip
+    # Runs no node can hold are refused before anything starts (Ray would queue them forever).
+    for resources, asked in ((dict(gpu_per_run=1), "1 CPU and 1 GPU"),
+                             (dict(cpu_per_run=3), "3 CPU and 0 GPU")):  # fmt: skip
+        with pytest.raises(ValueError) as info:
+            run_experiments_ray(
+                script, "2cpu_1cpr", "t", 1, [dict(name="ok")], ["ok"],
+                experiment_dir=tmp_path / "e", **resources,
+            )  # fmt: skip
+        assert str(info.value).startswith(
+            f"each run reserves {asked}, but no node of the Ray cluster has that much (its 1 "
+            "node(s): 2 CPU and 0 GPU): lower cpu_per_run / gpu_per_run"
+        ), str(info.value)
+    assert not (tmp_path / "e").exists()
+    # run_experiments passes ray_options on to run_experiments_ray.
+    with pytest.raises(ValueError, match="each run reserves 3 CPU and 0 GPU"):
+        run_experiments(
+            script, "2cpu_1cpr", "t", 1, [dict(name="ok")], ["ok"], experiment_dir=tmp_path / "e",
+            backend="ray", ray_options=dict(cpu_per_run=3),
+        )  # fmt: skip
     with pytest.raises(ValueError, match="backend must be 'local' or 'ray'"):
         run_experiments(script, "2cpu_1cpr", "t", 1, [{}], ["a"], backend="slurm")
+    with pytest.raises(ValueError, match="ray_options apply only with backend='ray'"):
+        run_experiments(script, "2cpu_1cpr", "t", 1, [{}], ["a"], ray_options=dict(cpu_per_run=1))
 
 
 @pytest.mark.timeout(120)

@@ -16,8 +16,9 @@ two calls. Set-up runs in ``__init__`` and any failure there is
 kept and reported by :meth:`SamplerActor.start`: Ray re-runs ``__init__`` when it
 restarts a dead actor, so a restarted actor is ready without further commands.
 
-Weights arrive as a dict of tensors (see :func:`acting_tensors`) together with a
-version number; an actor loads them only when the version is newer than its own.
+Weights arrive as a dict of tensors (see :func:`~rlpyt.samplers.ray.weights.acting_tensors`)
+together with a version number; an actor loads them only when the version is newer
+than its own.
 """
 
 import os
@@ -29,6 +30,7 @@ import torch
 
 from rlpyt.samplers.buffer import build_samples_buffer
 from rlpyt.samplers.parallel.worker import _describe, _make_envs
+from rlpyt.samplers.ray.weights import acting_tensors, load_acting_tensors
 
 __all__ = ["ActorSpec", "SamplerActor", "acting_tensors", "load_acting_tensors"]
 
@@ -57,35 +59,6 @@ class ActorSpec:
     eval_CollectorCls: Any = None
     eval_max_T: int | None = None
     eval_max_trajectories: int | None = None
-
-
-def acting_tensors(agent) -> dict:
-    """The tensors a sampler worker acts with, by name.
-
-    They are what :class:`~rlpyt.samplers.parallel.cpu.sampler.CpuSampler` workers
-    see through shared memory: the agent's shared CPU model (``agent.shared_model``,
-    set by ``agent.initialize(share_memory=True)``) and any other tensor attribute
-    of the agent in shared memory (e.g. the Q-policy-gradient agents' ``min_itr_learn``).
-    """
-    tensors = {}
-    model = getattr(agent, "shared_model", None)
-    if model is not None:
-        for name, value in model.state_dict().items():
-            tensors["model." + name] = value
-    for name, value in vars(agent).items():
-        if isinstance(value, torch.Tensor) and value.is_shared():
-            tensors["attr." + name] = value
-    return tensors
-
-
-def load_acting_tensors(agent, tensors: dict) -> None:
-    """Write ``tensors`` (from :func:`acting_tensors` of the master's agent) into ``agent``."""
-    model_state = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
-    if model_state:
-        agent.shared_model.load_state_dict(model_state)
-    for key, value in tensors.items():
-        if key.startswith("attr."):
-            getattr(agent, key[len("attr.") :]).copy_(value)
 
 
 class SamplerActor:

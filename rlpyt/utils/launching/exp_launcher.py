@@ -174,6 +174,7 @@ def run_experiments(
     grace_period: float = 10.0,
     python: str | None = None,
     backend: str = "local",
+    ray_options: Mapping | None = None,
 ) -> LaunchSummary:
     """Run ``script`` for every variant, ``runs_per_setting`` times each; see the module doc.
 
@@ -193,6 +194,9 @@ def run_experiments(
         backend: ``"local"`` (this machine's run slots) or ``"ray"``: each run a Ray task
             placed by its slot's CPU/GPU count (``allow_oversubscribe`` and ``pin_cpus`` do
             not apply), see :func:`rlpyt.utils.launching.ray_launcher.run_experiments_ray`.
+        ray_options: with ``backend="ray"``, further keywords of ``run_experiments_ray``:
+            ``cpu_per_run``, ``gpu_per_run``, ``ray_init_kwargs`` (e.g.
+            ``dict(address="auto")``).
 
     Returns the :class:`LaunchSummary`. Raises ValueError or TypeError naming the problem
     before anything starts; ``KeyboardInterrupt`` after stopping every run on Ctrl-C or
@@ -204,10 +208,12 @@ def run_experiments(
         return run_experiments_ray(
             script, affinity_code, experiment_title, runs_per_setting, variants, log_dirs,
             common_args, runs_args, log_dir_root=log_dir_root, experiment_dir=experiment_dir,
-            grace_period=grace_period, python=python,
+            grace_period=grace_period, python=python, **dict(ray_options or {}),
         )  # fmt: skip
     if backend != "local":
         raise ValueError(f"backend must be 'local' or 'ray', got {backend!r}")
+    if ray_options:
+        raise ValueError("ray_options apply only with backend='ray'")
     script = os.fspath(script)
     if not os.path.isfile(script):
         raise FileNotFoundError(f"run script {script} does not exist (or is not a file)")

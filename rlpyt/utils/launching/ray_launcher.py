@@ -14,7 +14,10 @@ directory must be on a file system every node sees (and the script and Python at
 the same paths).
 
 **Resources.** By default a run reserves what one run slot of ``affinity_code``
-holds: its CPU count and one GPU if the slot has one. The slot code a run gets
+holds: its CPU count and one GPU if the slot has one. Runs no live node can hold
+(e.g. one GPU per run on a cluster without GPUs) are refused with a ``ValueError``
+before anything starts; the others wait for free resources, so a node with ``n``
+free CPUs runs ``n // cpu_per_run`` of them at a time. The slot code a run gets
 (``<k>slt_<affinity_code>``) cycles over the code's slots, so runs that Ray puts side
 by side on a node laid out like the code mostly get different cores; Ray reserves a
 number of CPUs, not particular ones, so the pinning a run does from its slot code is
@@ -178,6 +181,7 @@ def run_experiments_ray(
         ray.init(**dict(ray_init_kwargs or {}))
         started = True
     try:
+        _check_placeable(ray.nodes(), cpu_per_run, gpu_per_run)
         os.makedirs(experiment_dir, exist_ok=True)
         with _experiment_lock(experiment_dir):
             for setting, variant in variants_by_setting.items():
@@ -187,6 +191,20 @@ def run_experiments_ray(
     finally:
         if started:
             ray.shutdown()
+
+
+def _check_placeable(nodes: list, cpu_per_run: float, gpu_per_run: float) -> None:
+    """Refuse runs no node of the cluster can hold (Ray would leave them pending forever)."""
+    alive = [node["Resources"] for node in nodes if node.get("Alive")]
+    if any(r.get("CPU", 0) >= cpu_per_run and r.get("GPU", 0) >= gpu_per_run for r in alive):
+        return
+    largest = ", ".join(f"{r.get('CPU', 0):g} CPU and {r.get('GPU', 0):g} GPU" for r in alive)
+    raise ValueError(
+        f"each run reserves {cpu_per_run:g} CPU and {gpu_per_run:g} GPU, but no node of the "
+        f"Ray cluster has that much (its {len(alive)} node(s): {largest or 'none'}): lower "
+        "cpu_per_run / gpu_per_run (or use an affinity code with fewer CPUs or no GPU per "
+        "run slot), or add such a node"
+    )
 
 
 def _grid(
@@ -333,27 +351,26 @@ class _RayLaunch:
             entry.update(state="interrupted", end_time=now())
         self._write_status()
 
+    def _counts(self) -> dict:
+        counts = {state: 0 for state in RUN_STATES}
+        counts.update(Counter(e["state"] for e in self.entries.values()))
+        return counts
+
     def _summary(self) -> LaunchSummary:
         entries = list(self.entries.values())
-        counts = {state: 0 for state in RUN_STATES}
-        counts.update(Counter(e["state"] for e in entries))
-        return LaunchSummary(self.experiment_dir, self.status_path, counts, entries)
+        return LaunchSummary(self.experiment_dir, self.status_path, self._counts(), entries)
 
     def _write_status(self):
-        entries = list(self.entries.values())
-        counts = {state: 0 for state in RUN_STATES}
-        counts.update(Counter(e["state"] for e in entries))
         status = dict(
             experiment_dir=self.experiment_dir,
             affinity_code=self.affinity_code,
             backend="ray",
             launcher_pid=os.getpid(),
             updated=now(),
-            counts=counts,
-            runs=entries,
+            counts=self._counts(),
+            runs=list(self.entries.values()),
         )
         write_text_atomically(self.status_path, json.dumps(status, indent=2) + "\n")
 
     def _say(self, entry, what):
         print(f"[launch ray] {entry['setting']}/run_{entry['run_ID']}: {what}", flush=True)
-        sys.stdout.flush()
