@@ -53,7 +53,8 @@ class ReplayAlgorithm(RlAlgorithm):
         initial_optim_state_dict: optimizer state to start from.
         ReplayBufferCls, replay_kwargs: replay class (default: chosen by the
             subclass) and extra arguments for it.
-        updates_per_sync: accepted for the asynchronous runner.
+        updates_per_sync: under :class:`~rlpyt.runners.async_rl.AsyncRl`, the optimizer sends
+            the weights to the sampler every this many gradient updates.
         snapshot_replay: keep the replay in snapshots: True, False, or "auto"
             (when it holds at most 2 GiB).
     """

@@ -246,7 +246,8 @@ def _dqn_family_config(algo: str, env_id: str, kind: str):
         sampler = dict(batch_T=20 if algo == "r2d1" else 32, batch_B=8, max_decorrelation_steps=0)
         agent["kwargs"] = {"eps_final": 0.04, "eps_eval": 0.0}
         runner = dict(n_steps=int(1e5), log_interval_steps=int(1e4), torch_threads=1)
-    return sampler, agent, dict(algo_kwargs), runner
+    # Weights to an async sampler every this many updates (--runner async); 1 as the original.
+    return sampler, agent, dict(algo_kwargs, updates_per_sync=1), runner
 
 
 def _qpg_config(algo: str, env_id: str, kind: str):
@@ -269,7 +270,7 @@ def _qpg_config(algo: str, env_id: str, kind: str):
         algo_kwargs = dict(_QPG_MUJOCO[algo])
         runner = dict(n_steps=int(1e6), log_interval_steps=int(1e4), torch_threads=1)
     sampler = dict(batch_T=50, batch_B=1, max_decorrelation_steps=0)
-    return sampler, agent, algo_kwargs, runner
+    return sampler, agent, dict(algo_kwargs, updates_per_sync=1), runner
 
 
 def default_config(algo: str, env_id: str) -> dict:

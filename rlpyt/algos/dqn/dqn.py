@@ -68,7 +68,7 @@ class DQN(ReplayAlgorithm):
             frame-stack observations (``[n_frames, H, W]``), else a plain one; uniform
             or prioritized as asked.
         replay_kwargs: extra keyword arguments for the replay class.
-        updates_per_sync: kept for compatibility (asynchronous runners).
+        updates_per_sync: see :class:`~rlpyt.algos.replay.ReplayAlgorithm`.
         snapshot_replay: put the replay buffer in snapshots (True/False), or "auto":
             when it is under 2 GiB. Without it a resumed run refills the replay for
             ``min_steps_learn`` steps before learning again.
