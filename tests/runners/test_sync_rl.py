@@ -92,11 +92,33 @@ def our_children():
 
 
 def assert_nothing_left(runner):
+    """No process of ours alive, no shared memory of any rank left, no process group."""
     assert our_children() == []
-    for pid in runner.worker_pids:
-        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert runner.worker_pids
+    for pid in [os.getpid(), *runner.worker_pids]:
+        if pid != os.getpid():
+            assert (
+                not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+            )
         assert glob.glob(f"/dev/shm/rlpyt_{pid}_*") == []
     assert not torch.distributed.is_initialized()
+    # The group's threads (gloo's, the TCPStore server's) ended with it: a process
+    # forked later (a CpuSampler's workers) would inherit them mid-way and could hang.
+    assert [name for name in native_threads() if "gloo" in name or "tcpstore" in name] == []
+
+
+def native_threads():
+    task_dir = "/proc/self/task"
+    if not os.path.isdir(task_dir):  # not Linux
+        return []
+    names = []
+    for tid in os.listdir(task_dir):
+        try:
+            with open(os.path.join(task_dir, tid, "comm")) as f:
+                names.append(f.read().strip())
+        except FileNotFoundError:  # the thread ended meanwhile
+            pass
+    return names
 
 
 def concat_b(a, b):
@@ -146,9 +168,9 @@ def test_two_ranks_stay_identical_and_match_a_single_learner_on_the_combined_bat
 
 @pytest.mark.parametrize("how", ["raise", "kill"])
 def test_failing_worker_stops_every_rank_with_an_error_naming_it(how):
-    # Killed, the worker cannot free its CpuSampler's shared memory: rank 0 sweeps it.
-    SamplerCls = CpuSampler if how == "kill" else SerialSampler
-    runner = make_runner(n_itr=6, SamplerCls=SamplerCls, fail=(1, 2, how))
+    # CpuSampler: the worker's sampler holds shared memory. Raising, the worker frees it;
+    # killed, it cannot: rank 0 sweeps it.
+    runner = make_runner(n_itr=6, SamplerCls=CpuSampler, fail=(1, 2, how))
     start = time.monotonic()
     with pytest.raises(LearnerError) as info:
         runner.train()
@@ -168,7 +190,8 @@ def test_failing_worker_stops_every_rank_with_an_error_naming_it(how):
     [("raise", ValueError, "planted failure on rank 0"), ("sigterm", Preempted, "SIGTERM")],
 )
 def test_exception_or_sigterm_in_rank_0_surfaces_unchanged_and_stops_every_rank(how, error, match):
-    runner = make_runner(n_itr=6, fail=(0, 1, how))
+    # CpuSampler: a worker stops (its sampler too) while its collective fails.
+    runner = make_runner(n_itr=6, SamplerCls=CpuSampler, fail=(0, 1, how))
     with pytest.raises(error, match=match):
         runner.train()
     assert_nothing_left(runner)
