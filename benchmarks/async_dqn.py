@@ -22,7 +22,7 @@ env steps/s, gradient updates/s and the logged replay ratio (async: ``ReplayRati
 one at a time. A line per finished run goes to stderr; the JSON to stdout.
 
 Usage: ``python benchmarks/async_dqn.py [--n-steps 12000] [--log-interval 2000]
-[--min-steps-learn 2000] [--replay-ratios 8 1]``
+[--min-steps-learn 2000] [--replay-ratios 8 1] [--modes ...] [--rounds 1]``
 """
 
 import argparse
@@ -34,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 
+import numpy as np
 import torch
 
 FRAME_SKIP = 4
@@ -117,6 +118,8 @@ def main():
     parser.add_argument("--log-interval", type=int, default=2_000)
     parser.add_argument("--min-steps-learn", type=int, default=2_000)
     parser.add_argument("--replay-ratios", type=float, nargs="+", default=[8.0, 1.0])
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
+    parser.add_argument("--rounds", type=int, default=1, help="runs per mode; medians reported")
     parser.add_argument("--_run", choices=MODES, help=argparse.SUPPRESS)
     parser.add_argument("--_out", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -139,12 +142,21 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         for ratio in args.replay_ratios:
             results = by_ratio[f"replay_ratio_{ratio:g}"] = {}
-            for mode in MODES:
-                results[mode] = _child_run(mode, ratio, args, tmp)
-                print(f"ratio {ratio:g} {mode}: {results[mode]}", file=sys.stderr, flush=True)
-            best_sync = max(results[m]["frames_per_s"] for m in MODES if m.startswith("sync"))
-            best_async = max(results[m]["frames_per_s"] for m in MODES if m.startswith("async"))
-            results["best_async_over_best_sync_frames"] = round(best_async / best_sync, 3)
+            runs = {mode: [] for mode in args.modes}
+            for _ in range(args.rounds):  # interleaved: each round runs every mode once
+                for mode in args.modes:
+                    runs[mode].append(_child_run(mode, ratio, args, tmp))
+                    print(f"ratio {ratio:g} {mode}: {runs[mode][-1]}", file=sys.stderr, flush=True)
+            for mode, figures in runs.items():
+                results[mode] = _medians(figures)
+            best = {
+                side: max(results[m]["frames_per_s"] for m in args.modes if m.startswith(side))
+                for side in ("sync", "async")
+                if any(m.startswith(side) for m in args.modes)
+            }
+            if len(best) == 2:
+                ratio_ = best["async"] / best["sync"]
+                results["best_async_over_best_sync_frames"] = round(ratio_, 3)
     summary = dict(
         benchmark="async_dqn",
         settings=dict(
@@ -165,6 +177,15 @@ def main():
         target_async_over_sync=1.3,
     )
     print(json.dumps(summary, indent=2))
+
+
+def _medians(figures: list[dict]) -> dict:
+    """Per figure, the median over the rounds (the mode's name kept)."""
+    out = dict(mode=figures[0]["mode"], rounds=len(figures))
+    for key in figures[0]:
+        if key != "mode":
+            out[key] = float(np.median([f[key] for f in figures]))
+    return out
 
 
 def _child_run(mode: str, ratio: float, args, tmp: str) -> dict:
