@@ -1,10 +1,20 @@
-"""Suite-wide checks: no shared-memory segment of ours may outlive the test run."""
+"""Suite-wide set-up and checks.
+
+* A suite started as a background job of a shell without job control (``make test &``)
+  inherits SIGINT ignored, and so would every process the Ctrl-C tests start, which
+  then could not be interrupted; the default handler is restored for the suite.
+* No shared-memory segment of ours may outlive the test run.
+"""
 
 import os
+import signal
 
 import pytest
 
 from rlpyt.utils.shared_memory import SHM_DIR, SHM_PREFIX
+
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _our_segments() -> set[str]:
