@@ -48,9 +48,10 @@ import threading
 import time
 
 from rlpyt.replays.async_ import AsyncReplayBuffer, DeferredUpdate, RWLock
-from rlpyt.runners.minibatch_rl import MinibatchRlBase, Preempted, _sigint_ignored
+from rlpyt.runners.minibatch_rl import MinibatchRlBase, Preempted
 from rlpyt.utils.logging import logger
 from rlpyt.utils.seed import make_seed, set_seed
+from rlpyt.utils.signals import sigint_ignored
 
 __all__ = ["AsyncRlBase", "AsyncRl", "AsyncRlEval", "AsyncSamplerError"]
 
@@ -181,7 +182,7 @@ class AsyncRlBase(MinibatchRlBase):
         if getattr(self, "_pbar", None) is not None:
             self._pbar.close()
             self._pbar = None
-        with _sigint_ignored():
+        with sigint_ignored():
             if self._copier is not None:
                 self._stop_copier = True
                 self._copier.join(timeout=5.0)

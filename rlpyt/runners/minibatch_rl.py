@@ -31,6 +31,7 @@ from rlpyt.runners.snapshot import SnapshotMixin
 from rlpyt.samplers.parallel.errors import WorkerError
 from rlpyt.utils.logging import logger
 from rlpyt.utils.seed import make_seed, set_seed
+from rlpyt.utils.signals import sigint_ignored
 
 __all__ = ["MinibatchRlBase", "MinibatchRl", "MinibatchRlEval", "Preempted"]
 
@@ -275,7 +276,7 @@ class MinibatchRlBase(SnapshotMixin):
         if getattr(self, "_pbar", None) is not None:
             self._pbar.close()
             self._pbar = None
-        with _sigint_ignored():
+        with sigint_ignored():
             self.sampler.shutdown()
 
     # -- diagnostics ------------------------------------------------------------
@@ -386,16 +387,3 @@ class MinibatchRlEval(MinibatchRlBase):
         self.agent.eval_mode(itr)
         traj_infos = self.sampler.evaluate_agent(itr)
         return traj_infos, time.time() - start
-
-
-@contextlib.contextmanager
-def _sigint_ignored():
-    """A second Ctrl-C must not cut the sampler's shutdown short (main thread only)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)

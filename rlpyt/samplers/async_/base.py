@@ -35,10 +35,11 @@ import torch
 
 from rlpyt.samplers.async_.weights import SharedWeights
 from rlpyt.samplers.buffer import build_samples_buffer
-from rlpyt.samplers.parallel.base import _make_example_env
+from rlpyt.samplers.parallel.env_groups import make_example_env
 from rlpyt.utils.buffer import torchify_buffer
 from rlpyt.utils.seed import derive_seed, make_seed
 from rlpyt.utils.shared_memory import release_shared_memory, sweep_stale_shared_memory
+from rlpyt.utils.signals import sigint_ignored
 
 __all__ = ["AsyncSamplerBase", "SharedWeights", "copy_buffer"]
 
@@ -127,7 +128,7 @@ class AsyncSamplerBase:
         self.traj_info_kwargs = dict(traj_info_kwargs or {})
         self.final_observation = final_observation
         self.ctx = mp.get_context(self.start_method)
-        example_env = _make_example_env(self.EnvCls, self.env_kwargs)
+        example_env = make_example_env(self.EnvCls, self.env_kwargs)
         try:
             example_env.seed(derive_seed(self.seed, "example_env"))
             agent.initialize(
@@ -168,7 +169,7 @@ class AsyncSamplerBase:
             target=_sampler_process, args=(spec, child_conn), name="rlpyt-async-sampler"
         )
         self._closed = False
-        with _sigint_ignored():  # the child inherits SIG_IGN for SIGINT
+        with sigint_ignored():  # the child inherits SIG_IGN for SIGINT
             self.process.start()
         child_conn.close()
         deadline = time.monotonic() + self.startup_timeout
@@ -345,15 +346,3 @@ def _poll_parent(spec, conn, free, timeout=_POLL):
         if message[0] == "free":
             free.append(message[1])
         # "progress": only a wake-up; the loop re-reads the shared opt_itr
-
-
-class _sigint_ignored:
-    def __enter__(self):
-        try:
-            self.previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-        except ValueError:  # not the main thread
-            self.previous = None
-
-    def __exit__(self, *exc):
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)

@@ -20,10 +20,9 @@ import time
 import warnings
 from multiprocessing.connection import wait
 
-import numpy as np
-
 from rlpyt.samplers.base import BaseSampler
 from rlpyt.samplers.buffer import build_samples_buffer
+from rlpyt.samplers.parallel.env_groups import make_example_env, split_envs
 from rlpyt.samplers.parallel.errors import WorkerError, death_message, describe_itr, error_message
 from rlpyt.samplers.parallel.worker import NAN_CHECKS, WorkerSpec, worker_main
 from rlpyt.utils.seed import derive_seed, make_seed
@@ -102,15 +101,15 @@ class ParallelSamplerBase(BaseSampler):
             self._check_picklable()
         B = self.batch_spec.B
         worker_cpus = self._worker_cpus(affinity)
-        groups = _split(B, len(worker_cpus), "batch_B")
+        groups = split_envs(B, len(worker_cpus), "batch_B")
         self._worker_env_indices = groups  # env columns [b] of each worker
-        eval_groups = _split(self.eval_n_envs, len(groups), "eval_n_envs")
+        eval_groups = split_envs(self.eval_n_envs, len(groups), "eval_n_envs")
         eval_groups += [[] for _ in range(len(groups) - len(eval_groups))]
         # Evaluation commands go only to workers with eval envs (fewer eval envs than workers).
         self._eval_workers = [w for w, group in enumerate(eval_groups) if group]
         global_B = B * world_size
         env_ranks = [rank * B + b for b in range(B)]
-        example_env = _make_example_env(self.EnvCls, self.env_kwargs)
+        example_env = make_example_env(self.EnvCls, self.env_kwargs)
         try:
             example_env.seed(derive_seed(seed, "example_env"))
             agent.initialize(
@@ -380,26 +379,3 @@ class ParallelSamplerBase(BaseSampler):
             self.shutdown()
         except Exception:  # noqa: BLE001 - interpreter teardown: best effort
             pass
-
-
-def _make_example_env(EnvCls, env_kwargs):
-    name = getattr(EnvCls, "__name__", repr(EnvCls))
-    try:
-        env = EnvCls(**env_kwargs)
-    except Exception as err:
-        raise WorkerError(
-            f"env {name}(**{env_kwargs!r}) raised in its constructor: {type(err).__name__}: {err}"
-        ) from err
-    return env
-
-
-def _split(n, n_groups, name):
-    """Contiguous index groups, as even as possible (uneven splits warned)."""
-    groups = [g.tolist() for g in np.array_split(np.arange(n), n_groups) if g.size]
-    if n >= n_groups and len({len(g) for g in groups}) > 1:
-        warnings.warn(
-            f"{name}={n} does not split evenly over {n_groups} workers "
-            f"({[len(g) for g in groups]} envs): the busiest worker sets the pace",
-            stacklevel=3,
-        )
-    return groups

@@ -51,8 +51,8 @@ except ImportError as err:  # pragma: no cover - exercised only without the extr
 from rlpyt.samplers.base import BaseSampler
 from rlpyt.samplers.buffer import build_samples_buffer
 from rlpyt.samplers.collections import BatchSpec
-from rlpyt.samplers.parallel.base import _make_example_env, _split
 from rlpyt.samplers.parallel.cpu.collectors import CpuEvalCollector, CpuResetCollector
+from rlpyt.samplers.parallel.env_groups import make_example_env, split_envs
 from rlpyt.samplers.parallel.errors import WorkerError
 from rlpyt.samplers.parallel.worker import NAN_CHECKS
 from rlpyt.samplers.ray.actor import ActorSpec, SamplerActor
@@ -183,7 +183,7 @@ class RaySampler(BaseSampler):
 
     def _build_buffer(self, agent, seed, bootstrap_value, final_observation, global_B, env_ranks):
         """Initialize ``agent`` on an example env and allocate the ``[T, B]`` buffer."""
-        example_env = _make_example_env(self.EnvCls, self.env_kwargs)
+        example_env = make_example_env(self.EnvCls, self.env_kwargs)
         try:
             example_env.seed(derive_seed(seed, "example_env"))
             # share_memory marks what the workers act with (see acting_tensors); the
@@ -219,8 +219,8 @@ class RaySampler(BaseSampler):
         world_size, env_ranks,
     ):  # fmt: skip
         """One :class:`ActorSpec` per actor: its envs and eval envs, as the CPU sampler splits them."""
-        groups = _split(self.batch_spec.B, self._n_actors(affinity), "batch_B")
-        eval_groups = _split(self.eval_n_envs, len(groups), "eval_n_envs")
+        groups = split_envs(self.batch_spec.B, self._n_actors(affinity), "batch_B")
+        eval_groups = split_envs(self.eval_n_envs, len(groups), "eval_n_envs")
         eval_groups += [[] for _ in range(len(groups) - len(eval_groups))]
         self._eval_actors = [w for w, group in enumerate(eval_groups) if group]
         self._env_groups = groups
