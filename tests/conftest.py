@@ -4,6 +4,8 @@
   inherits SIGINT ignored, and so would every process the Ctrl-C tests start, which
   then could not be interrupted; the default handler is restored for the suite.
 * No shared-memory segment of ours may outlive the test run.
+* ``--break-loss`` sabotages every algorithm's loss for the learning tier, which must then
+  fail (see tests/learning/conftest.py).
 """
 
 import os
@@ -12,6 +14,16 @@ import signal
 import pytest
 
 from rlpyt.utils.shared_memory import SHM_DIR, SHM_PREFIX
+
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--break-loss",
+        action="store_true",
+        help="flip the sign of each algorithm's loss: every learning test must then fail",
+    )
+
 
 if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)

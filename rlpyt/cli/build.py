@@ -301,6 +301,7 @@ def build_experiment(config: dict, resume_from=None, affinity_code: str | None =
         log_interval_steps=r["log_interval_steps"],
         resume_from=resume_from,
         affinity=affinity,
+        reproducible=bool(r.get("reproducible")),
     )
 
 

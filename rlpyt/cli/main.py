@@ -182,17 +182,29 @@ def _has_snapshot(run_dir: str) -> bool:
     )
 
 
-def _prepare_training(args):
+def _prepare_training(args, may_reexec: bool):
     """Everything that can fail on the user's input, before the run directory is touched.
 
     Returns ``None`` when only printing the config, else ``(config, runner, location)``.
+    ``may_reexec``: this process is the command line's own, so a reproducible run may
+    re-execute it with the environment it needs (see :mod:`rlpyt.utils.reproducible`).
     """
-    from rlpyt.cli.build import build_experiment, check_env
+    from rlpyt.utils.reproducible import missing_settings, reexec_reproducible
 
     config, resume = _resolve_config(args)
     if args.print_config:
         print(json.dumps(config, indent=2))
         return None
+    if config["runner"]["reproducible"] and missing_settings():
+        if not may_reexec:
+            raise ValueError(
+                "runner.reproducible=True needs a process started with "
+                f"{' '.join(missing_settings())}: run `python -m rlpyt train` from the shell "
+                "(it sets them and restarts itself)"
+            )
+        reexec_reproducible()  # before torch loads: the same command line, the new environment
+    from rlpyt.cli.build import build_experiment, check_env
+
     location = _run_location(config, resume)
     runner = build_experiment(config, resume_from=resume, affinity_code=args.affinity)
     if resume and not _has_snapshot(resume):
@@ -294,7 +306,7 @@ def main(argv=None) -> int:
 
     try:
         try:
-            prepared = _prepare_training(args)
+            prepared = _prepare_training(args, may_reexec=argv is None)
         except (*_USAGE_ERRORS, CheckpointError) as err:
             return _usage_error(err)
         if prepared is None:

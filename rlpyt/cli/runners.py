@@ -125,6 +125,7 @@ def fill_missing_keys(config: dict) -> None:
     config["sampler"].setdefault("workers", None)
     config["runner"].setdefault("kind", "minibatch")
     config["runner"].setdefault("learners", 2)
+    config["runner"].setdefault("reproducible", False)
 
 
 def check_runner_choice(config: dict, resume_from=None) -> tuple[str, str]:

@@ -79,6 +79,11 @@ class AsyncRlBase(MinibatchRlBase):
                 f"{type(self).__name__} cannot resume (resume_from={self.resume_from!r}); "
                 "resume with MinibatchRl, or start a new async run"
             )
+        if self.reproducible:
+            raise ValueError(
+                f"{type(self).__name__} cannot be reproducible (reproducible=True): sampling "
+                "and training interleave differently in every run; use MinibatchRl"
+            )
         if not sampler_timeout > 0:
             raise ValueError(f"sampler_timeout must be > 0 seconds, got {sampler_timeout!r}")
         if not hasattr(self.sampler, "async_initialize"):

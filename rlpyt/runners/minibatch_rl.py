@@ -30,6 +30,7 @@ from tqdm import tqdm
 from rlpyt.runners.snapshot import SnapshotMixin
 from rlpyt.samplers.parallel.errors import WorkerError
 from rlpyt.utils.logging import logger
+from rlpyt.utils.reproducible import enter_reproducible_mode
 from rlpyt.utils.seed import make_seed, set_seed
 from rlpyt.utils.signals import sigint_ignored
 
@@ -67,6 +68,9 @@ class MinibatchRlBase(SnapshotMixin):
             optional. ``set_affinity=False`` leaves every process unpinned.
         log_interval_steps: env steps between log lines and snapshots.
         resume_from: a run directory or snapshot file to continue from.
+        reproducible: give the same results on any x86-64 machine, at a speed cost (see
+            :mod:`rlpyt.utils.reproducible`; the process must have been started with its
+            environment). Without it a seeded serial run repeats exactly on one machine.
     """
 
     _eval = False
@@ -82,6 +86,7 @@ class MinibatchRlBase(SnapshotMixin):
         log_interval_steps=1e5,
         resume_from=None,
         progress_bar=True,
+        reproducible=False,
     ):
         n_steps = int(n_steps)
         log_interval_steps = int(log_interval_steps)
@@ -98,6 +103,7 @@ class MinibatchRlBase(SnapshotMixin):
         self.log_interval_steps = log_interval_steps
         self.resume_from = resume_from
         self.progress_bar = progress_bar
+        self.reproducible = bool(reproducible)
 
     # -- the loop ---------------------------------------------------------------
 
@@ -260,6 +266,8 @@ class MinibatchRlBase(SnapshotMixin):
         threads = self.affinity.get("master_torch_threads", self.affinity.get("torch_threads"))
         if threads:
             torch.set_num_threads(int(threads))
+        if self.reproducible:  # one thread, whatever the affinity says
+            enter_reproducible_mode("runner reproducible=True")
 
     def get_traj_info_kwargs(self):
         """Class attributes set on the TrajInfo class (the algorithm's discount)."""

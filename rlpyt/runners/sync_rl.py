@@ -271,7 +271,8 @@ class SyncRlMixin:
         sockets (which would keep a dead rank's connections open).
         """
         self._set_affinity()
-        if not ({"torch_threads", "master_torch_threads"} & self.affinity.keys()):
+        given = {"torch_threads", "master_torch_threads"} & self.affinity.keys()
+        if not (given or self.reproducible):
             # world_size learners, each with torch's default of one thread per core,
             # oversubscribe the cores and slow every collective by an order of magnitude.
             cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
