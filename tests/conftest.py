@@ -16,7 +16,6 @@ import pytest
 from rlpyt.utils.shared_memory import SHM_DIR, SHM_PREFIX
 
 
-
 def pytest_addoption(parser):
     parser.addoption(
         "--break-loss",
