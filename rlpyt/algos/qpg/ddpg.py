@@ -74,7 +74,9 @@ class DDPG(QpgAlgorithm):
             updates_per_sync=updates_per_sync,
             snapshot_replay=snapshot_replay,
         )
-        require_int_at_least("policy_update_interval", policy_update_interval, 1)
+        policy_update_interval = require_int_at_least(
+            "policy_update_interval", policy_update_interval, 1
+        )
         require_positive("learning_rate", learning_rate)
         require_positive("q_learning_rate", q_learning_rate)
         require_positive("q_target_clip", q_target_clip)
