@@ -53,6 +53,7 @@ class SacAgent(QpgAgentMixin, BaseAgent):
         action_squash: actions are ``action_squash * tanh(u)``, in (0, 1].
         pretrain_std: pre-squash std before learning starts; 0.0 acts deterministically
             (the policy mean, squashed) until then; None uses the policy's own std throughout.
+        v_model_kwargs: the original's keyword, accepted as None only (there is no V model).
     """
 
     def __init__(
@@ -65,7 +66,14 @@ class SacAgent(QpgAgentMixin, BaseAgent):
         initial_model_state_dict: dict | None = None,
         action_squash: float = 1.0,
         pretrain_std: float | None = 0.75,
+        v_model_kwargs: dict | None = None,
     ):
+        if v_model_kwargs is not None:
+            raise ValueError(
+                "SacAgent(v_model_kwargs=...): this SAC (the original's twin-Q version) has no "
+                "state-value network, so there is no V model to configure (the original "
+                "0.1.2 accepted the keyword and ignored it); drop it or pass None"
+            )
         # Above 1 the squashed actions would leave the model action space (and the env box).
         require_in_range("action_squash", action_squash, 0.0, 1.0, low_inclusive=False)
         if pretrain_std is not None:
