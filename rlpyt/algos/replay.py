@@ -83,15 +83,17 @@ class ReplayAlgorithm(RlAlgorithm):
     ):
         super().__init__()
         require_in_range("discount", discount, 0.0, 1.0)
-        require_int_at_least("batch_size", batch_size, 1)
+        batch_size = require_int_at_least("batch_size", batch_size, 1)
         require_non_negative("min_steps_learn", min_steps_learn)
-        require_int_at_least("replay_size", replay_size, 1)
+        replay_size = require_int_at_least("replay_size", replay_size, 1)
         require_positive("replay_ratio", replay_ratio)
         require_in_range("target_update_tau", target_update_tau, 0.0, 1.0)
         if target_update_tau == 0:
             raise ValueError("target_update_tau=0 never updates the target networks: use (0, 1]")
-        require_int_at_least("target_update_interval", target_update_interval, 1)
-        require_int_at_least("n_step_return", n_step_return, 1)
+        target_update_interval = require_int_at_least(
+            "target_update_interval", target_update_interval, 1
+        )
+        n_step_return = require_int_at_least("n_step_return", n_step_return, 1)
         require_positive("clip_grad_norm", clip_grad_norm)
         if batch_size > replay_size:
             raise ValueError(
@@ -137,7 +139,7 @@ class ReplayAlgorithm(RlAlgorithm):
         """Bind the agent, build optimizers and replay (see :class:`RlAlgorithm`)."""
         if examples is None:
             raise ValueError(f"{type(self).__name__}.initialize needs the sampler's examples")
-        require_int_at_least("n_itr", n_itr, 1)
+        n_itr = require_int_at_least("n_itr", n_itr, 1)
         self.agent = agent
         self.n_itr = n_itr
         self.batch_spec = batch_spec

@@ -60,7 +60,7 @@ def _n_workers(s: dict, kind: str, cpus: list, where: str) -> int | None:
     """
     workers = s.get("workers")
     if workers is not None:
-        require_int_at_least("sampler.workers", workers, 1)
+        workers = require_int_at_least("sampler.workers", workers, 1)
     if kind == "serial":
         if workers is not None:
             warnings.warn(

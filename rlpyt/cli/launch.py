@@ -186,7 +186,7 @@ def load_grid(path: str, root: str | None = None) -> _Grid:
     if not isinstance(title, str) or not title:
         raise ValueError(f"{where} needs a title (the experiment directory's name)")
     runs_per_setting = grid.get("runs_per_setting", 1)
-    require_int_at_least(f"{where}: runs_per_setting", runs_per_setting, 1)
+    runs_per_setting = require_int_at_least(f"{where}: runs_per_setting", runs_per_setting, 1)
     base = grid.get("base") or {}
     if not isinstance(base, Mapping):
         raise ValueError(f"{where}: base must be a config mapping, got {base!r}")

@@ -64,10 +64,10 @@ class BaseReplayBuffer:
         train_offset: int = 0,
         train_length: int = 1,
     ):
-        require_int_at_least("size", size, 1)
-        require_int_at_least("B", B, 1)
+        size = require_int_at_least("size", size, 1)
+        B = require_int_at_least("B", B, 1)
         require_in_range("discount", discount, 0, 1)
-        require_int_at_least("n_step_return", n_step_return, 1)
+        n_step_return = require_int_at_least("n_step_return", n_step_return, 1)
         self.example = example
         self.B = int(B)
         self.discount = float(discount)
@@ -202,7 +202,7 @@ class BaseReplayBuffer:
 
     def _draw_units(self, batch_B: int):
         """``(rows, B_idxs, is_weights or None)`` of ``batch_B`` sampleable units."""
-        require_int_at_least("batch_B", batch_B, 1)
+        batch_B = require_int_at_least("batch_B", batch_B, 1)
         n_ok = self.units.n_ok
         if n_ok < batch_B:
             raise ValueError(

@@ -56,8 +56,8 @@ class SumTree:
     """
 
     def __init__(self, *, T: int, B: int, min_relative: float = 1e-8):
-        require_int_at_least("T", T, 1)
-        require_int_at_least("B", B, 1)
+        T = require_int_at_least("T", T, 1)
+        B = require_int_at_least("B", B, 1)
         require_in_range("min_relative", min_relative, 0, 1, low_inclusive=False)
         self.T, self.B = int(T), int(B)
         self.n_leaves = self.T * self.B

@@ -41,18 +41,24 @@ class BaseSampler:
         eval_max_steps=None,
         eval_max_trajectories=None,
     ):
-        require_int_at_least("batch_T", batch_T, 1)
-        require_int_at_least("batch_B", batch_B, 1)
-        require_int_at_least("max_decorrelation_steps", max_decorrelation_steps, 0)
-        require_int_at_least("eval_n_envs", eval_n_envs, 0)
+        batch_T = require_int_at_least("batch_T", batch_T, 1)
+        batch_B = require_int_at_least("batch_B", batch_B, 1)
+        max_decorrelation_steps = require_int_at_least(
+            "max_decorrelation_steps", max_decorrelation_steps, 0
+        )
+        eval_n_envs = require_int_at_least("eval_n_envs", eval_n_envs, 0)
         if eval_n_envs > 0 and eval_max_steps is None:
             raise ValueError(
                 "eval_n_envs > 0 needs eval_max_steps (total env steps per evaluation)"
             )
         if eval_max_steps is not None:
-            require_int_at_least("eval_max_steps", eval_max_steps, max(1, eval_n_envs))
+            eval_max_steps = require_int_at_least(
+                "eval_max_steps", eval_max_steps, max(1, eval_n_envs)
+            )
         if eval_max_trajectories is not None:
-            require_int_at_least("eval_max_trajectories", eval_max_trajectories, 1)
+            eval_max_trajectories = require_int_at_least(
+                "eval_max_trajectories", eval_max_trajectories, 1
+            )
         self.EnvCls = EnvCls
         self.env_kwargs = dict(env_kwargs or {})
         self.batch_spec = BatchSpec(int(batch_T), int(batch_B))

@@ -57,9 +57,20 @@ def require_in_range(
         raise ValueError(f"{name} must be in {left}{low}, {high}{right}, got {value!r}")
 
 
-def require_int_at_least(name: str, value, minimum: int) -> None:
-    """An integer ``value >= minimum`` (e.g. ``minimum=1`` for counts)."""
-    if isinstance(value, bool) or not isinstance(value, Integral):
+def require_int_at_least(name: str, value, minimum: int) -> int:
+    """``value`` as a Python ``int >= minimum`` (e.g. ``minimum=1`` for counts).
+
+    Integral floats are accepted and converted, as the original rlpyt's configs write counts
+    that way (``replay_size=1e6``, ``eval_max_steps=70e3``); so are numpy integers and
+    integral numpy floats. ``bool``, non-integral numbers (``1.5``), nan and infinities are
+    refused.
+    """
+    if isinstance(value, bool) or not isinstance(value, Real):
         raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
-    if value < minimum:
+    if not isinstance(value, Integral):
+        if not math.isfinite(value) or value != math.floor(value):
+            raise TypeError(f"{name} must be an integer, got {value!r}")
+    count = int(value)
+    if count < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    return count

@@ -227,8 +227,16 @@ def test_different_seeds_differ():
     ],
 )
 def test_bad_arguments_name_the_parameter(kwargs, name):
-    with pytest.raises(ValueError, match=name):
+    with pytest.raises((ValueError, TypeError), match=name):
         AtariEnv(game="pong", **kwargs)
+
+
+def test_counts_written_as_integral_floats_are_accepted():
+    # The original rlpyt's configs write horizon=27e3; a non-integral count is still refused.
+    env = AtariEnv(game="pong", horizon=27e3, num_img_obs=4.0)
+    assert env.horizon == 27000 and type(env.horizon) is int
+    assert env.observation_space.shape[0] == 4
+    env.close()
 
 
 def test_unknown_game_is_named():

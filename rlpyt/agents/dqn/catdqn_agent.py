@@ -30,7 +30,7 @@ class CatDqnAgent(DqnAgent):
 
     def __init__(self, *, n_atoms: int = 51, **kwargs):
         super().__init__(**kwargs)
-        require_int_at_least("n_atoms", n_atoms, 2)
+        n_atoms = require_int_at_least("n_atoms", n_atoms, 2)
         if self.model_kwargs.get("n_atoms", n_atoms) != n_atoms:
             raise ValueError(
                 f"n_atoms={n_atoms} but model_kwargs has n_atoms="

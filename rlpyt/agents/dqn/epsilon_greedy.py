@@ -73,8 +73,8 @@ class EpsilonGreedyAgentMixin:
 
     def set_epsilon_itr_min_max(self, itr_min: int, itr_max: int) -> None:
         """Anneal from ``eps_init`` at iteration ``itr_min`` to the final value at ``itr_max``."""
-        require_int_at_least("eps_itr_min", itr_min, 0)
-        require_int_at_least("eps_itr_max", itr_max, int(itr_min))
+        itr_min = require_int_at_least("eps_itr_min", itr_min, 0)
+        itr_max = require_int_at_least("eps_itr_max", itr_max, int(itr_min))
         self.eps_itr_min = int(itr_min)
         self.eps_itr_max = int(itr_max)
 
@@ -115,7 +115,7 @@ class EpsilonGreedyAgentMixin:
         slice of the envs calls it again with that slice's ``env_ranks``, so its
         epsilons match its envs and its random stream differs from the others'.
         """
-        require_int_at_least("global_B", global_B, 1)
+        global_B = require_int_at_least("global_B", global_B, 1)
         env_ranks = list(range(global_B)) if env_ranks is None else list(env_ranks)
         if not env_ranks or min(env_ranks) < 0 or max(env_ranks) >= global_B:
             raise ValueError(f"env_ranks {env_ranks} must be non-empty and in [0, {global_B})")

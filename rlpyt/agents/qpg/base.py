@@ -121,7 +121,7 @@ class QpgAgentMixin:
         Called by ``initialize``; a sampler worker calls it again with its own
         ``env_ranks``, so each worker explores with its own random stream.
         """
-        require_int_at_least("global_B", global_B, 1)
+        global_B = require_int_at_least("global_B", global_B, 1)
         env_ranks = list(range(global_B)) if env_ranks is None else list(env_ranks)
         if not env_ranks or min(env_ranks) < 0 or max(env_ranks) >= global_B:
             raise ValueError(f"env_ranks {env_ranks} must be non-empty and in [0, {global_B})")
@@ -182,7 +182,7 @@ class QpgAgentMixin:
 
     def give_min_itr_learn(self, min_itr_learn: int) -> None:
         """The first sampler iteration at which the algorithm trains (from the algorithm)."""
-        require_int_at_least("min_itr_learn", min_itr_learn, 0)
+        min_itr_learn = require_int_at_least("min_itr_learn", min_itr_learn, 0)
         self._min_itr_learn.fill_(int(min_itr_learn))
 
     @property

@@ -9,7 +9,8 @@ each replay batch to ``agent.device`` once); ``step`` returns on the CPU.
 Exploration (Lillicrap et al. 2016, with Gaussian instead of Ornstein-Uhlenbeck
 noise as in Fujimoto et al. 2018): ``clip(mu + clip(N(0, std^2), +-action_noise_clip),
 -1, 1)``, with ``std = pretrain_std`` before the algorithm's first learning
-iteration (if set) and ``action_std`` after; eval mode acts with ``mu`` itself.
+iteration (if set) and ``action_std`` after; eval mode acts with ``mu`` itself, and so does
+sampling while the std in force is 0 (the original rlpyt's Gaussian added no noise then).
 """
 
 import torch
@@ -20,7 +21,7 @@ from rlpyt.distributions.gaussian import DistInfo, Gaussian
 from rlpyt.models.qpg.mlp import MuMlpModel, QofMuMlpModel
 from rlpyt.models.utils import TargetUpdate
 from rlpyt.utils.collections import namedarraytuple
-from rlpyt.utils.validation import require_in_range, require_positive
+from rlpyt.utils.validation import require_in_range, require_non_negative, require_positive
 
 __all__ = ["DdpgAgent", "AgentInfo"]
 
@@ -47,10 +48,11 @@ class DdpgAgent(QpgAgentMixin, BaseAgent):
             ``state_dict()`` (restores every network).
         initial_q_model_state_dict: critic weights. Targets start as copies.
         action_std: std of the exploration noise (model space, so 0.1 is 5% of
-            the box width).
+            the box width); 0.0 samples ``mu`` itself.
         action_noise_clip: bound on the noise's magnitude, or None.
         pretrain_std: exploration std before the algorithm starts learning
-            (``give_min_itr_learn``); None keeps ``action_std`` throughout.
+            (``give_min_itr_learn``); 0.0 samples ``mu`` itself until then; None keeps
+            ``action_std`` throughout.
     """
 
     def __init__(
@@ -66,9 +68,10 @@ class DdpgAgent(QpgAgentMixin, BaseAgent):
         action_noise_clip: float | None = None,
         pretrain_std: float | None = None,
     ):
-        require_positive("action_std", action_std)
+        require_non_negative("action_std", action_std)
         _require_optional_positive("action_noise_clip", action_noise_clip)
-        _require_optional_positive("pretrain_std", pretrain_std)
+        if pretrain_std is not None:
+            require_non_negative("pretrain_std", pretrain_std)
         model_state, self._initial_agent_state = split_initial_state(
             initial_model_state_dict, self._state_keys()
         )
@@ -83,6 +86,7 @@ class DdpgAgent(QpgAgentMixin, BaseAgent):
         self.action_std = float(action_std)
         self.action_noise_clip = action_noise_clip
         self.pretrain_std = pretrain_std
+        self._deterministic_sampling = False  # a noise std of 0 in force, per sample_mode
         self.q_model = None
         self.target_model = None
         self.target_q_model = None
@@ -102,7 +106,7 @@ class DdpgAgent(QpgAgentMixin, BaseAgent):
         self.build_learner_networks(env_spaces)
         self.distribution = Gaussian(
             dim=env_spaces.action.shape[0],
-            std=self.action_std,
+            std=self.action_std if self.action_std > 0 else None,  # 0: sample_mode acts with mu
             noise_clip=self.action_noise_clip,
             clip=1.0,  # the model action space
         )
@@ -164,7 +168,7 @@ class DdpgAgent(QpgAgentMixin, BaseAgent):
         on the CPU; noisy in sample mode, ``mu`` itself in eval mode.
         """
         mu = self.model(*self._model_inputs(observation, prev_action, prev_reward))
-        if self._mode == "eval":
+        if self._mode == "eval" or self._deterministic_sampling:
             action = torch.clamp(mu, -1.0, 1.0)  # output_max may exceed 1
         else:
             action = self.distribution.sample(DistInfo(mean=mu))
@@ -184,7 +188,9 @@ class DdpgAgent(QpgAgentMixin, BaseAgent):
 
     def sample_mode(self, itr: int):
         super().sample_mode(itr)
-        self.distribution.set_std(self.exploration_std(itr))
+        std = self.exploration_std(itr)
+        self._deterministic_sampling = std == 0
+        self.distribution.set_std(None if std == 0 else std)
 
     # -- targets and parameters ---------------------------------------------------------
 

@@ -12,7 +12,9 @@ Acting:
   pre-squash noise has the fixed std ``pretrain_std`` around the policy's mean, as
   in the original rlpyt: with the untrained policy's mean near 0, ``tanh`` of
   ``N(0, 0.75^2)`` spreads almost uniformly over ``[-1, 1]`` while staying a
-  draw the policy could make (``pretrain_std=None`` skips this phase);
+  draw the policy could make (``pretrain_std=None`` skips this phase;
+  ``pretrain_std=0.0``, as in the original, acts deterministically with
+  ``action_squash * tanh(mean)`` until then);
 * then the policy's own ``(mean, std)``;
 * in eval mode the deterministic ``action_squash * tanh(mean)``.
 """
@@ -25,7 +27,7 @@ from rlpyt.distributions.gaussian import DistInfoStd, Gaussian
 from rlpyt.models.qpg.mlp import PiMlpModel, QofMuMlpModel
 from rlpyt.models.utils import TargetUpdate
 from rlpyt.utils.collections import namedarraytuple
-from rlpyt.utils.validation import require_in_range, require_positive
+from rlpyt.utils.validation import require_in_range, require_non_negative
 
 __all__ = ["SacAgent", "AgentInfo", "MIN_LOG_STD", "MAX_LOG_STD"]
 
@@ -49,7 +51,9 @@ class SacAgent(QpgAgentMixin, BaseAgent):
         initial_model_state_dict: policy weights, or a whole agent's
             ``state_dict()`` (restores every network).
         action_squash: actions are ``action_squash * tanh(u)``, in (0, 1].
-        pretrain_std: pre-squash std before learning starts, or None.
+        pretrain_std: pre-squash std before learning starts; 0.0 acts deterministically
+            (the policy mean, squashed) until then; None uses the policy's own std throughout.
+        v_model_kwargs: the original's keyword, accepted as None only (there is no V model).
     """
 
     def __init__(
@@ -62,11 +66,18 @@ class SacAgent(QpgAgentMixin, BaseAgent):
         initial_model_state_dict: dict | None = None,
         action_squash: float = 1.0,
         pretrain_std: float | None = 0.75,
+        v_model_kwargs: dict | None = None,
     ):
+        if v_model_kwargs is not None:
+            raise ValueError(
+                "SacAgent(v_model_kwargs=...): this SAC (the original's twin-Q version) has no "
+                "state-value network, so there is no V model to configure (the original "
+                "0.1.2 accepted the keyword and ignored it); drop it or pass None"
+            )
         # Above 1 the squashed actions would leave the model action space (and the env box).
         require_in_range("action_squash", action_squash, 0.0, 1.0, low_inclusive=False)
         if pretrain_std is not None:
-            require_positive("pretrain_std", pretrain_std)
+            require_non_negative("pretrain_std", pretrain_std)
         model_state, self._initial_agent_state = split_initial_state(
             initial_model_state_dict, _STATE_KEYS
         )
@@ -79,6 +90,7 @@ class SacAgent(QpgAgentMixin, BaseAgent):
         self.q_model_kwargs = {"hidden_sizes": [256, 256], **(q_model_kwargs or {})}
         self.action_squash = float(action_squash)
         self.pretrain_std = pretrain_std
+        self._deterministic_sampling = False  # pretrain_std=0.0 before learning, per sample_mode
         self.q1_model = None
         self.q2_model = None
         self.target_q1_model = None
@@ -159,7 +171,7 @@ class SacAgent(QpgAgentMixin, BaseAgent):
         on the CPU (see the module docstring for the phases).
         """
         dist_info = self._dist_info(*self._model_inputs(observation, prev_action, prev_reward))
-        if self._mode == "eval":
+        if self._mode == "eval" or self._deterministic_sampling:
             action = self.action_squash * torch.tanh(dist_info.mean)
         else:
             action = self.exploration_distribution.sample(dist_info)
@@ -179,7 +191,9 @@ class SacAgent(QpgAgentMixin, BaseAgent):
 
     def sample_mode(self, itr: int):
         super().sample_mode(itr)
-        self.exploration_distribution.set_std(self.exploration_std(itr))
+        std = self.exploration_std(itr)
+        self._deterministic_sampling = std == 0
+        self.exploration_distribution.set_std(None if std == 0 else std)
 
     # -- targets and parameters ---------------------------------------------------------
 

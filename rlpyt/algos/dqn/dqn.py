@@ -128,11 +128,11 @@ class DQN(ReplayAlgorithm):
         if delta_clip is not None:
             require_positive("delta_clip", delta_clip)
         require_positive("learning_rate", learning_rate)
-        require_int_at_least("eps_steps", eps_steps, 1)
+        eps_steps = require_int_at_least("eps_steps", eps_steps, 1)
         require_non_negative("pri_alpha", pri_alpha)
         require_in_range("pri_beta_init", pri_beta_init, 0.0, 1.0)
         require_in_range("pri_beta_final", pri_beta_final, 0.0, 1.0)
-        require_int_at_least("pri_beta_steps", pri_beta_steps, 1)
+        pri_beta_steps = require_int_at_least("pri_beta_steps", pri_beta_steps, 1)
         self.delta_clip = delta_clip
         self.learning_rate = learning_rate
         self.eps_steps = int(eps_steps)

@@ -73,8 +73,8 @@ class R2D1(DQN):
         value_scale_eps: float = 1e-3,
         **kwargs,
     ):
-        require_int_at_least("batch_T", batch_T, 1)
-        require_int_at_least("batch_B", batch_B, 1)
+        batch_T = require_int_at_least("batch_T", batch_T, 1)
+        batch_B = require_int_at_least("batch_B", batch_B, 1)
         require_non_negative("warmup_T", warmup_T)
         require_non_negative("store_rnn_state_interval", store_rnn_state_interval)
         require_in_range("pri_eta", pri_eta, 0.0, 1.0)

@@ -89,7 +89,7 @@ class PolicyGradientAlgo(RlAlgorithm):
         world_size: int = 1,
         rank: int = 0,
     ):
-        require_int_at_least("n_itr", n_itr, 1)
+        n_itr = require_int_at_least("n_itr", n_itr, 1)
         self.agent = agent
         self.n_itr = n_itr
         self.batch_spec = batch_spec

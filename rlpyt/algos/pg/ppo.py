@@ -69,8 +69,8 @@ class PPO(PolicyGradientAlgo):
             normalize_advantage=normalize_advantage,
             linear_lr_schedule=linear_lr_schedule,
         )
-        require_int_at_least("minibatches", minibatches, 1)
-        require_int_at_least("epochs", epochs, 1)
+        minibatches = require_int_at_least("minibatches", minibatches, 1)
+        epochs = require_int_at_least("epochs", epochs, 1)
         require_positive("ratio_clip", ratio_clip)
         self.minibatches = minibatches
         self.epochs = epochs

@@ -19,10 +19,33 @@ from rlpyt.algos.optim import GradientTools, make_optimizer
 from rlpyt.algos.replay import ReplayAlgorithm
 from rlpyt.utils.buffer import buffer_to
 
-__all__ = ["QpgAlgorithm", "Optimizer", "min_q"]
+__all__ = ["QpgAlgorithm", "Optimizer", "min_q", "check_bootstrap_timelimit"]
 
 # An optimizer with its parameter list and the fast zero/clip helpers.
 Optimizer = namedtuple("Optimizer", ["optimizer", "tools", "params"])
+
+
+def check_bootstrap_timelimit(algo_name: str, bootstrap_timelimit) -> None:
+    """The original rlpyt's ``bootstrap_timelimit``: True is what happens here, always.
+
+    In the original, True masked out of the losses every sample whose n-step window a
+    time limit cut (it had no final observation to bootstrap from) and False treated the
+    cut as a termination. Here the replay keeps the cut episode's final observation, so
+    every sample bootstraps correctly and neither workaround is needed; False would ask
+    to train on targets that are known to be wrong, and is refused.
+    """
+    if bootstrap_timelimit is True:
+        return
+    if bootstrap_timelimit is False:
+        raise ValueError(
+            f"{algo_name}(bootstrap_timelimit=False) treated time-limit cuts as terminations "
+            "in the original rlpyt (targets without the value of the next state, a known "
+            "bias); here the replay keeps the cut episode's final observation and every "
+            "target bootstraps through time limits, never through terminations. Drop the "
+            "keyword (or pass True). An env whose time limit is part of the task should "
+            "report terminated=True at the limit instead."
+        )
+    raise TypeError(f"bootstrap_timelimit must be True or False, got {bootstrap_timelimit!r}")
 
 
 class QpgAlgorithm(ReplayAlgorithm):

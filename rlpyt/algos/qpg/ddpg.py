@@ -11,7 +11,7 @@ from collections import namedtuple
 
 import torch
 
-from rlpyt.algos.qpg.base import QpgAlgorithm
+from rlpyt.algos.qpg.base import QpgAlgorithm, check_bootstrap_timelimit
 from rlpyt.utils.validation import require_int_at_least, require_positive
 
 __all__ = ["DDPG", "OptInfo"]
@@ -27,6 +27,8 @@ class DDPG(QpgAlgorithm):
         q_learning_rate: the critic's.
         policy_update_interval: critic steps per policy step.
         q_target_clip: targets are clamped to +- this (guards against blow-ups).
+        bootstrap_timelimit: the original's keyword; True (the default) is what happens
+            always, False is refused: see :func:`~rlpyt.algos.qpg.base.check_bootstrap_timelimit`.
         (the others: see :class:`~rlpyt.algos.qpg.base.QpgAlgorithm`)
     """
 
@@ -55,7 +57,9 @@ class DDPG(QpgAlgorithm):
         ReplayBufferCls: type | None = None,
         replay_kwargs: dict | None = None,
         snapshot_replay: bool | str = "auto",
+        bootstrap_timelimit: bool = True,
     ):
+        check_bootstrap_timelimit(type(self).__name__, bootstrap_timelimit)
         super().__init__(
             discount=discount,
             batch_size=batch_size,
@@ -74,7 +78,9 @@ class DDPG(QpgAlgorithm):
             updates_per_sync=updates_per_sync,
             snapshot_replay=snapshot_replay,
         )
-        require_int_at_least("policy_update_interval", policy_update_interval, 1)
+        policy_update_interval = require_int_at_least(
+            "policy_update_interval", policy_update_interval, 1
+        )
         require_positive("learning_rate", learning_rate)
         require_positive("q_learning_rate", q_learning_rate)
         require_positive("q_target_clip", q_target_clip)

@@ -16,7 +16,7 @@ from collections import namedtuple
 
 import torch
 
-from rlpyt.algos.qpg.base import QpgAlgorithm, min_q
+from rlpyt.algos.qpg.base import QpgAlgorithm, check_bootstrap_timelimit, min_q
 from rlpyt.utils.validation import require_positive
 
 __all__ = ["SAC", "OptInfo"]
@@ -40,6 +40,9 @@ class SAC(QpgAlgorithm):
         fixed_alpha: a fixed temperature; None learns it towards ``target_entropy``.
         reward_scale: multiplies the (n-step) rewards in the critic target.
         target_entropy: "auto" (= -action dimension) or a number.
+        reparameterize, action_prior, bootstrap_timelimit, policy_output_regularization: keywords of the original's SAC,
+            accepted with the values that describe this SAC (``True``, ``"uniform"``,
+            ``True``, ``None`` or 0); the others are refused with the reason (see docs/porting.md).
     """
 
     opt_info_fields = tuple(OptInfo._fields)
@@ -67,7 +70,32 @@ class SAC(QpgAlgorithm):
         ReplayBufferCls: type | None = None,
         replay_kwargs: dict | None = None,
         snapshot_replay: bool | str = "auto",
+        reparameterize: bool = True,
+        action_prior: str = "uniform",
+        bootstrap_timelimit: bool = True,
+        policy_output_regularization: float | None = None,
     ):
+        if policy_output_regularization:
+            raise ValueError(
+                f"SAC(policy_output_regularization={policy_output_regularization!r}): the "
+                "penalty on the policy's mean and log-std belonged to the original's first SAC "
+                "version (with a state-value network), which this code base does not keep; "
+                "the twin-Q SAC has no such term (0.1.2 had it commented out): drop the keyword"
+            )
+        if reparameterize is not True:
+            # The original raised NotImplementedError in its loss for False, at the first update.
+            raise ValueError(
+                f"SAC(reparameterize={reparameterize!r}): this SAC's policy loss always uses "
+                "reparameterised actions (the original rlpyt's SAC also had no other policy "
+                "loss: it failed at the first update with False); drop the keyword or pass True"
+            )
+        if action_prior != "uniform":
+            raise ValueError(
+                f"SAC(action_prior={action_prior!r}): only the uniform prior (no prior term in "
+                "the policy loss) is implemented; the original's 'gaussian' prior added "
+                "log N(a; 0, 1) to it: drop the keyword or pass 'uniform'"
+            )
+        check_bootstrap_timelimit("SAC", bootstrap_timelimit)
         super().__init__(
             discount=discount,
             batch_size=batch_size,

@@ -24,6 +24,7 @@ from rlpyt.envs.base import Env, EnvStep
 from rlpyt.samplers.collections import TrajInfo
 from rlpyt.spaces.int_box import IntBox
 from rlpyt.utils.collections import namedarraytuple
+from rlpyt.utils.validation import require_int_at_least
 
 __all__ = ["AtariEnv", "AtariTrajInfo", "EnvInfo"]
 
@@ -278,9 +279,7 @@ class AtariTrajInfo(TrajInfo):
 
 
 def _check_int(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ValueError(f"AtariEnv: {name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
+    return require_int_at_least(f"AtariEnv: {name}", value, minimum)
 
 
 def _rom_path(game) -> str:

@@ -41,7 +41,7 @@ class AtariCatDqnModel(torch.nn.Module):
         paddings=None,
     ):
         super().__init__()
-        require_int_at_least("n_atoms", n_atoms, 2)
+        n_atoms = require_int_at_least("n_atoms", n_atoms, 2)
         self.conv, conv_out_size = nature_conv(
             image_shape, channels, kernel_sizes, strides, paddings, use_maxpool
         )

@@ -47,7 +47,7 @@ class DuelingHeadModel(torch.nn.Module):
         grad_scale: float = 2**-0.5,
     ):
         super().__init__()
-        require_int_at_least("output_size", output_size, 1)
+        output_size = require_int_at_least("output_size", output_size, 1)
         require_positive("grad_scale", grad_scale)
         self.value = MlpModel(input_size, hidden_sizes, output_size=1)
         self.advantage = MlpModel(input_size, hidden_sizes, output_size=output_size)
@@ -76,8 +76,8 @@ class DistributionalDuelingHeadModel(torch.nn.Module):
         grad_scale: float = 2**-0.5,
     ):
         super().__init__()
-        require_int_at_least("output_size", output_size, 1)
-        require_int_at_least("n_atoms", n_atoms, 2)
+        output_size = require_int_at_least("output_size", output_size, 1)
+        n_atoms = require_int_at_least("n_atoms", n_atoms, 2)
         require_positive("grad_scale", grad_scale)
         self.value = MlpModel(input_size, hidden_sizes, output_size=n_atoms)
         self.advantage = MlpModel(input_size, hidden_sizes, output_size=output_size * n_atoms)

@@ -58,7 +58,7 @@ class DqnMlpModel(torch.nn.Module):
         self, observation_shape, action_size: int, hidden_sizes=(256, 256), dueling: bool = False
     ):
         super().__init__()
-        require_int_at_least("action_size", action_size, 1)
+        action_size = require_int_at_least("action_size", action_size, 1)
         self._obs_ndim = len(observation_shape)
         input_size = math.prod(observation_shape)
         self.body, self.head = _q_layers(input_size, hidden_sizes, action_size, dueling)
@@ -86,8 +86,8 @@ class CatDqnMlpModel(torch.nn.Module):
         dueling: bool = False,
     ):
         super().__init__()
-        require_int_at_least("action_size", action_size, 1)
-        require_int_at_least("n_atoms", n_atoms, 2)
+        action_size = require_int_at_least("action_size", action_size, 1)
+        n_atoms = require_int_at_least("n_atoms", n_atoms, 2)
         self._obs_ndim = len(observation_shape)
         input_size = math.prod(observation_shape)
         self.body, self.head = _q_layers(input_size, hidden_sizes, action_size, dueling, n_atoms)
@@ -121,8 +121,8 @@ class R2d1MlpModel(torch.nn.Module):
         dueling: bool = False,
     ):
         super().__init__()
-        require_int_at_least("action_size", action_size, 1)
-        require_int_at_least("lstm_size", lstm_size, 1)
+        action_size = require_int_at_least("action_size", action_size, 1)
+        lstm_size = require_int_at_least("lstm_size", lstm_size, 1)
         self._obs_ndim = len(observation_shape)
         self.mlp = MlpModel(math.prod(observation_shape), _sizes(hidden_sizes))
         self.lstm = torch.nn.LSTM(self.mlp.output_size + action_size + 1, lstm_size)

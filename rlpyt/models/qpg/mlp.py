@@ -93,7 +93,7 @@ class MuMlpModel(_VectorObservationModel):
         norm_obs_var_clip: float = 1e-6,
     ):
         super().__init__(observation_shape, normalize_observation, norm_obs_clip, norm_obs_var_clip)
-        require_int_at_least("action_size", action_size, 1)
+        action_size = require_int_at_least("action_size", action_size, 1)
         require_positive("output_max", output_max)
         self._output_max = output_max
         self.mlp = MlpModel(self._obs_size, hidden_sizes, output_size=action_size)
@@ -124,7 +124,7 @@ class PiMlpModel(_VectorObservationModel):
         norm_obs_var_clip: float = 1e-6,
     ):
         super().__init__(observation_shape, normalize_observation, norm_obs_clip, norm_obs_var_clip)
-        require_int_at_least("action_size", action_size, 1)
+        action_size = require_int_at_least("action_size", action_size, 1)
         self._action_size = action_size
         self.mlp = MlpModel(self._obs_size, hidden_sizes, output_size=2 * action_size)
 
@@ -153,7 +153,7 @@ class QofMuMlpModel(_VectorObservationModel):
         norm_obs_var_clip: float = 1e-6,
     ):
         super().__init__(observation_shape, normalize_observation, norm_obs_clip, norm_obs_var_clip)
-        require_int_at_least("action_size", action_size, 1)
+        action_size = require_int_at_least("action_size", action_size, 1)
         self._action_size = action_size
         self.mlp = MlpModel(self._obs_size + action_size, hidden_sizes, output_size=1)
 

@@ -33,7 +33,7 @@ def resolve_rnn_state_interval(rnn_state_interval, store_rnn_state_interval, bat
         )
     interval = rnn_state_interval if rnn_state_interval is not None else store_rnn_state_interval
     interval = batch_T if interval is None else interval
-    require_int_at_least("rnn_state_interval", interval, 1)
+    interval = require_int_at_least("rnn_state_interval", interval, 1)
     return int(interval)
 
 
@@ -74,9 +74,9 @@ class SequenceNStepReturnBuffer(BaseReplayBuffer):
         strategy=None,
         frames: bool = False,
     ):
-        require_int_at_least("batch_T", batch_T, 1)
-        require_int_at_least("warmup_T", warmup_T, 0)
-        require_int_at_least("n_step_return", n_step_return, 1)
+        batch_T = require_int_at_least("batch_T", batch_T, 1)
+        warmup_T = require_int_at_least("warmup_T", warmup_T, 0)
+        n_step_return = require_int_at_least("n_step_return", n_step_return, 1)
         interval = resolve_rnn_state_interval(rnn_state_interval, store_rnn_state_interval, batch_T)
         self.batch_T = int(batch_T)
         self.warmup_T = int(warmup_T)

@@ -108,8 +108,8 @@ class RaySampler(BaseSampler):
             *args, CollectorCls=CollectorCls, eval_CollectorCls=eval_CollectorCls, **kwargs
         )
         if n_workers is not None:
-            require_int_at_least("n_workers", n_workers, 1)
-        require_int_at_least("max_restarts", max_restarts, 0)
+            n_workers = require_int_at_least("n_workers", n_workers, 1)
+        max_restarts = require_int_at_least("max_restarts", max_restarts, 0)
         require_non_negative("actor_num_cpus", actor_num_cpus)
         require_positive("batch_timeout", batch_timeout)
         require_positive("startup_timeout", startup_timeout)

@@ -143,7 +143,7 @@ def encode_affinity(
     evenly. Raises ``ValueError`` naming the parameter for an impossible layout.
     """
     if n_cpu_core is not None:
-        require_int_at_least("n_cpu_core", n_cpu_core, 1)
+        n_cpu_core = require_int_at_least("n_cpu_core", n_cpu_core, 1)
     cpus = usable_cpus()
     if hyperthread_offset is None:
         hyperthread_offset = detect_hyperthread_offset(cpus)
@@ -172,7 +172,7 @@ def encode_affinity(
         alternating=alternating,
         set_affinity=set_affinity,
     )
-    _check_types(spec)
+    spec = _check_types(spec)
     if n_socket is None:
         detected = replace(spec, n_socket=detect_n_socket(cpus))
         if _socket_problem(detected) is None:
@@ -183,7 +183,7 @@ def encode_affinity(
 
 def prepend_run_slot(run_slot: int, affinity_code: str) -> str:
     """``f"{run_slot}slt_{affinity_code}"``, after checking the code has no slot yet."""
-    require_int_at_least("run_slot", run_slot, 0)
+    run_slot = require_int_at_least("run_slot", run_slot, 0)
     if "slt" in decode_affinity(affinity_code):
         raise ValueError(f"affinity code {affinity_code!r} already has a run slot")
     return f"{run_slot}slt_{affinity_code}"
@@ -241,7 +241,7 @@ def quick_affinity_code(n_parallel=None, use_gpu=True) -> str:
     number of cores with a warning.
     """
     if n_parallel is not None:
-        require_int_at_least("n_parallel", n_parallel, 1)
+        n_parallel = require_int_at_least("n_parallel", n_parallel, 1)
     cpus = usable_cpus()
     hto = detect_hyperthread_offset(cpus)
     n_core = len(cpus) - hto

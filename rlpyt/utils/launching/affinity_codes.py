@@ -8,7 +8,7 @@ module docstring of :mod:`~rlpyt.utils.launching.affinity` describes codes and d
 """
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from rlpyt.utils.collections import AttrDict
 from rlpyt.utils.validation import require_int_at_least
@@ -113,26 +113,27 @@ def _spec(affinity_code: str) -> _Spec:
         kwargs[name] = value
     spec = _Spec(**kwargs)
     try:
-        _check_types(spec)
+        spec = _check_types(spec)
     except ValueError as err:
         raise ValueError(f"affinity code {affinity_code!r}: {err}") from None
     return spec
 
 
-def _check_types(spec: _Spec) -> None:
+def _check_types(spec: _Spec) -> _Spec:
+    """``spec`` with its counts as ints (``4.0`` -> ``4``); a bad field is an error."""
+    counts = {}
     for name, _, _ in _FIELDS:
         value = getattr(spec, name)
         if name in _BOOLS:
             if value not in (0, 1):  # True, False, 0 and 1
                 raise TypeError(f"{name} must be True or False, got {value!r}")
         elif value is not None or name != "run_slot":
-            require_int_at_least(name, value, 0 if name in _MAY_BE_ZERO else 1)
+            counts[name] = require_int_at_least(name, value, 0 if name in _MAY_BE_ZERO else 1)
+    return replace(spec, **counts)
 
 
 def _check_cpus(cpus) -> list[int]:
-    cpus = list(cpus)
-    for cpu in cpus:
-        require_int_at_least("cpus entry", cpu, 0)
+    cpus = [require_int_at_least("cpus entry", cpu, 0) for cpu in cpus]
     if len(set(cpus)) != len(cpus) or not cpus:
         raise ValueError(f"cpus must be distinct CPU ids, at least one, got {cpus}")
     return cpus

@@ -218,7 +218,7 @@ def run_experiments(
     if not os.path.isfile(script):
         raise FileNotFoundError(f"run script {script} does not exist (or is not a file)")
     script = os.path.abspath(script)
-    require_int_at_least("runs_per_setting", runs_per_setting, 1)
+    runs_per_setting = require_int_at_least("runs_per_setting", runs_per_setting, 1)
     variants, log_dirs = list(variants), list(log_dirs)
     if len(variants) != len(log_dirs):
         raise ValueError(
@@ -298,9 +298,8 @@ def launch_runs(
     runs = list(runs)
     if not runs:
         raise ValueError("no runs to launch")
+    runs = [r._replace(run_ID=require_int_at_least("run_ID", r.run_ID, 0)) for r in runs]
     keys = [(_check_setting(r.setting, "RunSpec.setting"), r.run_ID) for r in runs]
-    for run in runs:
-        require_int_at_least("run_ID", run.run_ID, 0)
     repeated = sorted({k for k, n in Counter(keys).items() if n > 1})
     if repeated:
         raise ValueError(f"runs repeat (setting, run_ID) pairs {repeated}: each run needs its own")

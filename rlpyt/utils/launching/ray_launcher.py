@@ -216,7 +216,7 @@ def _grid(
     if not os.path.isfile(script):
         raise FileNotFoundError(f"run script {script} does not exist (or is not a file)")
     script = os.path.abspath(script)
-    require_int_at_least("runs_per_setting", runs_per_setting, 1)
+    runs_per_setting = require_int_at_least("runs_per_setting", runs_per_setting, 1)
     variants, log_dirs = list(variants), list(log_dirs)
     if len(variants) != len(log_dirs) or not variants:
         raise ValueError(

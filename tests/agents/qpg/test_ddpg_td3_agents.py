@@ -188,9 +188,9 @@ def test_default_networks_and_argument_checks(pendulum_spaces):
     assert widths == [400, 300, 1] and q_widths == [400, 300, 1]
     assert DdpgAgent.recurrent is False
     for kwargs, name in [
-        (dict(action_std=0), "action_std"),
+        (dict(action_std=-0.1), "action_std"),
         (dict(action_noise_clip=-1.0), "action_noise_clip"),
-        (dict(pretrain_std=0.0), "pretrain_std"),
+        (dict(pretrain_std=-1.0), "pretrain_std"),
     ]:
         with pytest.raises(ValueError, match=name):
             DdpgAgent(**kwargs)
@@ -257,3 +257,21 @@ def test_cuda_learner_with_shared_cpu_mu(make_agent, agent_inputs, asym_spaces):
     agent.sync_shared_memory()
     for k, v in agent.shared_model.state_dict().items():
         assert torch.equal(v, agent.model.state_dict()[k].cpu())
+
+
+@pytest.mark.parametrize("AgentCls", [DdpgAgent, Td3Agent])
+def test_zero_noise_std_samples_mu(make_agent, agent_inputs, asym_spaces, AgentCls):
+    # As in the original rlpyt, a noise std of 0 adds no noise: sampling acts with mu.
+    agent = make_agent(AgentCls, asym_spaces, action_std=0.3, pretrain_std=0.0)
+    agent.give_min_itr_learn(2)
+    inputs = agent_inputs(asym_spaces, B=5)
+    mu = agent.model(*inputs).detach()
+    agent.sample_mode(1)
+    step = agent.step(*inputs)
+    assert torch.equal(step.action, agent.to_env_action(torch.clamp(mu, -1.0, 1.0)))
+    agent.sample_mode(2)  # learning started: action_std 0.3
+    assert not torch.equal(agent.step(*inputs).action, step.action)
+    quiet = make_agent(AgentCls, asym_spaces, action_std=0.0, pretrain_std=None)
+    quiet.sample_mode(0)
+    mu = quiet.model(*inputs).detach()
+    assert torch.equal(quiet.step(*inputs).action, quiet.to_env_action(torch.clamp(mu, -1.0, 1.0)))

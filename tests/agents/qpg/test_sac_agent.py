@@ -162,3 +162,24 @@ def test_defaults_and_argument_checks(asym_spaces):
     ]:
         with pytest.raises(ValueError, match=name):
             SacAgent(**kwargs)
+
+
+def test_pretrain_std_zero_acts_with_the_squashed_mean_until_learning(
+    make_agent, agent_inputs, asym_spaces
+):
+    # The original rlpyt's SacAgent(pretrain_std=0.0): deterministic actions before learning.
+    agent = _sac(make_agent, asym_spaces, action_squash=0.8, pretrain_std=0.0)
+    _linear_pi(agent)
+    agent.give_min_itr_learn(3)
+    inputs = agent_inputs(asym_spaces, B=5)
+    mean, log_std = (x.detach() for x in agent.model(*inputs))
+    expected = agent.to_env_action(0.8 * torch.tanh(mean))
+    agent.sample_mode(2)
+    first = agent.step(*inputs).action
+    second = agent.step(*inputs).action
+    assert torch.equal(first, expected) and torch.equal(second, expected)
+    # From min_itr_learn on, the policy's own std: stochastic again.
+    agent.sample_mode(3)
+    assert not torch.equal(agent.step(*inputs).action, expected)
+    with pytest.raises(ValueError, match="pretrain_std must be >= 0, got -0.5"):
+        SacAgent(pretrain_std=-0.5)
