@@ -103,12 +103,14 @@ class ParallelSamplerBase(BaseSampler):
         worker_cpus = self._worker_cpus(affinity)
         groups = split_envs(B, len(worker_cpus), "batch_B")
         self._worker_env_indices = groups  # env columns [b] of each worker
+        self._warned_unsaved = False
         eval_groups = split_envs(self.eval_n_envs, len(groups), "eval_n_envs")
         eval_groups += [[] for _ in range(len(groups) - len(eval_groups))]
         # Evaluation commands go only to workers with eval envs (fewer eval envs than workers).
         self._eval_workers = [w for w, group in enumerate(eval_groups) if group]
         global_B = B * world_size
         env_ranks = [rank * B + b for b in range(B)]
+        self._worker_env_ranks = [[env_ranks[b] for b in group] for group in groups]
         example_env = make_example_env(self.EnvCls, self.env_kwargs)
         try:
             example_env.seed(derive_seed(seed, "example_env"))
@@ -275,7 +277,7 @@ class ParallelSamplerBase(BaseSampler):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 w = min(pending)
-                limit = "startup_timeout" if itr is None else "batch_timeout"
+                limit = "startup_timeout" if what == "start-up" else "batch_timeout"
                 raise self._fail(
                     f"worker {w} (pid {self.workers[w].pid}) did not finish "
                     f"{describe_itr(itr, what)} within {limit}={timeout} s (an env "
@@ -342,6 +344,52 @@ class ParallelSamplerBase(BaseSampler):
                 stacklevel=2,
             )
         return [info for infos, _ in results for info in infos]
+
+    # -- resume -------------------------------------------------------------------
+
+    def state_dict(self) -> dict:
+        """Every worker's sampling state between batches (envs, RNGs, open trajectories).
+
+        See :mod:`rlpyt.samplers.parallel.worker_state`. Envs that cannot be pickled
+        are left out, with one warning: a resumed run restarts them.
+        """
+        states = self._command("get_state", None, self.batch_timeout, "snapshot")
+        unsaved = [
+            f"env {rank}: {error}"
+            for state in states
+            for rank, error in zip(state["env_ranks"], state["env_errors"])
+            if error is not None
+        ]
+        if unsaved and not self._warned_unsaved:
+            self._warned_unsaved = True
+            warnings.warn(
+                f"{len(unsaved)} env(s) cannot be saved in the snapshot ({unsaved[0]}); a "
+                "resumed run restarts them and continues, but not exactly",
+                stacklevel=3,
+            )
+        return {"workers": states}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Give every worker its saved state back (after ``initialize``, before sampling)."""
+        self._check_open()
+        saved = [s["env_ranks"] for s in state["workers"]]
+        current = self._worker_env_ranks
+        if saved != current:
+            warnings.warn(
+                f"the snapshot's workers stepped envs {saved}, these workers step {current}: "
+                "every env restarts (the run continues, but not exactly)",
+                stacklevel=2,
+            )
+            return
+        for conn, worker_state in zip(self._conns, state["workers"]):
+            conn.send(("load_state", worker_state))
+        restarted = sum(self._gather(None, self.batch_timeout, "resume"), [])
+        if restarted:
+            warnings.warn(
+                f"env(s) {restarted} had no saved state in the snapshot: they restart "
+                "(the run continues, but not exactly)",
+                stacklevel=2,
+            )
 
     # -- shutdown -----------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """The sampler worker process: builds its envs, then serves commands from the master.
 
 Protocol (one duplex pipe per worker; no semaphores that can desynchronise):
-the master sends ``(command, itr)``; the worker answers every command with
+the master sends ``(command, itr)`` (``itr``: the command's argument, the saved
+state for ``"load_state"``); the worker answers every command with
 ``("ok", payload)`` or ``("error", message)``. The master waits on all pipes
 *and* all process sentinels with a timeout, so a worker that raises, dies or
 hangs is noticed at once (see :mod:`rlpyt.samplers.parallel.base`). A worker
@@ -21,6 +22,7 @@ import psutil
 import torch
 
 from rlpyt.samplers.parallel.errors import EnvFault
+from rlpyt.samplers.parallel.worker_state import load_worker_state, worker_state
 from rlpyt.utils.seed import derive_seed
 
 __all__ = ["WorkerSpec", "worker_main", "set_cpu_affinity", "GuardedEnv"]
@@ -240,6 +242,14 @@ def worker_main(spec: WorkerSpec, conn, master_pid: int, inherited=()) -> None:
             elif command == "eval":
                 payload = eval_collector.collect_evaluation(itr)
                 payload = (payload, eval_collector.n_unfinished)
+            elif command == "get_state":  # between batches: for the master's snapshot
+                payload = worker_state(
+                    collector, eval_collector, agent_inputs, traj_infos, spec.agent
+                )
+            elif command == "load_state":  # resuming: ``itr`` carries the saved state
+                agent_inputs, traj_infos, payload = load_worker_state(
+                    itr, collector, eval_collector, agent_inputs, traj_infos, spec.agent
+                )
             else:
                 raise ValueError(f"unknown command {command!r}")
         except BaseException as err:  # noqa: BLE001
