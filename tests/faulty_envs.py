@@ -33,6 +33,9 @@ FAULTS = (
     "reset",
     "ctor_in_worker",
     "reset_in_worker",
+    "hang_ignore_term",
+    "broadcast_obs",
+    "float64_obs",
     "none",
 )
 
@@ -63,6 +66,10 @@ class FaultyEnv(Env):
     * ``"reset"``: ``reset()`` raises ``InjectedFault("injected reset fault")``;
     * ``"ctor_in_worker"`` / ``"reset_in_worker"``: as ``"ctor"`` / ``"reset"``, but only
       in a child process (a worker), never in the master (its example env works);
+    * ``"hang_ignore_term"``: as ``"hang"``, ignoring SIGTERM first (only SIGKILL stops it);
+    * ``"broadcast_obs"``: ``step()`` returns observations of shape ``[3]``, ``reset()`` of
+      shape ``[1]`` (numpy would broadcast them into a buffer built from a step's);
+    * ``"float64_obs"``: ``step()`` returns uint8 observations, ``reset()`` float64 ones;
     * ``"none"``: never fails.
 
     Episodes last ``length`` steps; observation = steps since reset, reward = action + 1.
@@ -85,6 +92,8 @@ class FaultyEnv(Env):
         if self.fault == "reset" or (self.fault == "reset_in_worker" and _in_child_process()):
             raise InjectedFault("injected reset fault")
         self.t = 0
+        if self.fault == "float64_obs":
+            return np.array([0.0], dtype=np.float64)
         return np.array([0.0], dtype=np.float32)
 
     def step(self, action):
@@ -105,10 +114,17 @@ class FaultyEnv(Env):
                 time.sleep(10)  # the signal is delivered before this returns
             if self.fault == "hang":
                 time.sleep(3600)
+            if self.fault == "hang_ignore_term":
+                signal.signal(signal.SIGTERM, signal.SIG_IGN)
+                time.sleep(3600)
             if self.fault == "nan_reward":
                 reward = float("nan")
             if self.fault == "nan_obs":
                 obs = np.array([np.nan], dtype=np.float32)
+        if self.fault == "broadcast_obs":
+            obs = np.full(3, self.t, dtype=np.float32)
+        elif self.fault == "float64_obs":
+            obs = obs.astype(np.uint8)
         done = self.t >= self.length
         return EnvStep(obs, reward, done, FaultInfo(timeout=False))
 
@@ -118,6 +134,21 @@ class SyncRecordingAgent(RecordingAgent):
 
     def sync_shared_memory(self):
         pass
+
+
+class NanActionAgent(SyncRecordingAgent):
+    """Float actions (0.5), NaN from its ``nan_at``-th call on (a policy gone bad)."""
+
+    def __init__(self, nan_at=3, n_actions=3):
+        super().__init__(n_actions=n_actions)
+        self.nan_at = nan_at
+
+    def step(self, observation, prev_action, prev_reward):
+        agent_step = super().step(observation, prev_action, prev_reward)
+        action = agent_step.action.float() * 0 + 0.5
+        if self.k >= self.nan_at:
+            action = action * float("nan")
+        return agent_step._replace(action=action)
 
 
 # -- leak checks shared by the parallel-sampler tests -------------------------------

@@ -129,6 +129,13 @@ class BaseAgent:
     def load_state_dict(self, state_dict: dict):
         self.model.load_state_dict(state_dict)
 
+    def sampling_state_dict(self) -> dict:
+        """State of sampling only (exploration generators, recurrent state) for snapshots."""
+        return {}
+
+    def load_sampling_state_dict(self, state: dict) -> None:
+        """Restore :meth:`sampling_state_dict`."""
+
     def sync_shared_memory(self):
         """Copy the learner's weights into the shared CPU model (if on another device)."""
         if self.shared_model is not None and self.shared_model is not self.model:

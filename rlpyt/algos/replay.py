@@ -100,6 +100,14 @@ class ReplayAlgorithm(RlAlgorithm):
                 f"batch_size {batch_size} exceeds replay_size {replay_size}: raise "
                 "replay_size or lower batch_size"
             )
+        if min_steps_learn > replay_size:
+            raise ValueError(
+                f"min_steps_learn {int(min_steps_learn)} exceeds replay_size {int(replay_size)}: "
+                f"learning would wait for {int(min_steps_learn)} env steps while the replay "
+                f"holds only {int(replay_size)} ({int(min_steps_learn)} - {int(replay_size)} = "
+                f"{int(min_steps_learn) - int(replay_size)} steps overwritten unused); lower "
+                "min_steps_learn or raise replay_size"
+            )
         if snapshot_replay not in (True, False, "auto"):
             raise ValueError(
                 f"snapshot_replay must be True, False or 'auto', got {snapshot_replay!r}"

@@ -129,6 +129,7 @@ class AsyncRlBase(MinibatchRlBase):
     # -- set-up and tear-down -------------------------------------------------------
 
     def startup(self):
+        cuda_idx = self._cuda_idx()  # refused before the sampler process starts
         self._set_affinity()
         if self.seed is None:
             self.seed = make_seed()
@@ -143,7 +144,7 @@ class AsyncRlBase(MinibatchRlBase):
         )
         self.itr_batch_size = self.sampler.batch_spec.size
         n_itr = self.get_n_itr()
-        self.agent.to_device(self._cuda_idx())
+        self.agent.to_device(cuda_idx)
         self.algo.initialize(
             agent=self.agent,
             n_itr=n_itr,

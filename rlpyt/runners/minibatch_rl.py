@@ -208,6 +208,7 @@ class MinibatchRlBase(SnapshotMixin):
 
     def startup(self):
         """Seed, initialize sampler, agent and algorithm; resume if asked."""
+        cuda_idx = self._cuda_idx()  # refused before any worker starts
         self._set_affinity()
         if self.seed is None:
             self.seed = make_seed()
@@ -224,7 +225,7 @@ class MinibatchRlBase(SnapshotMixin):
         )
         self.itr_batch_size = self.sampler.batch_spec.size
         n_itr = self.get_n_itr()
-        self.agent.to_device(self._cuda_idx())
+        self.agent.to_device(cuda_idx)
         self.algo.initialize(
             agent=self.agent,
             n_itr=n_itr,
@@ -245,14 +246,22 @@ class MinibatchRlBase(SnapshotMixin):
         return n_itr
 
     def _cuda_idx(self):
+        """``affinity["cuda_idx"]``, refused (before anything starts) where there is no such GPU."""
         cuda_idx = self.affinity.get("cuda_idx")
-        if cuda_idx is not None and not torch.cuda.is_available():
-            warnings.warn(
-                f"affinity cuda_idx={cuda_idx} but CUDA is not available: training on the CPU",
-                stacklevel=3,
-            )
+        if cuda_idx is None:
             return None
-        return cuda_idx
+        if not torch.cuda.is_available():
+            raise RuntimeError(
+                f"{type(self).__name__}: affinity cuda_idx={cuda_idx} asks for a GPU, but CUDA "
+                "is not available on this machine: pass cuda_idx=None to train on the CPU"
+            )
+        if not 0 <= int(cuda_idx) < torch.cuda.device_count():
+            raise RuntimeError(
+                f"{type(self).__name__}: affinity cuda_idx={cuda_idx}, but this machine has "
+                f"{torch.cuda.device_count()} CUDA device(s) (0 to "
+                f"{torch.cuda.device_count() - 1}): pick one of them or cuda_idx=None"
+            )
+        return int(cuda_idx)
 
     def _set_affinity(self):
         cpus = self.affinity.get("master_cpus")

@@ -66,10 +66,10 @@ class SnapshotMixin:
                 "opt_infos": {k: list(v) for k, v in self._opt_infos.items()},
             },
         }
-        if hasattr(self.agent, "sampling_state_dict"):
-            state["agent_sampling_state"] = self.agent.sampling_state_dict()
-        if hasattr(self.sampler, "state_dict"):
-            state["sampler_state_dict"] = self.sampler.state_dict()
+        state["agent_sampling_state"] = self.agent.sampling_state_dict()
+        sampler_state = self.sampler.state_dict()
+        if sampler_state is not None:
+            state["sampler_state_dict"] = sampler_state
         return state
 
     def save_snapshot(self, itr, force=False) -> list:
@@ -110,7 +110,7 @@ class SnapshotMixin:
         self.algo.load_state_dict(snapshot["algo_state_dict"])
         if "agent_sampling_state" in snapshot:
             self.agent.load_sampling_state_dict(snapshot["agent_sampling_state"])
-        if "sampler_state_dict" in snapshot and hasattr(self.sampler, "load_state_dict"):
+        if "sampler_state_dict" in snapshot:
             self.sampler.load_state_dict(snapshot["sampler_state_dict"])
         self._cum_time = snapshot["cum_time"]
         self._cum_completed_trajs = snapshot["cum_completed_trajs"]

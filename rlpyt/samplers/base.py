@@ -91,5 +91,15 @@ class BaseSampler:
     def evaluate_agent(self, itr):
         raise NotImplementedError
 
+    def state_dict(self) -> dict | None:
+        """The sampling state a snapshot keeps for exact resume (envs, RNGs, open episodes).
+
+        ``None``: nothing is saved, and a resumed run restarts its envs.
+        """
+        return None
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore :meth:`state_dict` (after ``initialize``, before sampling)."""
+
     def shutdown(self):
         pass

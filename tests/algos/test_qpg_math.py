@@ -6,6 +6,8 @@ import pytest
 import torch
 
 from rlpyt.agents.base import AgentInputs
+from rlpyt.algos.dqn.dqn import DQN
+from rlpyt.algos.dqn.r2d1 import R2D1
 from rlpyt.algos.qpg.ddpg import DDPG
 from rlpyt.algos.qpg.sac import SAC
 from rlpyt.algos.qpg.td3 import TD3
@@ -114,3 +116,15 @@ def test_td3_honours_its_mu_learning_rate():
 def test_bad_hyperparameters_refused(Algo):
     with pytest.raises(ValueError, match="batch_size 512 exceeds replay_size 256"):
         Algo(batch_size=512, replay_size=256)
+
+
+@pytest.mark.parametrize("Algo", [SAC, TD3, DDPG, DQN, R2D1])
+def test_min_steps_learn_beyond_replay_size_refused_with_the_arithmetic(Algo):
+    """FAULTS.md D2: learning could only start once the first steps were overwritten."""
+    batch = dict(batch_T=4, batch_B=4) if Algo is R2D1 else dict(batch_size=32)
+    with pytest.raises(
+        ValueError,
+        match=r"min_steps_learn 5000 exceeds replay_size 1000: .*\(5000 - 1000 = 4000 steps",
+    ):
+        Algo(min_steps_learn=5000, replay_size=1000, **batch)
+    Algo(min_steps_learn=1000, replay_size=1000, **batch)  # equal: fine

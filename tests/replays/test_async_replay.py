@@ -154,3 +154,49 @@ def test_async_replay_samples_whole_transitions_while_a_thread_appends():
     assert state["storage"]["t"] == replay.storage.t
     with pytest.raises(TypeError, match="not another AsyncReplayBuffer"):
         AsyncReplayBuffer(replay)
+
+
+def _ring_steps(replay):
+    """Global step of every stored row, oldest first (the ring read from the cursor)."""
+    storage = replay.replay_buffer.storage
+    if storage.action is None:  # allocated at the first append
+        return np.zeros((0, 0), dtype=np.int64)
+    rows = storage.n_rows_written
+    start = storage.t if storage.full else 0
+    order = (start + np.arange(rows)) % storage.T
+    return (storage.action[order] - 1) // 10  # actions are 10 * g + b + 1
+
+
+def test_fifo_order_is_kept_when_the_ring_wraps_under_a_concurrent_writer():
+    """FAULTS.md F4: the oldest steps are overwritten first, even mid-batch, mid-sample."""
+    B, T, ring_T = 4, 16, 40  # 40 slots per env: the cursor wraps in the middle of a batch
+    replay = AsyncReplayBuffer(
+        UniformReplayBuffer(example=example(), size=ring_T * B, B=B, n_step_return=1, seed=5)
+    )
+    rewards = [lambda g: float(g)] * B
+    n_batches = 40
+    done = threading.Event()
+
+    def append_loop():
+        for k in range(n_batches):
+            replay.append_samples(make_batch(k * T, T, rewards))
+        done.set()
+
+    writer = threading.Thread(target=append_loop)
+    writer.start()
+    checks = 0
+    try:
+        while not done.is_set() or checks == 0:
+            with replay.rw_lock.read():  # the reader's view: one consistent ring
+                steps = _ring_steps(replay)
+            if len(steps):
+                # Every env holds consecutive steps, the newest ones, oldest at the cursor.
+                expected = steps[0, 0] + np.arange(len(steps))
+                for b in range(B):
+                    np.testing.assert_array_equal(steps[:, b], expected)
+                checks += 1
+    finally:
+        writer.join(10.0)
+    steps = _ring_steps(replay)
+    np.testing.assert_array_equal(steps[:, 0], np.arange(n_batches * T - ring_T, n_batches * T))
+    assert replay.replay_buffer.storage.full and checks > 0

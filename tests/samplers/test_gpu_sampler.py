@@ -280,8 +280,8 @@ FAULT_CASES = [
     (
         "hang",
         dict(batch_timeout=2.0),
-        r"worker W \(pid N\) did not finish itr 2 within batch_timeout=2\.0 s "
-        r"\(an env step hung\?\)",
+        r"worker W \(pid N\), env E \(FaultyEnv\) in step\(\) at its step 17, did not "
+        r"finish itr 2 within batch_timeout=2\.0 s",
     ),
     (
         "nan_reward",

@@ -202,8 +202,11 @@ def test_hung_env_step_hits_batch_timeout_and_workers_are_killed(leaks):
     sampler.initialize(RecordingAgent(), affinity=AFFINITY, seed=0)
     leaks.track(sampler)
     msg, elapsed = expect_worker_error(
-        sampler, r"worker [01] \(pid \d+\) did not finish itr 2 within batch_timeout=2\.0 s"
+        sampler,
+        r"worker [01] \(pid \d+\), env [0-3] \(FaultyEnv\) in step\(\) at its step 17, did "
+        r"not finish itr 2 within batch_timeout=2\.0 s",
     )
+    check_env_of_worker(msg)
     assert 1.9 <= elapsed < 8, f"timed out after {elapsed:.1f} s, batch_timeout=2.0"
 
 

@@ -214,6 +214,13 @@ class AsyncSamplerBase:
         self.opt_itr.value = opt_itr
         self.send(("progress",))
 
+    def state_dict(self) -> None:
+        """No sampling state is saved (the async runner does not resume exactly)."""
+        return None
+
+    def load_state_dict(self, state: dict) -> None:
+        """Nothing to restore: see :meth:`state_dict`."""
+
     def shutdown(self, timeout: float = 5.0) -> None:
         """Stop the sampler process (stop message, join, terminate, kill); free shared memory.
 

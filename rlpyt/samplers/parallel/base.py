@@ -20,17 +20,28 @@ import time
 import warnings
 from multiprocessing.connection import wait
 
+import numpy as np
+
 from rlpyt.samplers.base import BaseSampler
 from rlpyt.samplers.buffer import build_samples_buffer
 from rlpyt.samplers.parallel.env_groups import make_example_env, split_envs
 from rlpyt.samplers.parallel.errors import WorkerError, death_message, describe_itr, error_message
 from rlpyt.samplers.parallel.worker import NAN_CHECKS, WorkerSpec, worker_main
+from rlpyt.utils.buffer import np_mp_array
 from rlpyt.utils.seed import derive_seed, make_seed
 from rlpyt.utils.shared_memory import release_shared_memory, sweep_stale_shared_memory
 
 __all__ = ["ParallelSamplerBase"]
 
 START_METHODS = ("fork", "spawn", "forkserver")
+KILL_WAIT = 10.0  # seconds a SIGKILLed worker gets to be gone
+
+
+def _join_all(processes, timeout):
+    """Join every process, ``timeout`` seconds for all of them together."""
+    deadline = time.monotonic() + timeout
+    for process in processes:
+        process.join(timeout=max(0.0, deadline - time.monotonic()))
 
 
 class ParallelSamplerBase(BaseSampler):
@@ -103,12 +114,14 @@ class ParallelSamplerBase(BaseSampler):
         worker_cpus = self._worker_cpus(affinity)
         groups = split_envs(B, len(worker_cpus), "batch_B")
         self._worker_env_indices = groups  # env columns [b] of each worker
+        self._warned_unsaved = False
         eval_groups = split_envs(self.eval_n_envs, len(groups), "eval_n_envs")
         eval_groups += [[] for _ in range(len(groups) - len(eval_groups))]
         # Evaluation commands go only to workers with eval envs (fewer eval envs than workers).
         self._eval_workers = [w for w, group in enumerate(eval_groups) if group]
         global_B = B * world_size
         env_ranks = [rank * B + b for b in range(B)]
+        self._worker_env_ranks = [[env_ranks[b] for b in group] for group in groups]
         example_env = make_example_env(self.EnvCls, self.env_kwargs)
         try:
             example_env.seed(derive_seed(seed, "example_env"))
@@ -140,6 +153,10 @@ class ParallelSamplerBase(BaseSampler):
         self.agent = agent
         self.samples_pyt, self.samples_np = samples_pyt, samples_np
         self.step_buffer_np = self._build_step_buffer(examples)
+        self._observation_example = examples["observation"]
+        # Which env each worker is inside step()/reset() of (-1: none), to name a hung one.
+        self._in_step = np_mp_array((len(groups), 3), np.int64)
+        self._in_step[:, 0] = -1
         self.mid_batch_reset = getattr(self.CollectorCls, "mid_batch_reset", True)
         self._closed = False
         ctx = mp.get_context(self.start_method)
@@ -193,6 +210,8 @@ class ParallelSamplerBase(BaseSampler):
             ),
             global_B=global_B,
             seed=seed,
+            observation_example=self._observation_example,
+            in_step=self._in_step[w],
             max_decorrelation_steps=self.max_decorrelation_steps,
             cpus=cpus,
             nan_check=self.nan_check,
@@ -275,11 +294,10 @@ class ParallelSamplerBase(BaseSampler):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 w = min(pending)
-                limit = "startup_timeout" if itr is None else "batch_timeout"
+                limit = "startup_timeout" if what == "start-up" else "batch_timeout"
                 raise self._fail(
-                    f"worker {w} (pid {self.workers[w].pid}) did not finish "
-                    f"{describe_itr(itr, what)} within {limit}={timeout} s (an env "
-                    "step hung?)"
+                    f"worker {w} (pid {self.workers[w].pid}){self._hung_env(w)} did not "
+                    f"finish {describe_itr(itr, what)} within {limit}={timeout} s"
                 )
             waitables = list(pending.values()) + [self.workers[w].sentinel for w in pending]
             ready = wait(waitables, timeout=remaining)
@@ -297,6 +315,14 @@ class ParallelSamplerBase(BaseSampler):
                 elif process.sentinel in ready:
                     raise self._fail(self._death(w, itr, what))
         return [results[w] for w in workers]
+
+    def _hung_env(self, w) -> str:
+        """``, env 3 (PongEnv) in step() at its step 17`` while worker ``w`` is inside one."""
+        index, step, in_reset = (int(x) for x in self._in_step[w])
+        if index < 0:
+            return " (no env was inside step() or reset())"
+        name = getattr(self.EnvCls, "__name__", repr(self.EnvCls))
+        return f", env {index} ({name}) in {'reset' if in_reset else 'step'}() at its step {step},"
 
     def _error_message(self, w, itr, what, error):
         return error_message(w, self.workers[w].pid, itr, what, error)
@@ -343,6 +369,52 @@ class ParallelSamplerBase(BaseSampler):
             )
         return [info for infos, _ in results for info in infos]
 
+    # -- resume -------------------------------------------------------------------
+
+    def state_dict(self) -> dict:
+        """Every worker's sampling state between batches (envs, RNGs, open trajectories).
+
+        See :mod:`rlpyt.samplers.parallel.worker_state`. Envs that cannot be pickled
+        are left out, with one warning: a resumed run restarts them.
+        """
+        states = self._command("get_state", None, self.batch_timeout, "snapshot")
+        unsaved = [
+            f"env {rank}: {error}"
+            for state in states
+            for rank, error in zip(state["env_ranks"], state["env_errors"])
+            if error is not None
+        ]
+        if unsaved and not self._warned_unsaved:
+            self._warned_unsaved = True
+            warnings.warn(
+                f"{len(unsaved)} env(s) cannot be saved in the snapshot ({unsaved[0]}); a "
+                "resumed run restarts them and continues, but not exactly",
+                stacklevel=3,
+            )
+        return {"workers": states}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Give every worker its saved state back (after ``initialize``, before sampling)."""
+        self._check_open()
+        saved = [s["env_ranks"] for s in state["workers"]]
+        current = self._worker_env_ranks
+        if saved != current:
+            warnings.warn(
+                f"the snapshot's workers stepped envs {saved}, these workers step {current}: "
+                "every env restarts (the run continues, but not exactly)",
+                stacklevel=2,
+            )
+            return
+        for conn, worker_state in zip(self._conns, state["workers"]):
+            conn.send(("load_state", worker_state))
+        restarted = sum(self._gather(None, self.batch_timeout, "resume"), [])
+        if restarted:
+            warnings.warn(
+                f"env(s) {restarted} had no saved state in the snapshot: they restart "
+                "(the run continues, but not exactly)",
+                stacklevel=2,
+            )
+
     # -- shutdown -----------------------------------------------------------------
 
     def shutdown(self):
@@ -355,22 +427,33 @@ class ParallelSamplerBase(BaseSampler):
                 conn.send(("close", None))
             except (BrokenPipeError, OSError):
                 pass
-        deadline = time.monotonic() + 2.0
-        for process in self.workers:
-            process.join(timeout=max(0.0, deadline - time.monotonic()))
+        _join_all(self.workers, 2.0)
         for process in self.workers:
             if process.is_alive():
                 process.terminate()
-                process.join(timeout=1.0)
-            if process.is_alive():
-                process.kill()
-                process.join(timeout=1.0)
+        _join_all(self.workers, 1.0)
+        killed = [w for w, process in enumerate(self.workers) if process.is_alive()]
+        for w in killed:
+            self.workers[w].kill()
+        # SIGKILL cannot be ignored, but a big process takes a moment to be torn down: wait
+        # for it, so no worker outlives this call (and the training process) as an orphan.
+        _join_all(self.workers, KILL_WAIT)
+        if killed:
+            left = [w for w in killed if self.workers[w].is_alive()]
+            warnings.warn(
+                "sampler worker(s) "
+                + ", ".join(f"{w} (pid {self.workers[w].pid})" for w in killed)
+                + " did not stop on SIGTERM and were killed (SIGKILL)"
+                + (f"; still not gone after {KILL_WAIT} s: {left}" if left else ""),
+                stacklevel=2,
+            )
         for conn in self._conns:
             conn.close()
         for process in self.workers:
             if process.exitcode is not None:
                 process.close()
         release_shared_memory(self.samples_np)
+        release_shared_memory(getattr(self, "_in_step", None))
         release_shared_memory(getattr(self, "step_buffer_np", None))
         release_shared_memory(getattr(self, "eval_step_buffer_np", None))
 

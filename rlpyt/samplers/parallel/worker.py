@@ -1,7 +1,8 @@
 """The sampler worker process: builds its envs, then serves commands from the master.
 
 Protocol (one duplex pipe per worker; no semaphores that can desynchronise):
-the master sends ``(command, itr)``; the worker answers every command with
+the master sends ``(command, itr)`` (``itr``: the command's argument, the saved
+state for ``"load_state"``); the worker answers every command with
 ``("ok", payload)`` or ``("error", message)``. The master waits on all pipes
 *and* all process sentinels with a timeout, so a worker that raises, dies or
 hangs is noticed at once (see :mod:`rlpyt.samplers.parallel.base`). A worker
@@ -21,9 +22,10 @@ import psutil
 import torch
 
 from rlpyt.samplers.parallel.errors import EnvFault
+from rlpyt.samplers.parallel.worker_state import load_worker_state, worker_state
 from rlpyt.utils.seed import derive_seed
 
-__all__ = ["WorkerSpec", "worker_main", "set_cpu_affinity", "GuardedEnv"]
+__all__ = ["WorkerSpec", "worker_main", "set_cpu_affinity", "GuardedEnv", "observation_mismatch"]
 
 NAN_CHECKS = ("raise", "warn", "off")
 
@@ -46,26 +48,67 @@ def set_cpu_affinity(cpus) -> bool:
 class GuardedEnv:
     """An env whose failures name it: index, class, what it was doing, which step.
 
-    Also checks rewards and float observations for NaN/inf (``nan_check``).
+    Also checks, unless ``nan_check="off"``, rewards, float observations and
+    float actions (from the policy) for NaN/inf; and, once, at the first reset and
+    the first step, that the observation fits ``observation_example`` (the samples
+    buffer's): same shape, a dtype that casts within its kind (float64 into float32,
+    never float into an integer buffer). ``in_step`` (a shared ``[3]`` int64 array,
+    optional): ``(index, step, 0 for step() / 1 for reset())`` while the env is
+    inside one of them, ``-1`` first otherwise, so the master can name a hung env.
     """
 
-    def __init__(self, env, index: int, nan_check: str = "raise"):
+    def __init__(
+        self, env, index: int, nan_check: str = "raise", observation_example=None, in_step=None
+    ):
         self.env = env
         self.index = index
         self.name = type(env).__name__
         self.n_steps = 0
         self.nan_check = nan_check
+        self.observation_example = observation_example
+        self.in_step = in_step
+        self._checked = {"reset": observation_example is None, "step": observation_example is None}
         self._warned_nan = False
 
     def step(self, action):
         self.n_steps += 1
+        if self.nan_check != "off":
+            self._check_action(action)
+        in_step = self.in_step
+        if in_step is not None:
+            in_step[1] = self.n_steps
+            in_step[2] = 0
+            in_step[0] = self.index
         try:
             env_step = self.env.step(action)
         except Exception as err:
             raise EnvFault(self.index, self.name, "raised in step()", self.n_steps) from err
+        finally:
+            if in_step is not None:
+                in_step[0] = -1
+        if not self._checked["step"]:
+            self._check_observation(env_step.observation, "step")
         if self.nan_check != "off":
             self._check_finite(env_step)
         return env_step
+
+    def _check_action(self, action):
+        dtype = getattr(action, "dtype", None)  # numpy arrays and scalars
+        if dtype is not None and dtype.kind == "f" and not np.isfinite(action).all():
+            self._nan(f"action from the policy is {action}")
+
+    def _check_observation(self, observation, where):
+        self._checked[where] = True
+        mismatch = observation_mismatch(observation, self.observation_example)
+        if mismatch:
+            raise EnvFault(
+                self.index,
+                self.name,
+                f"returned a wrong observation from {where}()",
+                self.n_steps,
+                f": {mismatch} (the samples buffer is built from the first observation of "
+                "an example env: every observation must match it)",
+            )
 
     def _check_finite(self, env_step):
         reward = env_step.reward
@@ -80,7 +123,7 @@ class GuardedEnv:
             raise EnvFault(
                 self.index,
                 self.name,
-                "returned a non-finite value",
+                "met a non-finite value",
                 self.n_steps,
                 f": {what} (set nan_check='warn' or 'off' to allow it)",
             )
@@ -91,13 +134,50 @@ class GuardedEnv:
             )
 
     def reset(self):
+        in_step = self.in_step
+        if in_step is not None:
+            in_step[1] = self.n_steps
+            in_step[2] = 1
+            in_step[0] = self.index
         try:
-            return self.env.reset()
+            observation = self.env.reset()
         except Exception as err:
             raise EnvFault(self.index, self.name, "raised in reset()", self.n_steps) from err
+        finally:
+            if in_step is not None:
+                in_step[0] = -1
+        if not self._checked["reset"]:
+            self._check_observation(observation, "reset")
+        return observation
 
     def __getattr__(self, name):  # spaces, seed, close, horizon...
+        if name.startswith("__") or name == "env":  # e.g. during unpickling: not the env's
+            raise AttributeError(name)
         return getattr(self.env, name)
+
+
+def observation_mismatch(observation, example, field="observation") -> str | None:
+    """What keeps ``observation`` from being written where ``example`` is, or None.
+
+    Shapes must be equal (numpy would broadcast ``[1]`` into ``[4]`` silently) and the
+    dtype must cast within its kind (float64 into float32 is fine, float into uint8 not).
+    Namedtuple observations are compared field by field.
+    """
+    if isinstance(example, tuple) and hasattr(example, "_fields"):
+        if not isinstance(observation, tuple) or len(observation) != len(example):
+            return f"{field} is {type(observation).__name__}, expected {type(example).__name__}"
+        for name, o, e in zip(example._fields, observation, example):
+            mismatch = observation_mismatch(o, e, f"{field}.{name}")
+            if mismatch:
+                return mismatch
+        return None
+    actual, expected = np.asarray(observation), np.asarray(example)
+    if actual.shape != expected.shape or not np.can_cast(actual.dtype, expected.dtype, "same_kind"):
+        return (
+            f"{field} has shape {actual.shape} dtype {actual.dtype}, expected shape "
+            f"{expected.shape} dtype {expected.dtype}"
+        )
+    return None
 
 
 @dataclass
@@ -126,9 +206,11 @@ class WorkerSpec:
     eval_CollectorCls: Any = None
     eval_max_T: int | None = None
     eval_max_trajectories: int | None = None
+    observation_example: Any = None  # the samples buffer's (GuardedEnv checks the first ones)
+    in_step: Any = None  # shared [3] int64: the env inside step()/reset() (GuardedEnv)
 
 
-def _make_envs(spec, env_ranks, env_kwargs, kind):
+def _make_envs(spec, env_ranks, env_kwargs, kind, observation_example=None, in_step=None):
     envs = []
     for r in env_ranks:
         try:
@@ -137,7 +219,7 @@ def _make_envs(spec, env_ranks, env_kwargs, kind):
             name = getattr(spec.EnvCls, "__name__", repr(spec.EnvCls))
             raise EnvFault(r, name, f"raised in its constructor (kwargs {env_kwargs})", 0) from err
         env.seed(derive_seed(spec.seed, kind, r))
-        envs.append(GuardedEnv(env, r, spec.nan_check))
+        envs.append(GuardedEnv(env, r, spec.nan_check, observation_example, in_step))
     return envs
 
 
@@ -180,7 +262,9 @@ def worker_main(spec: WorkerSpec, conn, master_pid: int, inherited=()) -> None:
     for k, v in (spec.traj_info_kwargs or {}).items():
         setattr(spec.TrajInfoCls, "_" + k, v)  # class attributes do not travel with spawn
     try:
-        envs = _make_envs(spec, spec.env_ranks, spec.env_kwargs, "env")
+        envs = _make_envs(
+            spec, spec.env_ranks, spec.env_kwargs, "env", spec.observation_example, spec.in_step
+        )
         collector = spec.CollectorCls(
             rank=spec.rank,
             envs=envs,
@@ -195,7 +279,13 @@ def worker_main(spec: WorkerSpec, conn, master_pid: int, inherited=()) -> None:
         )
         eval_collector = None
         if spec.eval_env_ranks:
-            eval_envs = _make_envs(spec, spec.eval_env_ranks, spec.eval_env_kwargs, "eval_env")
+            eval_envs = _make_envs(
+                spec,
+                spec.eval_env_ranks,
+                spec.eval_env_kwargs,
+                "eval_env",
+                spec.observation_example,
+            )
             eval_collector = spec.eval_CollectorCls(
                 rank=spec.rank,
                 envs=eval_envs,
@@ -240,6 +330,14 @@ def worker_main(spec: WorkerSpec, conn, master_pid: int, inherited=()) -> None:
             elif command == "eval":
                 payload = eval_collector.collect_evaluation(itr)
                 payload = (payload, eval_collector.n_unfinished)
+            elif command == "get_state":  # between batches: for the master's snapshot
+                payload = worker_state(
+                    collector, eval_collector, agent_inputs, traj_infos, spec.agent
+                )
+            elif command == "load_state":  # resuming: ``itr`` carries the saved state
+                agent_inputs, traj_infos, payload = load_worker_state(
+                    itr, collector, eval_collector, agent_inputs, traj_infos, spec.agent
+                )
             else:
                 raise ValueError(f"unknown command {command!r}")
         except BaseException as err:  # noqa: BLE001

@@ -11,6 +11,7 @@ import warnings
 from rlpyt.samplers.base import BaseSampler
 from rlpyt.samplers.buffer import build_samples_buffer
 from rlpyt.samplers.parallel.cpu.collectors import CpuEvalCollector, CpuResetCollector
+from rlpyt.samplers.parallel.worker import NAN_CHECKS, GuardedEnv
 from rlpyt.utils.seed import derive_seed, make_seed
 
 __all__ = ["SerialSampler", "SerialEvalCollector"]
@@ -25,15 +26,25 @@ class SerialSampler(BaseSampler):
 
     Keyword arguments are those of :class:`~rlpyt.samplers.base.BaseSampler`;
     ``CollectorCls`` defaults to :class:`CpuResetCollector` and
-    ``eval_CollectorCls`` to :class:`SerialEvalCollector`.
+    ``eval_CollectorCls`` to :class:`SerialEvalCollector`. ``nan_check``
+    (``"raise"``, ``"warn"`` or ``"off"``) and the first-observation check are
+    the parallel samplers' (:class:`~rlpyt.samplers.parallel.worker.GuardedEnv`).
     """
 
     def __init__(
-        self, *args, CollectorCls=CpuResetCollector, eval_CollectorCls=SerialEvalCollector, **kwargs
+        self,
+        *args,
+        CollectorCls=CpuResetCollector,
+        eval_CollectorCls=SerialEvalCollector,
+        nan_check="raise",
+        **kwargs,
     ):
         super().__init__(
             *args, CollectorCls=CollectorCls, eval_CollectorCls=eval_CollectorCls, **kwargs
         )
+        if nan_check not in NAN_CHECKS:
+            raise ValueError(f"nan_check must be one of {NAN_CHECKS}, got {nan_check!r}")
+        self.nan_check = nan_check
 
     def initialize(
         self,
@@ -73,6 +84,7 @@ class SerialSampler(BaseSampler):
         if traj_info_kwargs:
             for k, v in traj_info_kwargs.items():
                 setattr(self.TrajInfoCls, "_" + k, v)  # e.g. _discount
+        envs = self._guarded(envs, env_ranks, examples["observation"])
         self.collector = self.CollectorCls(
             rank=0,
             envs=envs,
@@ -90,6 +102,8 @@ class SerialSampler(BaseSampler):
             eval_envs = [self.EnvCls(**self.eval_env_kwargs) for _ in range(self.eval_n_envs)]
             for b, env in enumerate(eval_envs):
                 env.seed(derive_seed(seed, "eval_env", rank * self.eval_n_envs + b))
+            eval_ranks = [rank * self.eval_n_envs + b for b in range(self.eval_n_envs)]
+            eval_envs = self._guarded(eval_envs, eval_ranks, examples["observation"])
             self.eval_collector = self.eval_CollectorCls(
                 rank=0,
                 envs=eval_envs,
@@ -134,6 +148,11 @@ class SerialSampler(BaseSampler):
             )
         return traj_infos
 
+    def _guarded(self, envs, ranks, observation_example):
+        return [
+            GuardedEnv(env, r, self.nan_check, observation_example) for env, r in zip(envs, ranks)
+        ]
+
     def _check_open(self):
         if getattr(self, "_closed", True):
             raise RuntimeError("SerialSampler used before initialize() or after shutdown()")
@@ -156,8 +175,12 @@ class SerialSampler(BaseSampler):
         resume instead, with a warning: the run continues, but not bit-exactly.
         """
         state = {
-            "envs": _pickled_envs(self.collector.envs),
-            "eval_envs": _pickled_envs(self.eval_collector.envs) if self.eval_collector else None,
+            "envs": _pickled_envs([g.env for g in self.collector.envs]),
+            "eval_envs": (
+                _pickled_envs([g.env for g in self.eval_collector.envs])
+                if self.eval_collector
+                else None
+            ),
             "agent_inputs": copy.deepcopy(self.agent_inputs),
             "traj_infos": copy.deepcopy(self.traj_infos),
         }
@@ -168,15 +191,15 @@ class SerialSampler(BaseSampler):
 
     def load_state_dict(self, state: dict) -> None:
         if state["envs"] is not None:
-            for env in self.collector.envs:
-                env.close()
-            self.collector.envs = pickle.loads(state["envs"])
+            for guarded, env in zip(self.collector.envs, pickle.loads(state["envs"])):
+                guarded.env.close()
+                guarded.env = env
             self.agent_inputs[:] = state["agent_inputs"]
             self.traj_infos = state["traj_infos"]
         if state.get("eval_envs") is not None and self.eval_collector is not None:
-            for env in self.eval_collector.envs:
-                env.close()
-            self.eval_collector.envs = pickle.loads(state["eval_envs"])
+            for guarded, env in zip(self.eval_collector.envs, pickle.loads(state["eval_envs"])):
+                guarded.env.close()
+                guarded.env = env
         for key in ("done", "need_reset", "temp_observation"):
             if key in state:
                 getattr(self.collector, key)[:] = state[key]

@@ -36,6 +36,7 @@ class GpuResetCollector(DecorrelatingStartCollector):
         self.traj_infos = traj_infos
         self.done = np.zeros(len(self.envs), dtype=bool)
         self.need_reset = np.zeros(len(self.envs), dtype=bool)
+        self.temp_observation = {}  # wait-reset: {b: observation} of envs that lost a life
         return agent_inputs, traj_infos
 
     def start_agent(self):
@@ -112,7 +113,6 @@ class GpuWaitResetCollector(GpuResetCollector):
 
     def _on_life_lost(self, b, o):
         self.done[b] = True
-        self.temp_observation = getattr(self, "temp_observation", {})
         self.temp_observation[b] = o
         return 0
 
