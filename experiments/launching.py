@@ -1,10 +1,11 @@
-"""What every launch script shares: a published setup, this machine, and ``run_experiments``.
+"""Launching a published setup on this machine: ``python -m experiments.run SETUP``.
 
-A launch script (``scripts/<family>/launch/launch_<setup>.py``) declares its :class:`Setup`
-(which run script trains which config on which games or envs, how many runs each) and calls
-:func:`launch`, which reads the command line, builds one variant per game or env, encodes
-this machine's affinity code and runs every run with
-:func:`rlpyt.utils.launching.exp_launcher.run_experiments`.
+A :class:`Setup` (a row of :data:`experiments.setups.SETUPS`) says which run script trains
+which config on which games or envs, how many runs each; :func:`launch` reads the command
+line, builds one variant per game or env, encodes this machine's affinity code and runs every
+run with :func:`rlpyt.utils.launching.exp_launcher.launch_runs`, each as
+``python -m experiments.scripts.<script> SLOT_AFFINITY_CODE LOG_DIR RUN_ID CONFIG_KEY [--tiny]``
+(so the runs find ``experiments`` as the launcher did: run it from the repository root).
 
 **Full scale** (the default) is the published setup: its games or envs, its number of env
 steps and runs per setting. **--tiny** runs the first game or env once, with the family's
@@ -34,13 +35,14 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from rlpyt.utils.launching.affinity import (
     detect_hyperthread_offset,
     encode_affinity,
     usable_cpus,
 )
-from rlpyt.utils.launching.exp_launcher import run_experiments, run_slots
+from rlpyt.utils.launching.exp_launcher import RunSpec, launch_runs, run_slots
 from rlpyt.utils.launching.variant import (
     VariantLevel,
     did_you_mean,
@@ -48,9 +50,7 @@ from rlpyt.utils.launching.variant import (
     update_config,
 )
 
-__all__ = ["Setup", "launch", "affinity_code", "check_env_names", "SCRIPTS_DIR", "ENV_DEFAULTS"]
-
-SCRIPTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scripts")
+__all__ = ["Setup", "launch", "affinity_code", "check_env_names", "ENV_DEFAULTS"]
 
 # Option -> environment variable supplying its default.
 ENV_DEFAULTS = {
@@ -70,7 +70,8 @@ class Setup:
 
     Args:
         title: the experiment's directory name under the root (``<title>_tiny`` for --tiny).
-        script: its run script, relative to ``experiments/scripts``.
+        script: its run script's module under ``experiments.scripts``, e.g.
+            ``"atari.dqn.train.atari_dqn"`` (``scripts/atari/dqn/train/atari_dqn.py``).
         config_key: the config the runs train with, one of ``configs``.
         configs: the family's configs (to check the variants before anything starts).
         env_key: the config key the games or envs vary: ``("env", "game")`` for Atari,
@@ -110,8 +111,9 @@ class Setup:
         return self.env_key[1] == "game"
 
     @property
-    def script_path(self) -> str:
-        return os.path.join(SCRIPTS_DIR, self.script)
+    def module(self) -> str:
+        """The run script, as ``python -m`` takes it."""
+        return f"experiments.scripts.{self.script}"
 
 
 # -- the command line ------------------------------------------------------------------
@@ -151,9 +153,10 @@ def _non_negative(text: str) -> int:
 def _parser(setup: Setup) -> argparse.ArgumentParser:
     what = "games (ale-py names)" if setup.atari else "gymnasium env ids"
     parser = argparse.ArgumentParser(
+        prog=f"python -m experiments.run {setup.title}",
         description=f"{setup.summary} Published: {len(setup.envs)} {what} x "
         f"{setup.runs_per_setting} runs of config {setup.config_key!r} "
-        f"(experiments/scripts/{setup.script}).",
+        f"({setup.module}).",
         epilog="Machine settings default to the environment variables "
         + ", ".join(f"{v} (--{k.replace('_', '-')})" for k, v in ENV_DEFAULTS.items())
         + ". See experiments/README.md.",
@@ -303,6 +306,26 @@ def affinity_code(setup: Setup, args: argparse.Namespace) -> str:
 # -- launching -----------------------------------------------------------------------------
 
 
+def _runs(setup: Setup, experiment_dir: str, log_dirs, runs_per_setting: int, common_args):
+    """One :class:`RunSpec` per run, the first runs of all settings first."""
+    return [
+        RunSpec(
+            log_dir,
+            run_ID,
+            partial(
+                _command, setup.module, os.path.join(experiment_dir, log_dir), run_ID, common_args
+            ),
+        )
+        for run_ID in range(runs_per_setting)
+        for log_dir in log_dirs
+    ]
+
+
+def _command(module, log_dir, run_ID, common_args, slot_code, resume_dir) -> list[str]:
+    del resume_dir  # the run script finds it itself (resume_point)
+    return [sys.executable, "-m", module, slot_code, log_dir, str(run_ID), *common_args]
+
+
 def launch(setup: Setup, argv=None) -> int:
     """Run the setup as the command line (default ``sys.argv[1:]``) says; the exit status.
 
@@ -324,7 +347,7 @@ def launch(setup: Setup, argv=None) -> int:
     common_args = [setup.config_key] + (["--tiny"] if args.tiny else [])
     experiment_dir = os.path.abspath(os.path.join(args.root, title))
     print(
-        f"{title}: {len(names)} x {runs_per_setting} runs of {setup.script} "
+        f"{title}: {len(names)} x {runs_per_setting} runs of {setup.module} "
         f"{' '.join(common_args)}; affinity {code} ({n_slots} at a time); "
         f"logs in {experiment_dir}",
         flush=True,
@@ -335,15 +358,11 @@ def launch(setup: Setup, argv=None) -> int:
                 print(f"  {os.path.join(experiment_dir, log_dir)}/run_{run_ID}")
         return 0
     try:
-        summary = run_experiments(
-            script=setup.script_path,
-            affinity_code=code,
-            experiment_title=title,
-            runs_per_setting=runs_per_setting,
-            variants=variants,
-            log_dirs=log_dirs,
-            common_args=common_args,
-            log_dir_root=args.root,
+        summary = launch_runs(
+            _runs(setup, experiment_dir, log_dirs, runs_per_setting, common_args),
+            code,
+            experiment_dir,
+            variants=dict(zip(log_dirs, variants)),
             allow_oversubscribe=args.oversubscribe,
             pin_cpus=not args.no_pin,
         )

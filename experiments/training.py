@@ -1,12 +1,13 @@
 """What every run script shares: one named config, one training run, one log directory.
 
-The launcher (:func:`rlpyt.utils.launching.exp_launcher.run_experiments`) starts a run script
-as::
+The launcher (``python -m experiments.run``, :mod:`experiments.launching`) starts a run
+script, in the original's train-script shape, as::
 
-    python SCRIPT SLOT_AFFINITY_CODE LOG_DIR RUN_ID CONFIG_KEY [--tiny]
+    python -m experiments.scripts.<family>.train.<kind> SLOT_AFFINITY_CODE LOG_DIR RUN_ID CONFIG_KEY [--tiny]
 
 after saving the run's variant (its game or env, ...) in ``LOG_DIR/variant_config.json``. The
-script names its components in a :class:`TrainSpec` and calls :func:`main`, which
+script calls :func:`main` with its kind, whose components are the :class:`TrainSpec`
+``TRAIN[kind]`` of :mod:`experiments.train_specs`; :func:`main`
 
 1. decodes the affinity code into the run's cores and GPU (``slot_affinity``: right also in a
    process the launcher pinned to its slot); with pinning off in the code (``0saf``) neither
@@ -152,7 +153,7 @@ def build_and_train(
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        description="One training run, as started by an experiments/ launch script."
+        description="One training run, as started by python -m experiments.run."
     )
     parser.add_argument("slot_affinity_code", help="the run's affinity code, with its run slot")
     parser.add_argument("log_dir", help="the run's setting directory (holds variant_config.json)")
@@ -166,8 +167,12 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(spec: TrainSpec, argv=None) -> None:
-    """Parse ``argv`` (default ``sys.argv[1:]``) and :func:`build_and_train`."""
+def main(kind: str, argv=None) -> None:
+    """Parse ``argv`` (default ``sys.argv[1:]``) and :func:`build_and_train` the run kind
+    ``kind`` of :data:`experiments.train_specs.TRAIN`."""
+    from experiments.train_specs import TRAIN  # the table imports this module
+
+    spec = TRAIN[kind]
     args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
     build_and_train(
         spec, args.slot_affinity_code, args.log_dir, args.run_ID, args.config_key, args.tiny

@@ -206,6 +206,54 @@ def worker_children() -> list:
     return left
 
 
+class LeakCheck:
+    """Records samplers and their worker pids (``track(sampler)``); :meth:`assert_clean` then
+    asserts that no worker, child process or shared-memory segment of theirs is left.
+    The ``leaks`` and ``no_leftovers`` fixtures (tests/samplers/conftest.py) hold one."""
+
+    def __init__(self):
+        self.pids = {os.getpid()}
+        self.before = shm_segments(self.pids)
+        self.samplers = []
+
+    def track(self, sampler):
+        self.samplers.append(sampler)
+        self.pids.update(worker_pids(sampler))
+        return sampler
+
+    def shutdown(self) -> None:
+        for sampler in self.samplers:
+            sampler.shutdown()
+
+    def assert_clean(self):
+        for sampler in self.samplers:
+            for w in getattr(sampler, "workers", None) or []:
+                assert not process_alive(w), f"worker {w.name} still alive"
+        left = wait_no_worker_children(timeout=2.0)
+        assert not left, f"child processes left: {left}"
+        segments = shm_segments(self.pids) - self.before
+        assert not segments, f"shared memory left in /dev/shm: {sorted(segments)}"
+
+
+def read_line(proc, timeout) -> str:
+    """The next stdout line of the subprocess ``proc``; the test fails (and ``proc`` is
+    killed) when none comes within ``timeout`` s."""
+    import selectors
+
+    import pytest
+
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    try:
+        if not sel.select(timeout):
+            proc.kill()
+            _, err = proc.communicate()
+            pytest.fail(f"no output within {timeout} s; stderr:\n{err}")
+        return proc.stdout.readline()
+    finally:
+        sel.close()
+
+
 def wait_no_worker_children(timeout=2.0) -> list:
     """Children still there after ``timeout`` s (a worker not yet reaped gets that long)."""
     import psutil

@@ -1,14 +1,18 @@
-"""Tiny deterministic envs for sampler and algorithm tests."""
+"""Tiny deterministic envs and agents for sampler and algorithm tests."""
 
 from collections import namedtuple
 
 import numpy as np
+import torch
 
+from rlpyt.agents.base import AgentStep
 from rlpyt.envs.base import Env, EnvStep
 from rlpyt.spaces.float_box import FloatBox
 from rlpyt.spaces.int_box import IntBox
+from rlpyt.utils.collections import namedarraytuple
 
 ProbeInfo = namedtuple("ProbeInfo", ["timeout"])
+ObsInfo = namedarraytuple("ObsInfo", ["value"])
 
 
 class CountingEnv(Env):
@@ -110,6 +114,81 @@ class RecordingAgent:
 
     def value(self, observation, prev_action, prev_reward):
         return 10.0 * observation[..., 0]
+
+
+class ObsAgent:
+    """A deterministic agent: its action depends only on the observation (not on call counts).
+
+    action = int(observation[0]) % 3 (or always ``fixed_action``); value = 10 * observation[0].
+    Module-level (with ``ObsInfo``), so worker processes and Ray actors unpickle it by name.
+    """
+
+    recurrent = False
+
+    def __init__(self, fixed_action=None):
+        self.fixed_action = fixed_action
+
+    def initialize(self, env_spaces, share_memory=False, global_B=1, env_ranks=None):
+        self.env_spaces = env_spaces
+
+    def reset(self):
+        pass
+
+    def reset_one(self, idx):
+        pass
+
+    def sample_mode(self, itr):
+        pass
+
+    def eval_mode(self, itr):
+        pass
+
+    def sync_shared_memory(self):
+        pass
+
+    def step(self, observation, prev_action, prev_reward):
+        obs = observation[..., 0]
+        if self.fixed_action is None:
+            action = obs.long() % 3
+        else:
+            action = torch.full_like(obs, self.fixed_action, dtype=torch.long)
+        return AgentStep(action=action, agent_info=ObsInfo(value=10.0 * obs))
+
+    def value(self, observation, prev_action, prev_reward):
+        return 10.0 * observation[..., 0]
+
+
+# What the sampler tests compare between samplers, field by field.
+SAMPLE_FIELDS = {
+    "observation": lambda s: s.env.observation,
+    "reward": lambda s: s.env.reward,
+    "done": lambda s: s.env.done,
+    "prev_reward": lambda s: s.env.prev_reward,
+    "timeout": lambda s: s.env.env_info.timeout,
+    "action": lambda s: s.agent.action,
+    "prev_action": lambda s: s.agent.prev_action,
+    "value": lambda s: s.agent.agent_info.value,
+    "bootstrap_value": lambda s: s.agent.bootstrap_value,
+}
+
+
+def obtain_batches(sampler, n_itr: int, fields=SAMPLE_FIELDS):
+    """``n_itr`` batches of an initialized sampler: numpy copies by field, and each batch's
+    completed episodes as sorted (Return, Length)."""
+    batches, completed = [], []
+    for itr in range(n_itr):
+        samples, infos = sampler.obtain_samples(itr)
+        batches.append({k: f(samples).numpy().copy() for k, f in fields.items()})
+        completed.append(sorted((info.Return, info.Length) for info in infos))
+    return batches, completed
+
+
+def assert_same_batches(a, b):
+    """Batches from :func:`obtain_batches` equal, itr by itr and field by field."""
+    for itr, (x, y) in enumerate(zip(a, b, strict=True)):
+        assert x.keys() == y.keys()
+        for key in x:
+            np.testing.assert_array_equal(x[key], y[key], err_msg=f"{key} differs at itr {itr}")
 
 
 class ConstantRewardBoxEnv(ConstantRewardEnv):

@@ -16,7 +16,7 @@ the sections the run scripts read (:mod:`experiments.training`):
 
 Each family module has ``configs`` (name -> config) and ``tiny(config)``, the same config cut
 down to a run of seconds that still builds every component, learns at least once, logs and
-writes a snapshot (used by the launch scripts' ``--tiny``).
+writes a snapshot (used by ``python -m experiments.run SETUP --tiny``).
 """
 
 from rlpyt.utils.launching.variant import update_config

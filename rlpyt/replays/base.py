@@ -14,13 +14,26 @@ A replay buffer is composed of
 
 :class:`BaseReplayBuffer` wires them together and implements ``append_samples``,
 the priority hooks, ``state_dict`` / ``load_state_dict`` and ``nbytes``; the
-transition and sequence buffers add ``sample_batch``. Arrays are allocated at the
-first append (or load): a buffer's size (``nbytes``) is known before.
+transition and sequence buffers (the extraction) add ``sample_batch``. Arrays are
+allocated at the first append (or load): a buffer's size (``nbytes``) is known before.
+
+The public buffers with the original rlpyt names are declarations, not code: a
+subclass of the transition or sequence buffer that sets two class attributes,
+
+.. code-block:: python
+
+    class PrioritizedReplayFrameBuffer(NStepReturnBuffer):
+        strategy_class = PrioritizedStrategy  # sampling strategy built at construction
+        frames = True  # observation store: each Atari frame once
+
+and takes the extraction's keywords plus, when prioritized, those of
+:class:`~rlpyt.replays.sampling.Prioritization` (``alpha``, ``beta``, ...).
 """
 
 import numpy as np
 
 from rlpyt.replays.frame import FrameObservations
+from rlpyt.replays.sampling import Prioritization, UniformStrategy
 from rlpyt.replays.storage import ArrayObservations, ReplayStorage, write_chunks
 from rlpyt.replays.units import SampleableUnits
 from rlpyt.utils.buffer import numpify_buffer
@@ -39,14 +52,21 @@ class BaseReplayBuffer:
         B: envs per appended batch.
         discount, n_step_return: of the n-step returns.
         seed: seeds the buffer's own sampling generator.
-        strategy: a sampling strategy instance.
-        frames: store Atari frames once (observations ``[n_frames, H, W]``).
+        strategy: a sampling strategy instance; default: ``strategy_class(**prioritization)``.
+        frames: store Atari frames once (observations ``[n_frames, H, W]``);
+            default: the class's ``frames``.
+        prioritization: keywords of a prioritized ``strategy_class``
+            (:class:`~rlpyt.replays.sampling.Prioritization`).
         interval: slots per unit (sequence start spacing; 1 for transitions).
         L: slots a unit reads from its start (see :mod:`rlpyt.replays.units`).
         train_offset, train_length: the unit's trained slots (padding check).
     """
 
     unit_name = "transitions"
+    #: The sampling strategy built when no ``strategy`` instance is given.
+    strategy_class: type = UniformStrategy
+    #: The observation store: each Atari frame once (True) or whole observations.
+    frames: bool = False
 
     def __init__(
         self,
@@ -57,8 +77,9 @@ class BaseReplayBuffer:
         discount: float,
         n_step_return: int,
         seed: int | None,
-        strategy,
-        frames: bool,
+        strategy=None,
+        frames: bool | None = None,
+        prioritization: Prioritization | None = None,
         interval: int,
         L: int,
         train_offset: int = 0,
@@ -68,16 +89,17 @@ class BaseReplayBuffer:
         B = require_int_at_least("B", B, 1)
         require_in_range("discount", discount, 0, 1)
         n_step_return = require_int_at_least("n_step_return", n_step_return, 1)
+        strategy = self._compose_strategy(strategy, dict(prioritization or {}))
         self.example = example
         self.B = int(B)
         self.discount = float(discount)
         self.n_step_return = int(n_step_return)
-        self.frames = bool(frames)
+        self.frames = type(self).frames if frames is None else bool(frames)
         self.interval = int(interval)
         rows = -(-int(size) // (self.B * self.interval))
         self.T = rows * self.interval
         self.size = self.T * self.B
-        if frames:
+        if self.frames:
             self.observations = FrameObservations(
                 example_observation=example.observation, T=self.T, B=self.B
             )
@@ -111,6 +133,32 @@ class BaseReplayBuffer:
         self.strategy = strategy
         self.strategy.initialize(rows=self.units.rows, B=self.B, rng=self.rng)
         self._allocated = False
+
+    def _compose_strategy(self, strategy, prioritization: dict):
+        """The given ``strategy``, or the class's ``strategy_class`` built from the
+        prioritization keywords; a keyword the buffer cannot use is a TypeError."""
+        name = type(self).__name__
+        unknown = sorted(set(prioritization) - set(Prioritization.__annotations__))
+        if unknown:
+            raise TypeError(f"{name}() got an unexpected keyword argument {unknown[0]!r}")
+        if strategy is not None:
+            if prioritization:
+                raise TypeError(
+                    f"{name}: give a strategy instance or the prioritization keywords "
+                    f"{sorted(prioritization)}, not both"
+                )
+            return strategy
+        if prioritization and not self.strategy_class.prioritized:
+            use = (
+                name.replace("Uniform", "Prioritized", 1)
+                if name.startswith("Uniform")
+                else "strategy=PrioritizedStrategy(...)"
+            )
+            raise TypeError(
+                f"{name} samples uniformly, so it takes no {', '.join(sorted(prioritization))}: "
+                f"for prioritized sampling use {use}"
+            )
+        return self.strategy_class(**prioritization)
 
     # -- size ---------------------------------------------------------------------
 

@@ -14,12 +14,14 @@ sampleable now (:class:`~rlpyt.replays.units.SampleableUnits`).
   (``input_priorities=True``).
 """
 
+from typing import TypedDict
+
 import numpy as np
 
 from rlpyt.replays.sum_tree import SumTree, check_priorities
 from rlpyt.utils.validation import require_non_negative, require_positive
 
-__all__ = ["UniformStrategy", "PrioritizedStrategy"]
+__all__ = ["UniformStrategy", "PrioritizedStrategy", "Prioritization"]
 
 _MAX_REJECTION_ROUNDS = 16
 
@@ -88,6 +90,18 @@ class UniformStrategy:
 
     def load_state_dict(self, state: dict) -> None:
         pass
+
+
+class Prioritization(TypedDict, total=False):
+    """The keywords of :class:`PrioritizedStrategy`, which a prioritized buffer forwards
+    (the original rlpyt buffers took them flat: ``PrioritizedReplayBuffer(..., alpha=0.6)``)."""
+
+    alpha: float
+    beta: float
+    default_priority: float
+    unique: bool
+    input_priorities: bool
+    input_priority_shift: int
 
 
 class PrioritizedStrategy:

@@ -1,14 +1,16 @@
-"""Every ``experiments/`` launch script runs with ``--tiny`` (tier 4 of STYLE.md), and the
-full-scale setups they launch are the published ones and pass the components' checks.
+"""Every published setup runs with ``python -m experiments.run SETUP --tiny`` (tier 4 of
+STYLE.md), and the full-scale setups are the published ones and pass the components' checks.
 
-Launch scripts are found by glob, so a new one is tested without editing this file. The tiny
-launches run two at a time (one core each, unpinned: the two launchers would otherwise both
-pin to the first core), each into its own root under one temporary directory.
+Setups are read from the table (``experiments.setups.SETUPS``), so a new row is tested without
+editing this file. The tiny launches run two at a time (one core each, unpinned: the two
+launchers would otherwise both pin to the first core), each into its own root under one
+temporary directory, from the repository root (where ``python -m experiments...`` finds the
+package; pytest's ``pythonpath`` puts the root on the path of this process too).
 """
 
+import ast
 import csv
 import glob
-import importlib.util
 import io
 import json
 import os
@@ -20,22 +22,16 @@ from contextlib import redirect_stdout
 
 import pytest
 
+from experiments import run
+from experiments.setups import SETUPS
+from experiments.train_specs import TRAIN
+
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SCRIPTS = os.path.join(REPO, "experiments", "scripts")
-LAUNCH_SCRIPTS = sorted(glob.glob(os.path.join(SCRIPTS, "*", "*", "launch", "launch_*.py")))
-IDS = [os.path.relpath(p, SCRIPTS) for p in LAUNCH_SCRIPTS]
+TRAIN_SCRIPTS = sorted(glob.glob(os.path.join(SCRIPTS, "*", "*", "train", "*.py")))
+NAMES = list(SETUPS)
 # Seconds one tiny launch may take (about 10 on an idle machine: two processes importing torch).
 LAUNCH_TIMEOUT = 90
-sys.path.insert(0, REPO)  # `experiments` lives outside the package, at the repository root
-
-
-def load_module(path):
-    """The script at ``path`` imported as a module (its ``__main__`` block does not run)."""
-    name = "exp_" + os.path.relpath(path, SCRIPTS).replace(os.sep, "_").removesuffix(".py")
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def run_launcher(command, cwd, timeout=LAUNCH_TIMEOUT):
@@ -59,27 +55,55 @@ def run_launcher(command, cwd, timeout=LAUNCH_TIMEOUT):
 
 @pytest.fixture(scope="module")
 def tiny_launches(tmp_path_factory):
-    """``{script: (CompletedProcess, root)}`` for every launch script run with ``--tiny``."""
+    """``{setup name: (CompletedProcess, root)}`` for every setup launched with ``--tiny``."""
     base = tmp_path_factory.mktemp("tiny_launches")
 
-    def launch(script):
-        root = base / os.path.relpath(script, SCRIPTS).replace(os.sep, "_").removesuffix(".py")
-        command = [sys.executable, script, "--tiny", "--root", str(root)]
+    def launch(name):
+        root = base / name
+        command = [sys.executable, "-m", "experiments.run", name, "--tiny", "--root", str(root)]
         command += ["--cores", "1", "--no-pin"]
-        return run_launcher(command, cwd=base), root
+        return run_launcher(command, cwd=REPO), root
 
     with ThreadPoolExecutor(max_workers=2) as pool:
-        return dict(zip(LAUNCH_SCRIPTS, pool.map(launch, LAUNCH_SCRIPTS)))
+        return dict(zip(NAMES, pool.map(launch, NAMES)))
 
 
-def test_every_published_setup_has_a_launch_script():
-    setups = {os.path.basename(p).removeprefix("launch_").removesuffix(".py") for p in IDS}
-    assert setups >= {
+def test_every_published_setup_is_in_the_table():
+    assert set(SETUPS) >= {
         *(f"atari_{v}" for v in ("dqn", "double", "prioritized", "dueling", "catdqn", "ernbw")),
         *(f"atari_{a}_{b}" for a in ("ff", "lstm") for b in ("a2c", "ppo")),
         "atari_r2d1",
         *(f"mujoco_{a}" for a in ("ppo", "ddpg", "td3", "sac")),
     }
+    assert all(name == setup.title for name, setup in SETUPS.items())
+
+
+def _kind(setup) -> str:
+    return setup.script.rsplit(".", 1)[-1]
+
+
+def test_every_train_script_is_a_run_kind_and_touches_no_path():
+    """A train script per kind, where the original had it; each only calls ``main(kind)``."""
+    kinds = {}
+    for path in TRAIN_SCRIPTS:
+        tree = ast.parse(open(path).read())
+        calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call)]
+        assert [ast.unparse(c.func) for c in calls] == ["main"], path
+        kinds[os.path.basename(path).removesuffix(".py")] = calls[0].args[0].value
+        assert "sys.path" not in open(path).read()
+    assert all(name == kind for name, kind in kinds.items())
+    assert set(kinds) == set(TRAIN)
+    for setup in SETUPS.values():
+        assert os.path.isfile(os.path.join(SCRIPTS, *setup.script.split(".")) + ".py")
+        assert _kind(setup) in TRAIN
+
+
+def test_unknown_setup_is_named(capsys):
+    assert run.main(["atari_dqm"]) == 2
+    assert "unknown setup 'atari_dqm'; did you mean 'atari_dqn'" in capsys.readouterr().err
+    assert run.main(["--list"]) == 0
+    listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    assert listed == NAMES
 
 
 def _failure_report(proc, root) -> str:
@@ -92,10 +116,10 @@ def _failure_report(proc, root) -> str:
 
 
 @pytest.mark.timeout(900)  # the first one runs the module's tiny_launches fixture
-@pytest.mark.parametrize("script", LAUNCH_SCRIPTS, ids=IDS)
-def test_tiny_launch_starts_logs_and_snapshots(script, tiny_launches):
-    setup = load_module(script).SETUP
-    proc, root = tiny_launches[script]
+@pytest.mark.parametrize("name", NAMES)
+def test_tiny_launch_starts_logs_and_snapshots(name, tiny_launches):
+    setup = SETUPS[name]
+    proc, root = tiny_launches[name]
     assert proc.returncode == 0, _failure_report(proc, root)
     experiment_dir = root / f"{setup.title}_tiny"
     # One run: the first published game/env, run_0.
@@ -122,15 +146,14 @@ def test_tiny_launch_starts_logs_and_snapshots(script, tiny_launches):
 # -- full scale, without running ------------------------------------------------------------
 
 
-@pytest.mark.parametrize("script", LAUNCH_SCRIPTS, ids=IDS)
-def test_full_scale_dry_run_lists_the_published_grid(script, tmp_path):
-    module = load_module(script)
+@pytest.mark.parametrize("name", NAMES)
+def test_full_scale_dry_run_lists_the_published_grid(name, tmp_path):
     out = io.StringIO()
     with redirect_stdout(out):
-        status = module.launch(
-            module.SETUP, ["--dry-run", "--root", str(tmp_path), "--cores", "2", "--gpus", "0"]
+        status = run.main(
+            [name, "--dry-run", "--root", str(tmp_path), "--cores", "2", "--gpus", "0"]
         )
-    setup = module.SETUP
+    setup = SETUPS[name]
     assert status == 0
     lines = out.getvalue().splitlines()
     expected = [f"  {tmp_path / setup.title / env}/run_{k}" for env in setup.envs for k in range(2)]
@@ -140,14 +163,14 @@ def test_full_scale_dry_run_lists_the_published_grid(script, tmp_path):
 
 
 def _train_spec(setup):
-    return load_module(setup.script_path).SPEC
+    return TRAIN[_kind(setup)]
 
 
-@pytest.mark.parametrize("script", LAUNCH_SCRIPTS, ids=IDS)
+@pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("tiny", [False, True], ids=["full", "tiny"])
-def test_configs_pass_the_components_checks(script, tiny):
+def test_configs_pass_the_components_checks(name, tiny):
     """The full-scale configs (never run in CI) build their algorithm and agent."""
-    setup = load_module(script).SETUP
+    setup = SETUPS[name]
     spec = _train_spec(setup)
     config = spec.config(setup.config_key, tiny)
     spec.AlgoCls(optim_kwargs=config["optim"], **config["algo"])
@@ -215,7 +238,7 @@ def test_tiny_changes_only_the_budget():
 def test_unknown_config_key_and_game_are_named():
     from experiments.launching import check_env_names
 
-    setup = load_module(os.path.join(SCRIPTS, "atari/dqn/launch/launch_atari_dqn.py")).SETUP
+    setup = SETUPS["atari_dqn"]
     with pytest.raises(KeyError, match=r"unknown config key 'dqm'; did you mean 'dqn'\?"):
         _train_spec(setup).config("dqm")
     with pytest.raises(SystemExit, match=r"unknown Atari game 'pongg': did you mean 'pong'\?"):

@@ -9,50 +9,11 @@ import os
 
 import torch
 from faulty_envs import InjectedFault
-from probe_envs import CountingEnv
+from probe_envs import CountingEnv, ObsAgent, ObsInfo
 
 from rlpyt.agents.base import AgentStep
-from rlpyt.utils.collections import namedarraytuple
 
-ObsInfo = namedarraytuple("ObsInfo", ["value"])
-
-
-class ObsAgent:
-    """Deterministic: action = int(observation[0]) % 3 (or ``fixed_action``); value = 10 * obs."""
-
-    recurrent = False
-
-    def __init__(self, fixed_action=None):
-        self.fixed_action = fixed_action
-
-    def initialize(self, env_spaces, share_memory=False, global_B=1, env_ranks=None):
-        self.env_spaces = env_spaces
-
-    def reset(self):
-        pass
-
-    def reset_one(self, idx):
-        pass
-
-    def sample_mode(self, itr):
-        pass
-
-    def eval_mode(self, itr):
-        pass
-
-    def sync_shared_memory(self):
-        pass
-
-    def step(self, observation, prev_action, prev_reward):
-        obs = observation[..., 0]
-        if self.fixed_action is None:
-            action = obs.long() % 3
-        else:
-            action = torch.full_like(obs, self.fixed_action, dtype=torch.long)
-        return AgentStep(action=action, agent_info=ObsInfo(value=10.0 * obs))
-
-    def value(self, observation, prev_action, prev_reward):
-        return 10.0 * observation[..., 0]
+__all__ = ["ObsAgent", "LinearAgent", "LearnerCopyAgent", "ActorCtorFaultEnv", "DieOnceEnv"]
 
 
 class LinearAgent(ObsAgent):

@@ -8,8 +8,8 @@ final observation L, while the next stored observation is 0 (the new episode's f
 
 import numpy as np
 import pytest
-from probe_envs import CountingEnv
-from test_parallel_sampler import AFFINITY, ObsAgent
+from probe_envs import CountingEnv, ObsAgent
+from test_parallel_sampler import AFFINITY
 
 from rlpyt.samplers.parallel.cpu.collectors import CpuResetCollector, CpuWaitResetCollector
 from rlpyt.samplers.parallel.cpu.sampler import CpuSampler

@@ -4,21 +4,19 @@ Its samples must equal the serial sampler's for a deterministic agent, and its
 faults must read as the CPU sampler's and leave nothing behind.
 """
 
-import os
 import re
 import time
 
 import numpy as np
+import probe_envs
 import pytest
 import torch
 from faulty_envs import (
     FaultyEnv,
     process_alive,
-    shm_segments,
-    wait_no_worker_children,
     worker_pids,
 )
-from probe_envs import CountingEnv
+from probe_envs import CountingEnv, ObsInfo, obtain_batches
 
 from rlpyt.agents.base import AgentStep
 from rlpyt.samplers.parallel.cpu.collectors import CpuResetCollector, CpuWaitResetCollector
@@ -28,45 +26,16 @@ from rlpyt.samplers.parallel.gpu.alternating_sampler import AlternatingSampler
 from rlpyt.samplers.parallel.gpu.collectors import GpuResetCollector, GpuWaitResetCollector
 from rlpyt.samplers.parallel.gpu.sampler import GpuSampler
 from rlpyt.samplers.serial.sampler import SerialSampler
-from rlpyt.utils.collections import namedarraytuple
 
-ObsInfo = namedarraytuple("ObsInfo", ["value"])
 AFFINITY = dict(workers_cpus=[0, 1])  # two workers
 
 
-class ObsAgent:
-    """A deterministic agent: its action depends only on the observation (not on call counts).
-
-    action = int(observation[0]) % 3; value = 10 * observation[0] + prev_reward, so that
-    V(final observation) of a time-limit cut also checks the reward passed with it.
-    """
-
-    recurrent = False
-
-    def initialize(self, env_spaces, share_memory=False, global_B=1, env_ranks=None):
-        self.env_spaces = env_spaces
-
-    def reset(self):
-        pass
-
-    def reset_one(self, idx):
-        pass
-
-    def sample_mode(self, itr):
-        pass
-
-    def eval_mode(self, itr):
-        pass
-
-    def sync_shared_memory(self):
-        pass
-
-    def step(self, observation, prev_action, prev_reward):
-        obs = observation[..., 0]
-        return AgentStep(action=obs.long() % 3, agent_info=ObsInfo(value=10.0 * obs))
+class ObsAgent(probe_envs.ObsAgent):
+    """``probe_envs.ObsAgent`` whose value is 10 * observation[0] + prev_reward, so that
+    V(final observation) of a time-limit cut also checks the reward passed with it."""
 
     def value(self, observation, prev_action, prev_reward):
-        return 10.0 * observation[..., 0] + prev_reward
+        return super().value(observation, prev_action, prev_reward) + prev_reward
 
 
 FIELDS = {
@@ -83,40 +52,6 @@ FIELDS = {
 }
 
 
-class Tracker:
-    """Remembers samplers and their worker pids, for the leak check at the end of a test."""
-
-    def __init__(self):
-        self.pids = {os.getpid()}
-        self.before = shm_segments(self.pids)
-        self.samplers = []
-
-    def track(self, sampler):
-        self.samplers.append(sampler)
-        self.pids.update(worker_pids(sampler))
-        return sampler
-
-    def assert_clean(self):
-        for sampler in self.samplers:
-            for w in getattr(sampler, "workers", None) or []:
-                assert not process_alive(w), f"worker {w.name} still alive"
-        left = wait_no_worker_children(timeout=2.0)
-        assert not left, f"child processes left: {left}"
-        segments = shm_segments(self.pids) - self.before
-        assert not segments, f"shared memory left in /dev/shm: {sorted(segments)}"
-
-
-@pytest.fixture
-def leaks():
-    check = Tracker()
-    yield check
-    try:
-        check.assert_clean()
-    finally:
-        for sampler in check.samplers:  # one failure must not leak into the next test
-            sampler.shutdown()
-
-
 def collect(SamplerCls, CollectorCls, time_limit, n_itr=3, affinity=None, tracker=None, **kw):
     """Numpy copies (by field) of ``n_itr`` batches, and the completed (Return, Length)."""
     kw.setdefault("env_kwargs", dict(lengths=(3, 5), time_limit=time_limit))
@@ -126,12 +61,8 @@ def collect(SamplerCls, CollectorCls, time_limit, n_itr=3, affinity=None, tracke
     sampler.initialize(ObsAgent(), affinity=affinity, seed=0, bootstrap_value=True)
     if tracker is not None:
         tracker.track(sampler)
-    batches, completed = [], []
     try:
-        for itr in range(n_itr):
-            samples, infos = sampler.obtain_samples(itr)
-            batches.append({k: f(samples).numpy().copy() for k, f in FIELDS.items()})
-            completed.append(sorted((info.Return, info.Length) for info in infos))
+        batches, completed = obtain_batches(sampler, n_itr, FIELDS)
     finally:
         sampler.shutdown()
     return batches, completed, sampler

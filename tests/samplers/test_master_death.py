@@ -15,6 +15,7 @@ import time
 
 import psutil
 import pytest
+from faulty_envs import read_line
 
 from rlpyt.utils.shared_memory import SHM_DIR, sweep_stale_shared_memory
 
@@ -47,22 +48,6 @@ SCRIPT = textwrap.dedent(
                 print("ready", flush=True)
     """
 )
-
-
-def _read_line(proc, timeout):
-    """The next stdout line of ``proc`` (or fail after ``timeout`` s)."""
-    import selectors
-
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
-    try:
-        if not sel.select(timeout):
-            proc.kill()
-            _, err = proc.communicate()
-            pytest.fail(f"no output within {timeout} s; stderr:\n{err}")
-        return proc.stdout.readline()
-    finally:
-        sel.close()
 
 
 def _running(pid) -> bool:
@@ -113,16 +98,16 @@ def test_sigkilled_master_workers_exit_and_shared_memory_is_swept(tmp_path, samp
     )
     sid = proc.pid
     try:
-        line = _read_line(proc, 30)
+        line = read_line(proc, 30)
         assert line.startswith("workers"), line
         worker_pids = [int(p) for p in line.split()[1:]]
         assert len(worker_pids) == 2
-        line = _read_line(proc, 10)
+        line = read_line(proc, 10)
         assert line.startswith("segments"), line
         segments = line.split()[1:]
         # The samples buffer lives in a segment named after the master.
         assert segments and all(s.startswith(f"rlpyt_{proc.pid}_") for s in segments), segments
-        assert _read_line(proc, 30).strip() == "ready"
+        assert read_line(proc, 30).strip() == "ready"
         assert all(_running(pid) for pid in worker_pids)
 
         os.kill(proc.pid, signal.SIGKILL)

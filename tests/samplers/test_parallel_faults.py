@@ -14,13 +14,7 @@ import time
 
 import psutil
 import pytest
-from faulty_envs import (
-    FaultyEnv,
-    process_alive,
-    shm_segments,
-    wait_no_worker_children,
-    worker_pids,
-)
+from faulty_envs import FaultyEnv, read_line, shm_segments, worker_pids
 from faulty_envs import SyncRecordingAgent as RecordingAgent
 from probe_envs import CountingEnv
 
@@ -42,40 +36,6 @@ def make_sampler(fault, at_step=17, env_kwargs=None, **kwargs):
         batch_B=B,
         **kwargs,
     )
-
-
-class LeakCheck:
-    """Records the sampler's worker pids; asserts at the end that nothing is left."""
-
-    def __init__(self):
-        self.pids = {os.getpid()}
-        self.before = shm_segments(self.pids)
-        self.samplers = []
-
-    def track(self, sampler):
-        self.samplers.append(sampler)
-        self.pids.update(worker_pids(sampler))
-        return sampler
-
-    def assert_clean(self):
-        for sampler in self.samplers:
-            for w in getattr(sampler, "workers", None) or []:
-                assert not process_alive(w), f"worker {w.name} still alive"
-        left = wait_no_worker_children(timeout=2.0)
-        assert not left, f"child processes left: {left}"
-        segments = shm_segments(self.pids) - self.before
-        assert not segments, f"shared memory left in /dev/shm: {sorted(segments)}"
-
-
-@pytest.fixture
-def leaks():
-    check = LeakCheck()
-    yield check
-    try:
-        check.assert_clean()
-    finally:
-        for sampler in check.samplers:  # so that one failure does not leak into the next test
-            sampler.shutdown()
 
 
 def expect_worker_error(sampler, pattern):
@@ -390,22 +350,6 @@ SCRIPT = textwrap.dedent(
 )
 
 
-def _read_line(proc, timeout):
-    """The next stdout line of ``proc`` (or fail after ``timeout`` s)."""
-    import selectors
-
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
-    try:
-        if not sel.select(timeout):
-            proc.kill()
-            out, err = proc.communicate()
-            pytest.fail(f"no output within {timeout} s; stderr:\n{err}")
-        return proc.stdout.readline()
-    finally:
-        sel.close()
-
-
 def _group_processes(pgid):
     left = []
     for p in psutil.process_iter(["pid", "status"]):
@@ -444,11 +388,11 @@ def test_interrupt_stops_everything_quickly_without_worker_tracebacks(
     )
     pgid = proc.pid
     try:
-        line = _read_line(proc, 30)
+        line = read_line(proc, 30)
         assert line.startswith("workers"), line
         worker_pids = [int(p) for p in line.split()[1:]]
         assert len(worker_pids) == 2
-        assert _read_line(proc, 30).strip() == "ready"
+        assert read_line(proc, 30).strip() == "ready"
         start = time.monotonic()
         if to_group:
             os.killpg(pgid, sig)

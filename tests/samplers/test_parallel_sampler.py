@@ -5,100 +5,18 @@ import warnings
 
 import numpy as np
 import pytest
-import torch
 from faulty_envs import SyncRecordingAgent as RecordingAgent
-from faulty_envs import process_alive, shm_segments, wait_no_worker_children, worker_pids
-from probe_envs import CountingEnv
+from faulty_envs import process_alive
+from probe_envs import SAMPLE_FIELDS as FIELDS
+from probe_envs import CountingEnv, ObsAgent, assert_same_batches, obtain_batches
 
-from rlpyt.agents.base import AgentStep
 from rlpyt.samplers.parallel.cpu.collectors import CpuResetCollector, CpuWaitResetCollector
 from rlpyt.samplers.parallel.cpu.sampler import CpuSampler
 from rlpyt.samplers.parallel.gpu.alternating_sampler import AlternatingSampler
 from rlpyt.samplers.parallel.gpu.sampler import GpuSampler
 from rlpyt.samplers.serial.sampler import SerialSampler
-from rlpyt.utils.collections import namedarraytuple
 
-ObsInfo = namedarraytuple("ObsInfo", ["value"])
 AFFINITY = dict(workers_cpus=[0, 1])
-
-
-class ObsAgent:
-    """A deterministic agent: its action depends only on the observation (not on call counts).
-
-    action = int(observation[0]) % 3 (or always ``fixed_action``); value = 10 * observation[0].
-    """
-
-    recurrent = False
-
-    def __init__(self, fixed_action=None):
-        self.fixed_action = fixed_action
-
-    def initialize(self, env_spaces, share_memory=False, global_B=1, env_ranks=None):
-        self.env_spaces = env_spaces
-
-    def reset(self):
-        pass
-
-    def reset_one(self, idx):
-        pass
-
-    def sample_mode(self, itr):
-        pass
-
-    def eval_mode(self, itr):
-        pass
-
-    def sync_shared_memory(self):
-        pass
-
-    def step(self, observation, prev_action, prev_reward):
-        obs = observation[..., 0]
-        if self.fixed_action is None:
-            action = obs.long() % 3
-        else:
-            action = torch.full_like(obs, self.fixed_action, dtype=torch.long)
-        return AgentStep(action=action, agent_info=ObsInfo(value=10.0 * obs))
-
-    def value(self, observation, prev_action, prev_reward):
-        return 10.0 * observation[..., 0]
-
-
-class Tracker:
-    """Remembers samplers and their worker pids, for the leak check at the end of a test."""
-
-    def __init__(self):
-        self.samplers, self.pids = [], {os.getpid()}
-
-    def __call__(self, sampler):
-        self.samplers.append(sampler)
-        self.pids.update(worker_pids(sampler))
-        return sampler
-
-
-@pytest.fixture
-def no_leftovers():
-    before = shm_segments([os.getpid()])
-    track = Tracker()
-    yield track
-    for sampler in track.samplers:
-        sampler.shutdown()
-    left = wait_no_worker_children(timeout=2.0)
-    assert not left, f"child processes left: {left}"
-    segments = shm_segments(track.pids) - before
-    assert not segments, f"shared memory left: {sorted(segments)}"
-
-
-FIELDS = {
-    "observation": lambda s: s.env.observation,
-    "reward": lambda s: s.env.reward,
-    "done": lambda s: s.env.done,
-    "prev_reward": lambda s: s.env.prev_reward,
-    "timeout": lambda s: s.env.env_info.timeout,
-    "action": lambda s: s.agent.action,
-    "prev_action": lambda s: s.agent.prev_action,
-    "value": lambda s: s.agent.agent_info.value,
-    "bootstrap_value": lambda s: s.agent.bootstrap_value,
-}
 
 
 def collect(SamplerCls, n_itr=3, agent=None, affinity=None, seed=0, track=None, **kwargs):
@@ -108,22 +26,12 @@ def collect(SamplerCls, n_itr=3, agent=None, affinity=None, seed=0, track=None, 
     sampler = SamplerCls(EnvCls=CountingEnv, **kwargs)
     sampler.initialize(agent or ObsAgent(), affinity=affinity, seed=seed, bootstrap_value=True)
     if track is not None:
-        track(sampler)
-    batches, completed = [], []
+        track.track(sampler)
     try:
-        for itr in range(n_itr):
-            samples, infos = sampler.obtain_samples(itr)
-            batches.append({k: f(samples).numpy().copy() for k, f in FIELDS.items()})
-            completed.append(sorted((info.Return, info.Length) for info in infos))
+        batches, completed = obtain_batches(sampler, n_itr, FIELDS)
     finally:
         sampler.shutdown()
     return batches, completed, sampler
-
-
-def assert_same_batches(a, b):
-    for itr, (x, y) in enumerate(zip(a, b, strict=True)):
-        for key in FIELDS:
-            np.testing.assert_array_equal(x[key], y[key], err_msg=f"{key} differs at itr {itr}")
 
 
 @pytest.mark.timeout(60)
@@ -194,7 +102,7 @@ def _evaluate(SamplerCls, affinity=None, track=None, eval_n_envs=2, **kwargs):
     )
     sampler.initialize(ObsAgent(fixed_action=0), affinity=affinity, seed=0)
     if track is not None:
-        track(sampler)
+        track.track(sampler)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # unfinished episodes are warned about
@@ -284,7 +192,7 @@ def test_default_workers_one_per_available_core_clamped_to_batch_B(no_leftovers)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # an uneven split on an odd core count
         sampler.initialize(RecordingAgent(), seed=0)
-    no_leftovers(sampler)
+    no_leftovers.track(sampler)
     try:
         assert sampler.n_worker == min(len(os.sched_getaffinity(0)), 4)
         assert len(sampler.workers) == sampler.n_worker

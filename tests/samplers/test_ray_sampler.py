@@ -16,7 +16,8 @@ import psutil
 import pytest
 import torch
 from faulty_envs import FaultyEnv
-from probe_envs import CountingEnv
+from probe_envs import SAMPLE_FIELDS as FIELDS
+from probe_envs import CountingEnv, assert_same_batches, obtain_batches
 from ray_probe_agents import ActorCtorFaultEnv, DieOnceEnv, LearnerCopyAgent, LinearAgent, ObsAgent
 
 from rlpyt.samplers.parallel.cpu.sampler import CpuSampler
@@ -31,17 +32,6 @@ from rlpyt.samplers.ray.weights import WeightsBroadcast  # noqa: E402
 
 TESTS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HELPERS_DIR = os.path.dirname(os.path.abspath(__file__))
-FIELDS = {
-    "observation": lambda s: s.env.observation,
-    "reward": lambda s: s.env.reward,
-    "done": lambda s: s.env.done,
-    "prev_reward": lambda s: s.env.prev_reward,
-    "timeout": lambda s: s.env.env_info.timeout,
-    "action": lambda s: s.agent.action,
-    "prev_action": lambda s: s.agent.prev_action,
-    "value": lambda s: s.agent.agent_info.value,
-    "bootstrap_value": lambda s: s.agent.bootstrap_value,
-}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -113,12 +103,8 @@ def collect(SamplerCls, n_itr=3, agent=None, seed=0, evaluate=False, **kwargs):
     sampler = SamplerCls(**kwargs)
     sampler.initialize(agent or ObsAgent(), affinity=affinity, seed=seed, bootstrap_value=True)
     sampler.handles = list(sampler.pool.actors) if SamplerCls is RaySampler else []
-    batches, completed = [], []
     try:
-        for itr in range(n_itr):
-            samples, infos = sampler.obtain_samples(itr)
-            batches.append({k: f(samples).numpy().copy() for k, f in FIELDS.items()})
-            completed.append(sorted((info.Return, info.Length) for info in infos))
+        batches, completed = obtain_batches(sampler, n_itr, FIELDS)
         if evaluate:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # episodes cut by eval_max_steps
@@ -127,12 +113,6 @@ def collect(SamplerCls, n_itr=3, agent=None, seed=0, evaluate=False, **kwargs):
     finally:
         sampler.shutdown()
     return batches, completed, sampler
-
-
-def assert_same_batches(a, b):
-    for itr, (x, y) in enumerate(zip(a, b, strict=True)):
-        for key in FIELDS:
-            np.testing.assert_array_equal(x[key], y[key], err_msg=f"{key} differs at itr {itr}")
 
 
 @pytest.mark.timeout(120)

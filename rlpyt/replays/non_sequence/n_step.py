@@ -1,5 +1,7 @@
 """Transition replay with n-step returns: batches of ``[batch_B]`` independent transitions."""
 
+from typing import Unpack
+
 import numpy as np
 import torch
 
@@ -7,7 +9,7 @@ from rlpyt.agents.base import AgentInputs
 from rlpyt.replays.base import BaseReplayBuffer
 from rlpyt.replays.collections import SamplesFromReplay, SamplesFromReplayPri
 from rlpyt.replays.n_step import n_step_window, prev_action_reward
-from rlpyt.replays.sampling import UniformStrategy
+from rlpyt.replays.sampling import Prioritization
 from rlpyt.utils.buffer import torchify_buffer
 
 __all__ = ["NStepReturnBuffer"]
@@ -21,11 +23,14 @@ class NStepReturnBuffer(BaseReplayBuffer):
     for a prioritized strategy) of torch tensors with leading dim ``[batch_B]``; see
     :mod:`rlpyt.replays.collections` and :mod:`rlpyt.replays.n_step` for the fields.
 
+    The public buffers (:mod:`rlpyt.replays.non_sequence.uniform`, ``.prioritized``,
+    ``.frame``) are this class with ``strategy_class`` and ``frames`` declared.
+
     Args:
-        example, size, B, discount, n_step_return, seed: see
+        example, size, B, discount, n_step_return, seed, strategy, frames: see
             :class:`~rlpyt.replays.base.BaseReplayBuffer`.
-        strategy: ``UniformStrategy()`` (default) or a ``PrioritizedStrategy``.
-        frames: store each Atari frame once (observations ``[n_frames, H, W]``).
+        **prioritization: ``alpha``, ``beta``, ... of a prioritized ``strategy_class``
+            (:class:`~rlpyt.replays.sampling.Prioritization`).
     """
 
     def __init__(
@@ -38,7 +43,8 @@ class NStepReturnBuffer(BaseReplayBuffer):
         n_step_return: int = 1,
         seed: int | None = None,
         strategy=None,
-        frames: bool = False,
+        frames: bool | None = None,
+        **prioritization: Unpack[Prioritization],
     ):
         super().__init__(
             example=example,
@@ -47,8 +53,9 @@ class NStepReturnBuffer(BaseReplayBuffer):
             discount=discount,
             n_step_return=n_step_return,
             seed=seed,
-            strategy=UniformStrategy() if strategy is None else strategy,
+            strategy=strategy,
             frames=frames,
+            prioritization=prioritization,
             interval=1,
             L=n_step_return + 1,  # the window and its bootstrap observation
         )

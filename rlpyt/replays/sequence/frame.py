@@ -1,7 +1,8 @@
 """Frame-deduplicating sequence replays for Atari R2D1 (the original rlpyt names).
 
 As :mod:`rlpyt.replays.sequence.uniform` and :mod:`rlpyt.replays.sequence.prioritized`,
-with each frame stored once and stacks rebuilt at sampling (:mod:`rlpyt.replays.frame`).
+keywords included, with each frame stored once and stacks rebuilt at sampling
+(:mod:`rlpyt.replays.frame`).
 """
 
 from rlpyt.replays.sampling import PrioritizedStrategy, UniformStrategy
@@ -13,77 +14,12 @@ __all__ = ["UniformSequenceReplayFrameBuffer", "PrioritizedSequenceReplayFrameBu
 class UniformSequenceReplayFrameBuffer(SequenceNStepReturnBuffer):
     """Sequence replay, uniform, frames stored once."""
 
-    def __init__(
-        self,
-        *,
-        example,
-        size: int,
-        B: int,
-        batch_T: int,
-        discount: float = 0.99,
-        n_step_return: int = 1,
-        seed: int | None = None,
-        warmup_T: int = 0,
-        rnn_state_interval: int | None = None,
-        store_rnn_state_interval: int | None = None,
-    ):
-        super().__init__(
-            example=example,
-            size=size,
-            B=B,
-            batch_T=batch_T,
-            discount=discount,
-            n_step_return=n_step_return,
-            seed=seed,
-            warmup_T=warmup_T,
-            rnn_state_interval=rnn_state_interval,
-            store_rnn_state_interval=store_rnn_state_interval,
-            strategy=UniformStrategy(),
-            frames=True,
-        )
+    strategy_class = UniformStrategy
+    frames = True
 
 
 class PrioritizedSequenceReplayFrameBuffer(SequenceNStepReturnBuffer):
     """Sequence replay, prioritized per sequence start, frames stored once."""
 
-    def __init__(
-        self,
-        *,
-        example,
-        size: int,
-        B: int,
-        batch_T: int,
-        discount: float = 0.99,
-        n_step_return: int = 1,
-        seed: int | None = None,
-        warmup_T: int = 0,
-        rnn_state_interval: int | None = None,
-        store_rnn_state_interval: int | None = None,
-        alpha: float = 0.6,
-        beta: float = 0.4,
-        default_priority: float = 1.0,
-        unique: bool = False,
-        input_priorities: bool = False,
-        input_priority_shift: int = 0,
-    ):
-        super().__init__(
-            example=example,
-            size=size,
-            B=B,
-            batch_T=batch_T,
-            discount=discount,
-            n_step_return=n_step_return,
-            seed=seed,
-            warmup_T=warmup_T,
-            rnn_state_interval=rnn_state_interval,
-            store_rnn_state_interval=store_rnn_state_interval,
-            strategy=PrioritizedStrategy(
-                alpha=alpha,
-                beta=beta,
-                default_priority=default_priority,
-                unique=unique,
-                input_priorities=input_priorities,
-                input_priority_shift=input_priority_shift,
-            ),
-            frames=True,
-        )
+    strategy_class = PrioritizedStrategy
+    frames = True

@@ -8,12 +8,14 @@ Sequences may cross episode boundaries (the agent's inputs carry the
 done-masked ``prev_action`` / ``prev_reward``) and the end of the storage.
 """
 
+from typing import Unpack
+
 import numpy as np
 
 from rlpyt.replays.base import BaseReplayBuffer
 from rlpyt.replays.collections import SamplesFromReplaySeq, SamplesFromReplaySeqPri
 from rlpyt.replays.n_step import n_step_window, prev_action_reward
-from rlpyt.replays.sampling import UniformStrategy
+from rlpyt.replays.sampling import Prioritization
 from rlpyt.utils.buffer import buffer_method, torchify_buffer
 from rlpyt.utils.validation import require_int_at_least
 
@@ -52,8 +54,12 @@ class SequenceNStepReturnBuffer(BaseReplayBuffer):
         warmup_T: burn-in steps before them (the RNN state is refreshed, no loss).
         rnn_state_interval: slots between stored RNN states and sequence starts
             (default ``batch_T``); ``store_rnn_state_interval`` is the original name.
-        strategy: ``UniformStrategy()`` (default) or a ``PrioritizedStrategy``.
-        frames: store each Atari frame once (observations ``[n_frames, H, W]``).
+        strategy, frames: see :class:`~rlpyt.replays.base.BaseReplayBuffer`.
+        **prioritization: ``alpha``, ``beta``, ... of a prioritized ``strategy_class``
+            (:class:`~rlpyt.replays.sampling.Prioritization`).
+
+    The public buffers (:mod:`rlpyt.replays.sequence.uniform`, ``.prioritized``,
+    ``.frame``) are this class with ``strategy_class`` and ``frames`` declared.
     """
 
     unit_name = "sequences"
@@ -72,7 +78,8 @@ class SequenceNStepReturnBuffer(BaseReplayBuffer):
         rnn_state_interval: int | None = None,
         store_rnn_state_interval: int | None = None,
         strategy=None,
-        frames: bool = False,
+        frames: bool | None = None,
+        **prioritization: Unpack[Prioritization],
     ):
         batch_T = require_int_at_least("batch_T", batch_T, 1)
         warmup_T = require_int_at_least("warmup_T", warmup_T, 0)
@@ -88,8 +95,9 @@ class SequenceNStepReturnBuffer(BaseReplayBuffer):
             discount=discount,
             n_step_return=n_step_return,
             seed=seed,
-            strategy=UniformStrategy() if strategy is None else strategy,
+            strategy=strategy,
             frames=frames,
+            prioritization=prioritization,
             interval=interval,
             L=self.L,
             train_offset=self.warmup_T,

@@ -1,29 +1,12 @@
 """One MuJoCo DDPG run (config ``ddpg``), sampling serially in the training process.
 
-Started by the launch scripts (see experiments/training.py) as::
+Its components: ``TRAIN['mujoco_ddpg']`` in :mod:`experiments.train_specs`. Started by
+``python -m experiments.run`` (see :mod:`experiments.training`) as::
 
-    python mujoco_ddpg.py SLOT_AFFINITY_CODE LOG_DIR RUN_ID CONFIG_KEY [--tiny]
+    python -m experiments.scripts.mujoco.qpg.train.mujoco_ddpg SLOT_AFFINITY_CODE LOG_DIR RUN_ID CONFIG_KEY [--tiny]
 """
 
-# ruff: noqa: E402 (the repository root goes on the path before `experiments` is imported)
-import pathlib
-import sys
-
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[5]))
-
-from experiments.configs import mujoco_qpg
-from experiments.training import TrainSpec, main
-from rlpyt.agents.qpg.ddpg_agent import DdpgAgent
-from rlpyt.algos.qpg.ddpg import DDPG
-from rlpyt.envs.gym import gym_make
-
-SPEC = TrainSpec(
-    configs=mujoco_qpg.configs,
-    tiny=mujoco_qpg.tiny,
-    EnvCls=gym_make,
-    AgentCls=DdpgAgent,
-    AlgoCls=DDPG,
-)
+from experiments.training import main
 
 if __name__ == "__main__":
-    main(SPEC)
+    main("mujoco_ddpg")
