@@ -16,7 +16,8 @@ from rlpyt.utils.validation import require_int_at_least, require_positive
 
 __all__ = ["DDPG", "OptInfo"]
 
-OptInfo = namedtuple("OptInfo", ["muLoss", "qLoss", "muGradNorm", "qGradNorm"])
+# skipped: 1.0 for an update with a step skipped as non-finite, else 0.0.
+OptInfo = namedtuple("OptInfo", ["muLoss", "qLoss", "muGradNorm", "qGradNorm", "skipped"])
 
 
 class DDPG(QpgAlgorithm):
@@ -117,11 +118,17 @@ class DDPG(QpgAlgorithm):
     def mu_loss(self, batch) -> torch.Tensor:
         return -self.agent.q_at_mu(*batch.agent_inputs).mean()
 
-    def train_batch(self, batch) -> dict:
+    def train_batch(self, itr: int, batch) -> tuple[dict, bool]:
         q_loss = self.q_loss(batch)
-        out = dict(qLoss=q_loss, qGradNorm=self.step(self.optimizers["q"], q_loss))
+        (q_grad_norm,), q_applied = self.step(
+            itr, "q", [(self.optimizers["q"], q_loss)], dict(qLoss=q_loss), ["qGradNorm"]
+        )
+        out = dict(qLoss=q_loss, qGradNorm=q_grad_norm)
         # update_counter counts finished steps: this is step update_counter + 1.
-        if (self.update_counter + 1) % self.policy_update_interval == 0:
+        if q_applied and (self.update_counter + 1) % self.policy_update_interval == 0:
             mu_loss = self.mu_loss(batch)
-            out.update(muLoss=mu_loss, muGradNorm=self.step(self.optimizers["mu"], mu_loss))
-        return out
+            (mu_grad_norm,), _applied = self.step(
+                itr, "mu", [(self.optimizers["mu"], mu_loss)], dict(muLoss=mu_loss), ["muGradNorm"]
+            )
+            out.update(muLoss=mu_loss, muGradNorm=mu_grad_norm)
+        return out, q_applied

@@ -21,8 +21,9 @@ from rlpyt.utils.validation import require_positive
 
 __all__ = ["SAC", "OptInfo"]
 
+# skipped: 1.0 for an update with a step skipped as non-finite, else 0.0.
 OptInfo = namedtuple(
-    "OptInfo", ["qLoss", "piLoss", "alphaLoss", "alpha", "qGradNorm", "piGradNorm"]
+    "OptInfo", ["qLoss", "piLoss", "alphaLoss", "alpha", "qGradNorm", "piGradNorm", "skipped"]
 )
 
 
@@ -174,21 +175,31 @@ class SAC(QpgAlgorithm):
 
     # -- one gradient step ---------------------------------------------------------------
 
-    def train_batch(self, batch) -> dict:
+    def train_batch(self, itr: int, batch) -> tuple[dict, bool]:
         alpha = self.log_alpha.detach().exp()
         q_loss = self.q_loss(batch, alpha)
-        q_grad_norm = self.step(self.optimizers["q"], q_loss)
+        (q_grad_norm,), q_applied = self.step(
+            itr, "q", [(self.optimizers["q"], q_loss)], dict(qLoss=q_loss), ["qGradNorm"]
+        )
+        if not q_applied:
+            return dict(qLoss=q_loss, alpha=alpha, qGradNorm=q_grad_norm), False
         pi_loss, log_pi = self.pi_loss(batch, alpha)
         if self.fixed_alpha is None:
             # One backward for both: the temperature loss sees log_pi detached.
             alpha_loss = self.alpha_loss(log_pi)
-            pi_grad_norm, _ = self.steps(
-                [(self.optimizers["pi"], pi_loss), (self.optimizers["alpha"], alpha_loss)]
+            (pi_grad_norm, _), _applied = self.step(
+                itr,
+                "pi",
+                [(self.optimizers["pi"], pi_loss), (self.optimizers["alpha"], alpha_loss)],
+                dict(piLoss=pi_loss, alphaLoss=alpha_loss),
+                ["piGradNorm", "alphaGradNorm"],
             )
         else:
-            pi_grad_norm = self.step(self.optimizers["pi"], pi_loss)
+            (pi_grad_norm,), _applied = self.step(
+                itr, "pi", [(self.optimizers["pi"], pi_loss)], dict(piLoss=pi_loss), ["piGradNorm"]
+            )
             alpha_loss = torch.zeros((), device=q_loss.device)
-        return dict(
+        values = dict(
             qLoss=q_loss,
             piLoss=pi_loss,
             alphaLoss=alpha_loss,
@@ -196,6 +207,7 @@ class SAC(QpgAlgorithm):
             qGradNorm=q_grad_norm,
             piGradNorm=pi_grad_norm,
         )
+        return values, True
 
     # -- saving --------------------------------------------------------------------------
 
