@@ -195,9 +195,7 @@ def test_nonfinite_step_is_skipped_counted_and_stops_training_after_three(name, 
         sampler.shutdown()
     if inject == "gradient":  # the loss terms are named with their (finite) values
         loss_names = {"A2C": "pi_loss", "PPO": "pi_loss", "DDPG": "qLoss", "TD3": "qLoss"}
-        assert f"{loss_names.get(name, 'qLoss' if name == 'SAC' else 'loss')}=" in str(
-            error.value
-        )
+        assert f"{loss_names.get(name, 'qLoss' if name == 'SAC' else 'loss')}=" in str(error.value)
 
 
 @pytest.mark.parametrize("name", ["A2C", "DQN", "SAC"])
