@@ -13,12 +13,13 @@ episode's final observation (the original rlpyt treated it as terminal).
 """
 
 from collections import namedtuple
+from typing import Unpack
 
 import torch
 import torch.nn.functional as F
 
 from rlpyt.algos.optim import build_optimizer
-from rlpyt.algos.replay import ReplayAlgorithm
+from rlpyt.algos.replay import ReplayAlgorithm, ReplayOptions
 from rlpyt.replays.non_sequence.frame import PrioritizedReplayFrameBuffer
 from rlpyt.replays.non_sequence.prioritized import PrioritizedReplayBuffer
 from rlpyt.utils.buffer import buffer_to
@@ -55,20 +56,20 @@ class DQN(ReplayAlgorithm):
             gradient steps; < 1 moves the target by tau (Polyak) at that interval.
         target_update_interval: gradient steps between target updates.
         n_step_return: n of the n-step return.
-        learning_rate, OptimCls, optim_kwargs, initial_optim_state_dict: the optimizer.
+        learning_rate: the optimizer's learning rate.
         clip_grad_norm: gradient-norm clip.
         eps_steps: env steps over which the agent's epsilon anneals (after min_steps_learn).
         double_dqn: pick the bootstrap action with the online network (van Hasselt 2016).
         prioritized_replay, pri_alpha, pri_beta_init, pri_beta_final, pri_beta_steps,
             default_priority: prioritized replay (Schaul 2016); beta anneals linearly
             over ``pri_beta_steps`` env steps, a pure function of the iteration.
-        ReplayBufferCls: replay class; default: a frame-deduplicating buffer for uint8
-            frame-stack observations (``[n_frames, H, W]``), else a plain one; uniform
-            or prioritized as asked.
-        replay_kwargs: extra keyword arguments for the replay class.
-        updates_per_sync: see :class:`~rlpyt.algos.replay.ReplayAlgorithm`.
-        snapshot_replay: put the replay buffer in snapshots (True/False), or "auto":
-            when it is under 2 GiB. Without it a resumed run refills the replay for
+        options: :class:`~rlpyt.algos.replay.ReplayOptions` (``OptimCls``, ``optim_kwargs``,
+            ``initial_optim_state_dict``, ``ReplayBufferCls``, ``replay_kwargs``,
+            ``updates_per_sync``, ``snapshot_replay``), as for
+            :class:`~rlpyt.algos.replay.ReplayAlgorithm`. The default replay is a
+            frame-deduplicating buffer for uint8 frame-stack observations
+            (``[n_frames, H, W]``), else a plain one; uniform or prioritized as asked.
+            Without the replay in snapshots a resumed run refills it for
             ``min_steps_learn`` steps before learning again.
     """
 
@@ -88,9 +89,6 @@ class DQN(ReplayAlgorithm):
         target_update_interval: int = 312,
         n_step_return: int = 1,
         learning_rate: float = 2.5e-4,
-        OptimCls: type = torch.optim.Adam,
-        optim_kwargs: dict | None = None,
-        initial_optim_state_dict: dict | None = None,
         clip_grad_norm: float = 10.0,
         eps_steps: int = int(1e6),
         double_dqn: bool = False,
@@ -100,10 +98,7 @@ class DQN(ReplayAlgorithm):
         pri_beta_final: float = 1.0,
         pri_beta_steps: int = int(50e6),
         default_priority: float | None = None,
-        ReplayBufferCls: type | None = None,
-        replay_kwargs: dict | None = None,
-        updates_per_sync: int = 1,
-        snapshot_replay: bool | str = "auto",
+        **options: Unpack[ReplayOptions],
     ):
         super().__init__(
             discount=discount,
@@ -115,13 +110,7 @@ class DQN(ReplayAlgorithm):
             target_update_interval=target_update_interval,
             n_step_return=n_step_return,
             clip_grad_norm=clip_grad_norm,
-            OptimCls=OptimCls,
-            optim_kwargs=optim_kwargs,
-            initial_optim_state_dict=initial_optim_state_dict,
-            ReplayBufferCls=ReplayBufferCls,
-            replay_kwargs=replay_kwargs,
-            updates_per_sync=updates_per_sync,
-            snapshot_replay=snapshot_replay,
+            **options,
         )
         if delta_clip is not None:
             require_positive("delta_clip", delta_clip)
