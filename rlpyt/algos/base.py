@@ -1,5 +1,7 @@
 """The algorithm interface: turn a batch of samples into agent updates."""
 
+from rlpyt.algos.optim import GuardedStep
+
 __all__ = ["RlAlgorithm"]
 
 
@@ -20,10 +22,15 @@ class RlAlgorithm:
         bootstrap_value: whether the sampler must store ``V`` of the
             observation after the batch (and of time-limit-cut final observations).
         update_counter: gradient steps applied so far.
+        guard: the :class:`~rlpyt.algos.optim.GuardedStep` every gradient step goes
+            through (non-finite steps are skipped and counted, FAULTS.md E1).
+        replay_ratio: data consumed / data generated that an off-policy algorithm keeps
+            (logged as ``ReplayRatio``); None for on-policy algorithms.
     """
 
     opt_info_fields = ()
     bootstrap_value = False
+    replay_ratio: float | None = None
 
     def __init__(self):
         self.agent = None
@@ -34,6 +41,7 @@ class RlAlgorithm:
         self.world_size = 1
         self.rank = 0
         self.update_counter = 0
+        self.guard = GuardedStep(type(self).__name__)
         self._batch_size = None
 
     def initialize(
@@ -68,6 +76,11 @@ class RlAlgorithm:
         """Samples per gradient step (for logging)."""
         return self._batch_size
 
+    @property
+    def skipped_steps(self) -> int:
+        """Gradient steps skipped so far for a non-finite loss or gradient norm."""
+        return self.guard.skipped_steps
+
     # -- saving and resuming ----------------------------------------------------
 
     def optim_state_dict(self) -> dict:
@@ -88,6 +101,7 @@ class RlAlgorithm:
             optimizer=self.optim_state_dict(),
             update_counter=self.update_counter,
             n_itr=self.n_itr,
+            **self.guard.state_dict(),
         )
 
     def load_state_dict(self, state_dict: dict):
@@ -100,3 +114,4 @@ class RlAlgorithm:
         self.load_optim_state_dict(state_dict["optimizer"])
         self.update_counter = state_dict["update_counter"]
         self.n_itr = state_dict["n_itr"]
+        self.guard.load_state_dict(state_dict)

@@ -1,4 +1,4 @@
-"""Optimizer set-up and the per-step gradient chores shared by every algorithm.
+"""Optimizer set-up and the guarded gradient step shared by every algorithm.
 
 The gradient steps of small RL networks are short (~2 ms for the CartPole MLPs),
 so the fixed costs around them matter: torch's per-parameter CPU Adam, the
@@ -7,9 +7,20 @@ device/dtype grouping inside ``clip_grad_norm_`` and the wrappers of
 (``benchmarks/ppo_cartpole.py``). These helpers do the same math without them.
 """
 
+import math
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
+
 import torch
 
-__all__ = ["make_optimizer", "GradientTools"]
+__all__ = [
+    "make_optimizer",
+    "GradientTools",
+    "Optimizer",
+    "build_optimizer",
+    "GuardedStep",
+    "MAX_NONFINITE_STEPS",
+]
 
 
 def make_optimizer(OptimCls, params, learning_rate: float, optim_kwargs: dict | None = None):
@@ -72,3 +83,130 @@ class GradientTools:
         if total_norm.device.type != "cpu" or clip_coef.item() < 1.0:
             torch._foreach_mul_(grads, clip_coef)
         return total_norm
+
+
+# -- the guarded step (FAULTS.md E1) ---------------------------------------------------
+
+# Consecutive skipped (non-finite) gradient steps tolerated before training stops.
+MAX_NONFINITE_STEPS = 3
+
+
+class Optimizer(NamedTuple):
+    """An optimizer with its parameter list and its :class:`GradientTools`."""
+
+    optimizer: torch.optim.Optimizer
+    tools: GradientTools
+    params: list
+
+
+def build_optimizer(OptimCls, params, learning_rate: float, optim_kwargs: dict | None = None):
+    """:func:`make_optimizer` as an :class:`Optimizer` record (for :class:`GuardedStep`)."""
+    params = list(params)
+    optimizer = make_optimizer(OptimCls, params, learning_rate, optim_kwargs)
+    return Optimizer(optimizer, GradientTools(optimizer), params)
+
+
+class GuardedStep:
+    """The one gradient step of every algorithm: backward, clip, and step -- or skip.
+
+    :meth:`step` zeroes the gradients, runs one backward pass, clips each optimizer's
+    gradient norm, and then, with one host sync, checks every loss and norm: when all are
+    finite the optimizers step, exactly as an unguarded step would; when one is not (NaN or
+    inf), no optimizer steps -- parameters and optimizer state stay as they were -- the
+    gradients are dropped and the skip is counted (:attr:`skipped_steps`). After
+    ``max_consecutive`` skipped steps in a row training stops with a ``FloatingPointError``
+    naming the algorithm, the iteration and the loss terms with their values. Algorithms
+    with several steps per update (a critic step, then a policy step) name them: skips
+    in a row are counted per name, so a policy loss that stays NaN stops training even
+    while the critic steps succeed.
+
+    The check comes after the backward pass (a non-finite loss gets a backward pass whose
+    gradients are then dropped), so every learner of a data-parallel run
+    (:class:`~rlpyt.runners.sync_rl.SyncRl`) runs the same collectives and, seeing the same
+    averaged gradients, skips the same steps.
+
+    Args:
+        algo_name: named in the error (e.g. ``"SAC"``).
+        max_consecutive: skipped steps in a row that stop training (>= 1).
+    """
+
+    def __init__(self, algo_name: str, *, max_consecutive: int = MAX_NONFINITE_STEPS):
+        if max_consecutive < 1:
+            raise ValueError(f"max_consecutive must be >= 1, got {max_consecutive}")
+        self.algo_name = algo_name
+        self.max_consecutive = max_consecutive
+        self.skipped_steps = 0  # in all
+        self.streaks = {}  # step name -> skipped steps of that name in a row, up to the last
+
+    def step(
+        self,
+        itr: int,
+        pairs: Sequence[tuple[Optimizer, torch.Tensor]],
+        max_grad_norm: float,
+        terms: Mapping[str, torch.Tensor] | None = None,
+        norm_names: Sequence[str] = ("gradNorm",),
+        own_params_only: bool = False,
+        name: str = "",
+    ) -> tuple[list, bool]:
+        """One guarded step of ``(optimizer, loss)`` pairs; returns ``(grad norms, applied)``.
+
+        Args:
+            itr: the training iteration (for the error).
+            pairs: each optimizer with the loss it minimises; one backward pass for all
+                (each loss should reach only its own optimizer's parameters).
+            max_grad_norm: the clip of each optimizer's gradient norm.
+            terms: the loss terms to name in the error (default: the losses, named
+                ``loss``, ``loss1``, ...); they are read only when a step is skipped.
+            norm_names: names of the gradient norms in the error, one per pair.
+            own_params_only: backward only into the optimizers' parameters (their
+                ``requires_grad`` ones), not every leaf of the graph: saves e.g. the
+                critic's weight gradients of SAC's policy loss.
+            name: which step of an update this is (e.g. ``"q"``, ``"pi"``), for the
+                count of skips in a row.
+        """
+        params = [] if own_params_only else None
+        for opt, _loss in pairs:
+            opt.tools.zero_grad()
+            if own_params_only:
+                params.extend(p for p in opt.params if p.requires_grad)
+        losses = [loss for _opt, loss in pairs]
+        torch.autograd.backward(losses, inputs=params or None)
+        norms = [opt.tools.clip_grad_norm(max_grad_norm) for opt, _loss in pairs]
+        finite = torch.isfinite(losses[0].detach())
+        for value in losses[1:] + norms:
+            finite = finite & torch.isfinite(value.detach())
+        if bool(finite):  # the one host sync of the step
+            for opt, _loss in pairs:
+                opt.optimizer.step()
+            self.streaks[name] = 0
+            return norms, True
+        for opt, _loss in pairs:
+            opt.tools.zero_grad()  # leave no non-finite gradient behind
+        self.skipped_steps += 1
+        streak = self.streaks[name] = self.streaks.get(name, 0) + 1
+        if streak >= self.max_consecutive:
+            if terms is None:
+                terms = {f"loss{i or ''}": loss for i, loss in enumerate(losses)}
+            which = f"{name} " if name else ""
+            raise FloatingPointError(
+                f"{self.algo_name}: {streak} non-finite {which}gradient steps in a row, the "
+                f"last at itr {itr}: {describe(terms, dict(zip(norm_names, norms)))}. Each "
+                f"was skipped ({self.skipped_steps} in all). Check observations and rewards "
+                "for NaN/inf, or lower the learning rate."
+            )
+        return norms, False
+
+    def state_dict(self) -> dict:
+        return dict(skipped_steps=self.skipped_steps, nonfinite_streaks=dict(self.streaks))
+
+    def load_state_dict(self, state_dict: dict):
+        self.skipped_steps = state_dict["skipped_steps"]
+        self.streaks = dict(state_dict["nonfinite_streaks"])
+
+
+def describe(terms: Mapping[str, torch.Tensor], norms: Mapping[str, torch.Tensor]) -> str:
+    """``"non-finite pi_loss=nan, gradNorm=nan (finite: value_loss=0.52)"``."""
+    values = {name: float(value.detach()) for name, value in {**terms, **norms}.items()}
+    bad = [f"{k}={v}" for k, v in values.items() if not math.isfinite(v)]
+    good = [f"{k}={v:.4g}" for k, v in values.items() if math.isfinite(v)]
+    return f"non-finite {', '.join(bad)}" + (f" (finite: {', '.join(good)})" if good else "")

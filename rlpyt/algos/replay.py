@@ -14,6 +14,8 @@ classes or arguments with :meth:`default_replay_class` and
 :meth:`replay_buffer_kwargs`, and trains in ``optimize_agent``.
 """
 
+from typing import TypedDict
+
 import numpy as np
 import torch
 
@@ -29,10 +31,24 @@ from rlpyt.utils.validation import (
     require_positive,
 )
 
-__all__ = ["ReplayAlgorithm", "AUTO_SNAPSHOT_REPLAY_BYTES"]
+__all__ = ["ReplayAlgorithm", "ReplayOptions", "AUTO_SNAPSHOT_REPLAY_BYTES"]
 
 # Replays larger than this are left out of snapshots unless asked for (snapshot_replay=True).
 AUTO_SNAPSHOT_REPLAY_BYTES = 2 * 2**30
+
+
+class ReplayOptions(TypedDict, total=False):
+    """The keywords every replay algorithm takes with the same default (see
+    :class:`ReplayAlgorithm`); subclasses accept them as ``**options: Unpack[ReplayOptions]``
+    and pass them on, so type checkers and IDEs still see each one."""
+
+    OptimCls: type  # torch.optim.Adam
+    optim_kwargs: dict | None  # None
+    initial_optim_state_dict: dict | None  # None
+    ReplayBufferCls: type | None  # None: chosen by the algorithm
+    replay_kwargs: dict | None  # None
+    updates_per_sync: int  # 1
+    snapshot_replay: bool | str  # "auto"
 
 
 class ReplayAlgorithm(RlAlgorithm):
@@ -73,13 +89,13 @@ class ReplayAlgorithm(RlAlgorithm):
         target_update_interval: int,
         n_step_return: int,
         clip_grad_norm: float,
-        OptimCls: type,
-        optim_kwargs: dict | None,
-        initial_optim_state_dict: dict | None,
-        ReplayBufferCls: type | None,
-        replay_kwargs: dict | None,
-        updates_per_sync: int,
-        snapshot_replay: bool | str,
+        OptimCls: type = torch.optim.Adam,
+        optim_kwargs: dict | None = None,
+        initial_optim_state_dict: dict | None = None,
+        ReplayBufferCls: type | None = None,
+        replay_kwargs: dict | None = None,
+        updates_per_sync: int = 1,
+        snapshot_replay: bool | str = "auto",
     ):
         super().__init__()
         require_in_range("discount", discount, 0.0, 1.0)

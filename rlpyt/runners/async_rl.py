@@ -18,8 +18,10 @@ one sampler batch pays for (``replay_ratio * T * B / batch_size``, as
 waits until ``min_itr_learn + o + 1`` batches are in the replay; the sampler
 waits before batch ``s`` while ``s >= min_itr_learn + o + max_lead``. So the
 ratio of data consumed to data generated after ``min_steps_learn`` stays at
-``replay_ratio`` up to ``max_lead`` batches, either way; it is logged as
-``ReplayRatio``.
+``replay_ratio`` up to ``max_lead`` batches, either way. A row is logged for sampler
+iteration ``itr`` once the optimizer finished the iteration that batch paid for, so
+its ``ReplayRatio`` (the interval's, as in every runner) is ``replay_ratio`` once the
+interval is past ``min_steps_learn``.
 
 **No hangs.** Every wait is bounded and checks the sampler process: its death
 or error is raised here (:class:`AsyncSamplerError`) with its traceback; an
@@ -110,9 +112,7 @@ class AsyncRlBase(MinibatchRlBase):
                     self.log_due()
                     itr = self.min_itr_learn + opt_itr
                     self.agent.train_mode(itr)
-                    opt_info = self.algo.optimize_agent(
-                        itr, samples=None, sampler_itr=self._n_appended - 1
-                    )
+                    opt_info = self.optimize_agent(itr, None, sampler_itr=self._n_appended - 1)
                     self._opt_done = opt_itr + 1
                     self.sampler.report_progress(self._opt_done)  # lets the sampler go on
                     self.store_diagnostics(itr, [], opt_info)
@@ -328,14 +328,7 @@ class AsyncRlBase(MinibatchRlBase):
             new = getattr(opt_info, k, [])
             values.extend(new if isinstance(new, list | tuple) else [new])
 
-    def replay_ratio(self) -> float:
-        """Data consumed / data generated after ``min_steps_learn`` (the throttle's target)."""
-        consumed = getattr(self.algo, "update_counter", 0) * self.algo.batch_size
-        generated = (self._n_appended - self.min_itr_learn) * self.itr_batch_size
-        return consumed / generated if generated > 0 else 0.0
-
     def log_diagnostics(self, itr, eval_traj_infos=None, eval_time=0.0):
-        logger.record_tabular("ReplayRatio", self.replay_ratio())
         logger.record_tabular("SamplerItr", self._n_appended)
         logger.record_tabular("OptimizerItr", int(self.sampler.opt_itr.value))
         super().log_diagnostics(itr, eval_traj_infos, eval_time)

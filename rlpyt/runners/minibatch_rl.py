@@ -125,7 +125,7 @@ class MinibatchRlBase(SnapshotMixin):
                         self.agent.sample_mode(itr)
                         samples, traj_infos = self.sampler.obtain_samples(itr)
                         self.agent.train_mode(itr)
-                        opt_info = self.algo.optimize_agent(itr, samples)
+                        opt_info = self.optimize_agent(itr, samples)
                         self.store_diagnostics(itr, traj_infos, opt_info)
                         if (itr + 1) % self.log_interval_itrs == 0:
                             self.log_interval(itr)
@@ -306,6 +306,17 @@ class MinibatchRlBase(SnapshotMixin):
         self._cum_completed_trajs = 0
         self._last_itr = 0
         self._pbar = None
+        self._cum_train_time = 0.0  # seconds in algo.optimize_agent, up to the last log
+        self._interval_train_time = 0.0  # ... and since the last log
+        self._last_update_counter = self.algo.update_counter
+
+    def optimize_agent(self, itr, samples, **kwargs):
+        """``algo.optimize_agent``, timed: the training time of ``CumTrainTime`` and
+        ``UpdatesPerSecond``."""
+        start = time.perf_counter()
+        opt_info = self.algo.optimize_agent(itr, samples, **kwargs)
+        self._interval_train_time += time.perf_counter() - start
+        return opt_info
 
     def store_diagnostics(self, itr, traj_infos, opt_info):
         self._cum_completed_trajs += len(traj_infos)
@@ -345,6 +356,7 @@ class MinibatchRlBase(SnapshotMixin):
         logger.record_tabular("StepsPerSecond", samples_per_second)
         logger.record_tabular("CumCompletedTrajs", self._cum_completed_trajs)
         logger.record_tabular("CumUpdates", getattr(self.algo, "update_counter", 0))
+        self._log_training_rates(new_itrs * self.itr_batch_size)
         if eval_traj_infos is not None:
             logger.record_tabular("EvalTime (s)", eval_time)
             logger.record_tabular("StepsInEval", sum(info["Length"] for info in eval_traj_infos))
@@ -356,6 +368,31 @@ class MinibatchRlBase(SnapshotMixin):
         for values in self._opt_infos.values():
             values.clear()
         self.save_snapshot(itr)
+
+    def _log_training_rates(self, new_steps):
+        """``CumTrainTime``, ``UpdatesPerSecond``, ``ReplayRatio`` (off-policy) and
+        ``CumSkippedSteps`` for the ``new_steps`` env steps since the last log.
+
+        Training time is the time spent in ``algo.optimize_agent``; the replay ratio,
+        as the original defined it, is the data the gradient updates of the interval
+        consumed (``batch_size`` samples each, on every learner) per env step collected.
+        """
+        algo = self.algo
+        new_updates = algo.update_counter - self._last_update_counter
+        train_time = self._interval_train_time
+        self._cum_train_time += train_time
+        logger.record_tabular("CumTrainTime", self._cum_train_time)
+        logger.record_tabular(
+            "UpdatesPerSecond", new_updates / train_time if train_time > 0 else float("nan")
+        )
+        if algo.replay_ratio is not None:
+            consumed = new_updates * algo.batch_size * algo.world_size
+            logger.record_tabular(
+                "ReplayRatio", consumed / new_steps if new_steps > 0 else float("nan")
+            )
+        logger.record_tabular("CumSkippedSteps", algo.skipped_steps)
+        self._last_update_counter = algo.update_counter
+        self._interval_train_time = 0.0
 
     def _log_infos(self, traj_infos):
         keys = [

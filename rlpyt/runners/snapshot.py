@@ -64,6 +64,8 @@ class SnapshotMixin:
             "diagnostics": {
                 "traj_infos": [dict(info) for info in self._traj_infos],
                 "opt_infos": {k: list(v) for k, v in self._opt_infos.items()},
+                "train_time": (self._cum_train_time, self._interval_train_time),
+                "last_update_counter": self._last_update_counter,
             },
         }
         state["agent_sampling_state"] = self.agent.sampling_state_dict()
@@ -119,6 +121,9 @@ class SnapshotMixin:
             self._traj_infos = [AttrDict(info) for info in diagnostics["traj_infos"]]
             for k, values in self._opt_infos.items():
                 values[:] = diagnostics["opt_infos"].get(k, [])
+            if "train_time" in diagnostics:  # (added with CumTrainTime)
+                self._cum_train_time, self._interval_train_time = diagnostics["train_time"]
+                self._last_update_counter = diagnostics["last_update_counter"]
         self._last_itr = itr + 1
         set_rng_state(snapshot["rng_state"])
         current = logger.current_logger()

@@ -252,7 +252,7 @@ def test_read_config_file_returns_the_mapping(tmp_path):
 
 # -- the saved config reruns the run ----------------------------------------------------------
 
-TIMING_COLUMNS = {"CumTime (s)", "StepsPerSecond"}
+TIMING_COLUMNS = {"CumTime (s)", "StepsPerSecond", "CumTrainTime", "UpdatesPerSecond"}
 
 
 def train(*args, cwd):

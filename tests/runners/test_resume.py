@@ -17,7 +17,7 @@ from rlpyt.utils.checkpoint import CheckpointError
 from rlpyt.utils.logging.context import logger_context
 
 T, B, N = 16, 4, 3
-TIMING = {"CumTime (s)", "StepsPerSecond"}
+TIMING = {"CumTime (s)", "StepsPerSecond", "CumTrainTime", "UpdatesPerSecond"}
 
 
 class Interrupted(Exception):

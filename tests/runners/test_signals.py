@@ -167,7 +167,7 @@ def test_sigterm_saves_a_snapshot_and_resume_continues(tmp_path):
 
 T, B = 16, 4
 LOG_EVERY = 4  # iterations
-TIMING = {"CumTime (s)", "StepsPerSecond"}
+TIMING = {"CumTime (s)", "StepsPerSecond", "CumTrainTime", "UpdatesPerSecond"}
 
 
 class SigtermAt(MinibatchRl):

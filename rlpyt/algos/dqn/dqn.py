@@ -13,12 +13,13 @@ episode's final observation (the original rlpyt treated it as terminal).
 """
 
 from collections import namedtuple
+from typing import Unpack
 
 import torch
 import torch.nn.functional as F
 
-from rlpyt.algos.optim import GradientTools, make_optimizer
-from rlpyt.algos.replay import ReplayAlgorithm
+from rlpyt.algos.optim import build_optimizer
+from rlpyt.algos.replay import ReplayAlgorithm, ReplayOptions
 from rlpyt.replays.non_sequence.frame import PrioritizedReplayFrameBuffer
 from rlpyt.replays.non_sequence.prioritized import PrioritizedReplayBuffer
 from rlpyt.utils.buffer import buffer_to
@@ -33,11 +34,9 @@ from rlpyt.utils.validation import (
 
 __all__ = ["DQN", "OptInfo"]
 
-# One entry per gradient step in each list.
-OptInfo = namedtuple("OptInfo", ["loss", "gradNorm", "tdAbsErr"])
-
-# Consecutive skipped (non-finite) gradient steps tolerated before training stops.
-MAX_NONFINITE_STEPS = 3
+# One entry per gradient step in each list (tdAbsErr: one per sample); skipped: 1.0
+# for a step skipped as non-finite, else 0.0.
+OptInfo = namedtuple("OptInfo", ["loss", "gradNorm", "tdAbsErr", "skipped"])
 
 
 class DQN(ReplayAlgorithm):
@@ -57,20 +56,20 @@ class DQN(ReplayAlgorithm):
             gradient steps; < 1 moves the target by tau (Polyak) at that interval.
         target_update_interval: gradient steps between target updates.
         n_step_return: n of the n-step return.
-        learning_rate, OptimCls, optim_kwargs, initial_optim_state_dict: the optimizer.
+        learning_rate: the optimizer's learning rate.
         clip_grad_norm: gradient-norm clip.
         eps_steps: env steps over which the agent's epsilon anneals (after min_steps_learn).
         double_dqn: pick the bootstrap action with the online network (van Hasselt 2016).
         prioritized_replay, pri_alpha, pri_beta_init, pri_beta_final, pri_beta_steps,
             default_priority: prioritized replay (Schaul 2016); beta anneals linearly
             over ``pri_beta_steps`` env steps, a pure function of the iteration.
-        ReplayBufferCls: replay class; default: a frame-deduplicating buffer for uint8
-            frame-stack observations (``[n_frames, H, W]``), else a plain one; uniform
-            or prioritized as asked.
-        replay_kwargs: extra keyword arguments for the replay class.
-        updates_per_sync: see :class:`~rlpyt.algos.replay.ReplayAlgorithm`.
-        snapshot_replay: put the replay buffer in snapshots (True/False), or "auto":
-            when it is under 2 GiB. Without it a resumed run refills the replay for
+        options: :class:`~rlpyt.algos.replay.ReplayOptions` (``OptimCls``, ``optim_kwargs``,
+            ``initial_optim_state_dict``, ``ReplayBufferCls``, ``replay_kwargs``,
+            ``updates_per_sync``, ``snapshot_replay``), as for
+            :class:`~rlpyt.algos.replay.ReplayAlgorithm`. The default replay is a
+            frame-deduplicating buffer for uint8 frame-stack observations
+            (``[n_frames, H, W]``), else a plain one; uniform or prioritized as asked.
+            Without the replay in snapshots a resumed run refills it for
             ``min_steps_learn`` steps before learning again.
     """
 
@@ -90,9 +89,6 @@ class DQN(ReplayAlgorithm):
         target_update_interval: int = 312,
         n_step_return: int = 1,
         learning_rate: float = 2.5e-4,
-        OptimCls: type = torch.optim.Adam,
-        optim_kwargs: dict | None = None,
-        initial_optim_state_dict: dict | None = None,
         clip_grad_norm: float = 10.0,
         eps_steps: int = int(1e6),
         double_dqn: bool = False,
@@ -102,10 +98,7 @@ class DQN(ReplayAlgorithm):
         pri_beta_final: float = 1.0,
         pri_beta_steps: int = int(50e6),
         default_priority: float | None = None,
-        ReplayBufferCls: type | None = None,
-        replay_kwargs: dict | None = None,
-        updates_per_sync: int = 1,
-        snapshot_replay: bool | str = "auto",
+        **options: Unpack[ReplayOptions],
     ):
         super().__init__(
             discount=discount,
@@ -117,13 +110,7 @@ class DQN(ReplayAlgorithm):
             target_update_interval=target_update_interval,
             n_step_return=n_step_return,
             clip_grad_norm=clip_grad_norm,
-            OptimCls=OptimCls,
-            optim_kwargs=optim_kwargs,
-            initial_optim_state_dict=initial_optim_state_dict,
-            ReplayBufferCls=ReplayBufferCls,
-            replay_kwargs=replay_kwargs,
-            updates_per_sync=updates_per_sync,
-            snapshot_replay=snapshot_replay,
+            **options,
         )
         if delta_clip is not None:
             require_positive("delta_clip", delta_clip)
@@ -143,8 +130,6 @@ class DQN(ReplayAlgorithm):
         self.pri_beta_final = pri_beta_final
         self.pri_beta_steps = int(pri_beta_steps)
         self.default_priority = default_priority
-        self.skipped_steps = 0
-        self._nonfinite_streak = 0
 
     # -- set-up -------------------------------------------------------------------
 
@@ -152,10 +137,10 @@ class DQN(ReplayAlgorithm):
         """The optimizer, and the agent's epsilon schedule (annealed after ``min_itr_learn``)."""
         eps_itr_max = max(1, self.eps_steps // self.sampler_bs)
         self.agent.set_epsilon_itr_min_max(self.min_itr_learn, self.min_itr_learn + eps_itr_max)
-        self.optimizer = make_optimizer(
+        self._opt = build_optimizer(
             self.OptimCls, self.agent.parameters(), self.learning_rate, self.optim_kwargs
         )
-        self._grad_tools = GradientTools(self.optimizer)
+        self.optimizer = self._opt.optimizer
 
     def default_replay_class(self, example) -> type:
         if not self.prioritized_replay:
@@ -190,9 +175,11 @@ class DQN(ReplayAlgorithm):
             if to_device:
                 batch = buffer_to(batch, device=self.agent.device)
             loss, td_abs = self.loss(batch)
-            grad_norms.append(self._optimizer_step(itr, loss, td_abs))
+            grad_norm, applied = self._optimizer_step(itr, loss, td_abs)
+            grad_norms.append(grad_norm)
             losses.append(loss.detach())
             td_abs_errors.append(td_abs)
+            opt_info.skipped.append(0.0 if applied else 1.0)
         if losses:  # diagnostics to floats once per iteration, not a host sync per step
             opt_info.loss.extend(torch.stack(losses).tolist())
             opt_info.gradNorm.extend(torch.stack(grad_norms).tolist())
@@ -238,59 +225,25 @@ class DQN(ReplayAlgorithm):
 
     def _gradient_step(self, itr, loss, td_abs_errors, opt_info):
         """:meth:`_optimizer_step`, its diagnostics appended to ``opt_info``'s lists as floats."""
-        grad_norm = self._optimizer_step(itr, loss, td_abs_errors)
+        grad_norm, applied = self._optimizer_step(itr, loss, td_abs_errors)
         opt_info.loss.append(loss.item())
         opt_info.gradNorm.append(float(grad_norm))
         opt_info.tdAbsErr.extend(td_abs_errors.tolist())
+        opt_info.skipped.append(0.0 if applied else 1.0)
 
-    def _optimizer_step(self, itr, loss, td_abs_errors) -> torch.Tensor:
-        """Backward, clip, step (skipping non-finite steps, E1); priorities; target update.
+    def _optimizer_step(self, itr, loss, td_abs_errors) -> tuple[torch.Tensor, bool]:
+        """The guarded step (:class:`~rlpyt.algos.optim.GuardedStep`), then priorities and
+        the target update when it was applied; returns ``(gradient norm, applied)``.
 
-        Returns the gradient norm (NaN when the loss was not finite). One host sync:
-        the loss and the norm are checked together after the backward pass (a
-        non-finite loss then gets a backward pass too, whose gradients are dropped).
+        One host sync per step: the loss and the norm are checked together after the
+        backward pass; a skipped step updates no priorities and no target network.
         """
-        self._grad_tools.zero_grad()
-        loss.backward()
-        grad_norm = self._grad_tools.clip_grad_norm(self.clip_grad_norm)
-        if not bool(torch.isfinite(loss.detach()) & torch.isfinite(grad_norm)):
-            if not bool(torch.isfinite(loss.detach())):
-                self._skip_step(itr, "loss")
-                return torch.full_like(grad_norm, float("nan"))
-            self._skip_step(itr, "gradNorm")
-            return grad_norm
-        self._nonfinite_streak = 0
-        self.optimizer.step()
+        (grad_norm,), applied = self.guard.step(itr, [(self._opt, loss)], self.clip_grad_norm)
+        if not applied:
+            return grad_norm, False
         if self.prioritized_replay:
             self.replay_buffer.update_batch_priorities(td_abs_errors)
         self.update_counter += 1
         if self.update_counter % self.target_update_interval == 0:
             self.agent.update_target(tau=self.target_update_tau)
-        return grad_norm
-
-    def _skip_step(self, itr, what):
-        self._grad_tools.zero_grad()
-        self.skipped_steps += 1
-        self._nonfinite_streak += 1
-        if self._nonfinite_streak >= MAX_NONFINITE_STEPS:
-            raise FloatingPointError(
-                f"{type(self).__name__}: {what} is not finite at itr {itr}, the "
-                f"{self._nonfinite_streak}th non-finite gradient step in a row (each was "
-                f"skipped; {self.skipped_steps} skipped in total). Check observations and "
-                f"rewards for NaN/inf, or lower learning_rate ({self.learning_rate})."
-            )
-
-    # -- saving and resuming ------------------------------------------------------------
-
-    def state_dict(self) -> dict:
-        state = super().state_dict()
-        state.update(
-            skipped_steps=self.skipped_steps,
-            nonfinite_streak=self._nonfinite_streak,
-        )
-        return state
-
-    def load_state_dict(self, state_dict: dict):
-        super().load_state_dict(state_dict)
-        self.skipped_steps = state_dict["skipped_steps"]
-        self._nonfinite_streak = state_dict["nonfinite_streak"]
+        return grad_norm, True

@@ -5,7 +5,7 @@ from collections import namedtuple
 import torch
 
 from rlpyt.algos.base import RlAlgorithm
-from rlpyt.algos.optim import GradientTools, make_optimizer
+from rlpyt.algos.optim import build_optimizer
 from rlpyt.algos.utils import discount_return, generalized_advantage_estimation, valid_from_done
 from rlpyt.distributions.base import Distribution
 from rlpyt.samplers.buffer import agent_inputs_from_samples
@@ -20,19 +20,17 @@ from rlpyt.utils.validation import (
 
 __all__ = ["PolicyGradientAlgo", "OptInfo", "LossTerms"]
 
-# One entry per gradient step in each list.
-OptInfo = namedtuple("OptInfo", ["loss", "gradNorm", "entropy", "perplexity"])
+# One entry per gradient step in each list; skipped: 1.0 for a step skipped as
+# non-finite, else 0.0 (logged as the fraction of the interval's steps).
+OptInfo = namedtuple("OptInfo", ["loss", "gradNorm", "entropy", "perplexity", "skipped"])
 # The parts of the loss (scalar tensors); the total is pi_loss + value_loss + entropy_loss.
 LossTerms = namedtuple(
     "LossTerms", ["pi_loss", "value_loss", "entropy_loss", "entropy", "perplexity"]
 )
 
-# Consecutive skipped (non-finite) gradient steps tolerated before training stops.
-MAX_NONFINITE_STEPS = 3
-
 
 class PolicyGradientAlgo(RlAlgorithm):
-    """Returns/advantages, optimizer set-up and the guarded gradient step.
+    """Returns/advantages, optimizer set-up and the gradient step.
 
     Samples stay where the sampler put them (CPU): the agent moves its inputs
     to its device and returns ``dist_info`` and ``value`` on the CPU, next to
@@ -76,8 +74,6 @@ class PolicyGradientAlgo(RlAlgorithm):
         self.gae_lambda = gae_lambda
         self.normalize_advantage = normalize_advantage
         self.linear_lr_schedule = linear_lr_schedule
-        self.skipped_steps = 0  # gradient steps skipped for a non-finite loss or gradient
-        self._nonfinite_streak = 0
 
     def initialize(
         self,
@@ -96,19 +92,13 @@ class PolicyGradientAlgo(RlAlgorithm):
         self.mid_batch_reset = mid_batch_reset
         self.world_size = world_size
         self.rank = rank
-        self.optimizer = make_optimizer(
+        self._opt = build_optimizer(
             self.OptimCls, agent.parameters(), self.learning_rate, self.optim_kwargs
         )
+        self.optimizer = self._opt.optimizer
         if self.initial_optim_state_dict is not None:
             self.optimizer.load_state_dict(self.initial_optim_state_dict)
-        self._grad_tools = GradientTools(self.optimizer)
         self._batch_size = batch_spec.size
-
-    def _zero_grad(self):
-        self._grad_tools.zero_grad()
-
-    def _clip_grad_norm(self) -> torch.Tensor:
-        return self._grad_tools.clip_grad_norm(self.clip_grad_norm)
 
     # -- schedules --------------------------------------------------------------
 
@@ -265,60 +255,25 @@ class PolicyGradientAlgo(RlAlgorithm):
         return OptInfo(*([] for _ in OptInfo._fields))
 
     def _gradient_step(self, itr: int, terms: LossTerms, opt_info: OptInfo):
-        """Backward, clip, and step unless the loss or gradient is not finite (E1).
+        """One guarded step on the total loss (:class:`~rlpyt.algos.optim.GuardedStep`).
 
-        A non-finite step is skipped (the weights stay as they were) and
-        counted; after ``MAX_NONFINITE_STEPS`` consecutive skips training
-        stops with an error naming the offending term and iteration. One entry
-        per step is appended to each list of ``opt_info``.
+        A non-finite loss or gradient norm skips the step (the weights and the
+        optimizer state stay as they were); the error after too many in a row
+        names the loss terms. One entry per step is appended to each list of ``opt_info``.
         """
-        self._zero_grad()
         loss = self.total_loss(terms)
-        bad = None
-        grad_norm = torch.tensor(float("nan"))
-        # A non-finite term makes the sum non-finite: one check and one sync per
-        # step; the terms are inspected only to name the culprit.
-        if not bool(torch.isfinite(loss.detach())):
-            names = ("pi_loss", "value_loss", "entropy_loss")
-            parts = [getattr(terms, n).detach().float() for n in names]
-            bad_parts = [i for i, p in enumerate(parts) if not bool(torch.isfinite(p))]
-            if bad_parts:
-                bad, bad_value = names[bad_parts[0]], parts[bad_parts[0]].item()
-            else:  # finite terms whose sum overflowed
-                bad, bad_value = "loss", loss.item()
-        else:
-            loss.backward()
-            grad_norm = self._clip_grad_norm()
-            if not bool(torch.isfinite(grad_norm)):
-                bad, bad_value = "gradNorm", float(grad_norm)
+        (grad_norm,), applied = self.guard.step(
+            itr,
+            [(self._opt, loss)],
+            self.clip_grad_norm,
+            terms=dict(
+                pi_loss=terms.pi_loss, value_loss=terms.value_loss, entropy_loss=terms.entropy_loss
+            ),
+        )
         opt_info.loss.append(loss.item())
         opt_info.gradNorm.append(float(grad_norm))
         opt_info.entropy.append(terms.entropy.item())
         opt_info.perplexity.append(terms.perplexity.item())
-        if bad is None:
-            self.optimizer.step()
+        opt_info.skipped.append(0.0 if applied else 1.0)
+        if applied:
             self.update_counter += 1
-            self._nonfinite_streak = 0
-            return
-        self.optimizer.zero_grad()  # leave no NaN gradient behind
-        self.skipped_steps += 1
-        self._nonfinite_streak += 1
-        if self._nonfinite_streak >= MAX_NONFINITE_STEPS:
-            raise FloatingPointError(
-                f"{type(self).__name__}: {bad} is {bad_value} at itr {itr}, the "
-                f"{self._nonfinite_streak}th non-finite gradient step in a row (each was "
-                f"skipped; {self.skipped_steps} skipped in total). Check observations and "
-                f"rewards for NaN/inf, or lower learning_rate ({self.learning_rate})."
-            )
-
-    # -- saving and resuming ------------------------------------------------------
-
-    def state_dict(self) -> dict:
-        state = super().state_dict()
-        state.update(skipped_steps=self.skipped_steps, nonfinite_streak=self._nonfinite_streak)
-        return state
-
-    def load_state_dict(self, state_dict: dict):
-        super().load_state_dict(state_dict)
-        self.skipped_steps = state_dict["skipped_steps"]
-        self._nonfinite_streak = state_dict["nonfinite_streak"]

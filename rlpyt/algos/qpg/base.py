@@ -11,18 +11,13 @@ agents' networks work in ``[-1, 1]`` per dimension, so each batch's actions are
 mapped once with ``agent.to_model_action``.
 """
 
-from collections import namedtuple
-
 import torch
 
-from rlpyt.algos.optim import GradientTools, make_optimizer
+from rlpyt.algos.optim import Optimizer, build_optimizer
 from rlpyt.algos.replay import ReplayAlgorithm
 from rlpyt.utils.buffer import buffer_to
 
 __all__ = ["QpgAlgorithm", "Optimizer", "min_q", "check_bootstrap_timelimit"]
-
-# An optimizer with its parameter list and the fast zero/clip helpers.
-Optimizer = namedtuple("Optimizer", ["optimizer", "tools", "params"])
 
 
 def check_bootstrap_timelimit(algo_name: str, bootstrap_timelimit) -> None:
@@ -52,7 +47,10 @@ class QpgAlgorithm(ReplayAlgorithm):
     """Replay, update schedule, target updates and snapshots for DDPG, TD3 and SAC.
 
     Subclasses build their optimizers in :meth:`make_optimizers`, compute losses
-    from a replay batch and apply them in :meth:`train_batch`.
+    from a replay batch and apply them in :meth:`train_batch`, each optimizer step
+    guarded (:meth:`step`): an update whose critic step is skipped as non-finite
+    is skipped whole (no policy step, no target update, not counted); a skipped
+    policy step skips only itself.
     """
 
     def __init__(self, **kwargs):
@@ -73,9 +71,7 @@ class QpgAlgorithm(ReplayAlgorithm):
         raise NotImplementedError
 
     def build_optimizer(self, params, learning_rate: float) -> Optimizer:
-        params = list(params)
-        optimizer = make_optimizer(self.OptimCls, params, learning_rate, self.optim_kwargs)
-        return Optimizer(optimizer, GradientTools(optimizer), params)
+        return build_optimizer(self.OptimCls, params, learning_rate, self.optim_kwargs)
 
     # -- one iteration ------------------------------------------------------------------
 
@@ -91,25 +87,28 @@ class QpgAlgorithm(ReplayAlgorithm):
         opt_info = self.empty_opt_info()
         if not self.ready_to_learn(itr):
             return opt_info
-        diagnostics = {name: [] for name in type(opt_info)._fields}
+        diagnostics = {name: [] for name in type(opt_info)._fields if name != "skipped"}
         for _ in range(self.n_updates()):
+            skipped_before = self.guard.skipped_steps
             batch = self.replay_buffer.sample_batch(self.batch_size)
             if self.agent.device.type != "cpu":  # replay batches are CPU tensors
                 batch = buffer_to(batch, self.agent.device)
             batch = batch._replace(action=self.agent.to_model_action(batch.action))
-            for name, value in self.train_batch(batch).items():
+            values, critic_applied = self.train_batch(itr, batch)
+            for name, value in values.items():
                 diagnostics[name].append(value.detach())
-            self.update_counter += 1
-            if self.update_counter % self.target_update_interval == 0:
-                self.agent.update_target(tau=self.target_update_tau)
-        # One host sync per iteration for all diagnostics (none per gradient step).
+            opt_info.skipped.append(float(self.guard.skipped_steps > skipped_before))
+            if critic_applied:
+                self.update_counter += 1
+                if self.update_counter % self.target_update_interval == 0:
+                    self.agent.update_target(tau=self.target_update_tau)
+        # One host sync per iteration for all diagnostics (one per step for the guard).
         diagnostics = {k: v for k, v in diagnostics.items() if v}
         if len({len(v) for v in diagnostics.values()}) == 1:  # few ops: this may run every step
             table = torch.stack([torch.stack(v) for v in diagnostics.values()]).float().cpu()
             values = dict(zip(diagnostics, table.unbind(0), strict=True))
         else:
             values = {k: torch.stack(v).float().cpu() for k, v in diagnostics.items()}
-        self.check_finite(itr, values)
         for name, column in values.items():
             getattr(opt_info, name).extend(column.tolist())
         return opt_info
@@ -117,49 +116,32 @@ class QpgAlgorithm(ReplayAlgorithm):
     def empty_opt_info(self):
         raise NotImplementedError
 
-    def train_batch(self, batch) -> dict:
-        """Gradient steps on one replay batch; returns diagnostics ``{opt_info field: 0-d tensor}``."""
+    def train_batch(self, itr: int, batch) -> tuple[dict, bool]:
+        """Gradient steps on one replay batch -> ``(diagnostics, critic step applied)``.
+
+        Diagnostics: ``{opt_info field: 0-d tensor}`` (``skipped``, 1.0 for an update
+        with a step skipped as non-finite, is filled in by :meth:`optimize_agent`).
+        """
         raise NotImplementedError
 
-    def step(self, opt: Optimizer, loss: torch.Tensor) -> torch.Tensor:
-        """zero_grad, backward, clip, step; returns the gradient norm (no host sync)."""
-        return self.steps([(opt, loss)])[0]
-
-    def steps(self, pairs) -> list:
-        """:meth:`step` for ``(optimizer, loss)`` pairs with one backward; the norms in order.
+    def step(self, itr: int, name: str, pairs, terms: dict, norm_names) -> tuple[list, bool]:
+        """One guarded step of ``(optimizer, loss)`` pairs with one backward pass
+        (:meth:`GuardedStep.step <rlpyt.algos.optim.GuardedStep.step>`) -> ``(norms, applied)``.
 
         Each loss must reach only its own optimizer's parameters (SAC's alpha loss sees
         ``log_pi`` detached). Only they get gradients: ``loss.backward()`` would also
         compute the critics' weight gradients of a policy loss (for SAC six of its
-        27 matmuls a step)."""
-        params = []
-        for opt, _loss in pairs:
-            opt.tools.zero_grad()
-            params.extend(p for p in opt.params if p.requires_grad)
-        torch.autograd.backward([loss for _opt, loss in pairs], inputs=params or None)
-        norms = [opt.tools.clip_grad_norm(self.clip_grad_norm) for opt, _loss in pairs]
-        for opt, _loss in pairs:
-            opt.optimizer.step()
-        return norms
-
-    def check_finite(self, itr: int, values: dict):
-        """Stop with a clear error when a loss went NaN/inf in this iteration (E1).
-
-        Checked once per iteration (not per step) so the update loop never waits
-        on the device; the weights of a non-finite step are already applied,
-        which is why training stops instead of skipping the step.
+        27 matmuls a step).
         """
-        columns = list(values.values())
-        if len({c.shape for c in columns}) == 1:  # one op and one sync for all
-            finite = torch.isfinite(torch.stack(columns)).all(dim=1).tolist()
-        else:
-            finite = [bool(torch.isfinite(c).all()) for c in columns]
-        bad = [name for name, ok in zip(values, finite, strict=True) if not ok]
-        if bad:
-            raise FloatingPointError(
-                f"{type(self).__name__}: non-finite {', '.join(bad)} at itr {itr}. Check "
-                "observations and rewards for NaN/inf, or lower the learning rates."
-            )
+        return self.guard.step(
+            itr,
+            pairs,
+            self.clip_grad_norm,
+            terms=terms,
+            norm_names=norm_names,
+            own_params_only=True,
+            name=name,
+        )
 
     # -- saving and resuming ------------------------------------------------------------
 

@@ -8,15 +8,18 @@ Per gradient step::
 """
 
 from collections import namedtuple
+from typing import Unpack
 
 import torch
 
 from rlpyt.algos.qpg.base import QpgAlgorithm, check_bootstrap_timelimit
+from rlpyt.algos.replay import ReplayOptions
 from rlpyt.utils.validation import require_int_at_least, require_positive
 
 __all__ = ["DDPG", "OptInfo"]
 
-OptInfo = namedtuple("OptInfo", ["muLoss", "qLoss", "muGradNorm", "qGradNorm"])
+# skipped: 1.0 for an update with a step skipped as non-finite, else 0.0.
+OptInfo = namedtuple("OptInfo", ["muLoss", "qLoss", "muGradNorm", "qGradNorm", "skipped"])
 
 
 class DDPG(QpgAlgorithm):
@@ -29,7 +32,8 @@ class DDPG(QpgAlgorithm):
         q_target_clip: targets are clamped to +- this (guards against blow-ups).
         bootstrap_timelimit: the original's keyword; True (the default) is what happens
             always, False is refused: see :func:`~rlpyt.algos.qpg.base.check_bootstrap_timelimit`.
-        (the others: see :class:`~rlpyt.algos.qpg.base.QpgAlgorithm`)
+        (the others, and ``options`` (:class:`~rlpyt.algos.replay.ReplayOptions`): see
+        :class:`~rlpyt.algos.replay.ReplayAlgorithm`)
     """
 
     opt_info_fields = tuple(OptInfo._fields)
@@ -47,17 +51,11 @@ class DDPG(QpgAlgorithm):
         policy_update_interval: int = 1,
         learning_rate: float = 1e-4,
         q_learning_rate: float = 1e-3,
-        OptimCls: type = torch.optim.Adam,
-        optim_kwargs: dict | None = None,
-        initial_optim_state_dict: dict | None = None,
         clip_grad_norm: float = 1e8,
         q_target_clip: float = 1e6,
         n_step_return: int = 1,
-        updates_per_sync: int = 1,
-        ReplayBufferCls: type | None = None,
-        replay_kwargs: dict | None = None,
-        snapshot_replay: bool | str = "auto",
         bootstrap_timelimit: bool = True,
+        **options: Unpack[ReplayOptions],
     ):
         check_bootstrap_timelimit(type(self).__name__, bootstrap_timelimit)
         super().__init__(
@@ -70,13 +68,7 @@ class DDPG(QpgAlgorithm):
             target_update_interval=target_update_interval,
             n_step_return=n_step_return,
             clip_grad_norm=clip_grad_norm,
-            OptimCls=OptimCls,
-            optim_kwargs=optim_kwargs,
-            initial_optim_state_dict=initial_optim_state_dict,
-            ReplayBufferCls=ReplayBufferCls,
-            replay_kwargs=replay_kwargs,
-            updates_per_sync=updates_per_sync,
-            snapshot_replay=snapshot_replay,
+            **options,
         )
         policy_update_interval = require_int_at_least(
             "policy_update_interval", policy_update_interval, 1
@@ -117,11 +109,17 @@ class DDPG(QpgAlgorithm):
     def mu_loss(self, batch) -> torch.Tensor:
         return -self.agent.q_at_mu(*batch.agent_inputs).mean()
 
-    def train_batch(self, batch) -> dict:
+    def train_batch(self, itr: int, batch) -> tuple[dict, bool]:
         q_loss = self.q_loss(batch)
-        out = dict(qLoss=q_loss, qGradNorm=self.step(self.optimizers["q"], q_loss))
+        (q_grad_norm,), q_applied = self.step(
+            itr, "q", [(self.optimizers["q"], q_loss)], dict(qLoss=q_loss), ["qGradNorm"]
+        )
+        out = dict(qLoss=q_loss, qGradNorm=q_grad_norm)
         # update_counter counts finished steps: this is step update_counter + 1.
-        if (self.update_counter + 1) % self.policy_update_interval == 0:
+        if q_applied and (self.update_counter + 1) % self.policy_update_interval == 0:
             mu_loss = self.mu_loss(batch)
-            out.update(muLoss=mu_loss, muGradNorm=self.step(self.optimizers["mu"], mu_loss))
-        return out
+            (mu_grad_norm,), _applied = self.step(
+                itr, "mu", [(self.optimizers["mu"], mu_loss)], dict(muLoss=mu_loss), ["muGradNorm"]
+            )
+            out.update(muLoss=mu_loss, muGradNorm=mu_grad_norm)
+        return out, q_applied

@@ -13,16 +13,19 @@ fixed with ``fixed_alpha``. Per gradient step::
 """
 
 from collections import namedtuple
+from typing import Unpack
 
 import torch
 
 from rlpyt.algos.qpg.base import QpgAlgorithm, check_bootstrap_timelimit, min_q
+from rlpyt.algos.replay import ReplayOptions
 from rlpyt.utils.validation import require_positive
 
 __all__ = ["SAC", "OptInfo"]
 
+# skipped: 1.0 for an update with a step skipped as non-finite, else 0.0.
 OptInfo = namedtuple(
-    "OptInfo", ["qLoss", "piLoss", "alphaLoss", "alpha", "qGradNorm", "piGradNorm"]
+    "OptInfo", ["qLoss", "piLoss", "alphaLoss", "alpha", "qGradNorm", "piGradNorm", "skipped"]
 )
 
 
@@ -31,10 +34,10 @@ class SAC(QpgAlgorithm):
 
     Args:
         discount, batch_size, min_steps_learn, replay_size, replay_ratio,
-            target_update_tau, target_update_interval, n_step_return, clip_grad_norm,
-            OptimCls, optim_kwargs, initial_optim_state_dict, ReplayBufferCls,
-            replay_kwargs, updates_per_sync, snapshot_replay: see
-            :class:`~rlpyt.algos.qpg.base.QpgAlgorithm`. ``replay_ratio=256`` with
+            target_update_tau, target_update_interval, n_step_return, clip_grad_norm, and
+            ``options`` (:class:`~rlpyt.algos.replay.ReplayOptions`: OptimCls, optim_kwargs,
+            initial_optim_state_dict, ReplayBufferCls, replay_kwargs, updates_per_sync,
+            snapshot_replay): see :class:`~rlpyt.algos.replay.ReplayAlgorithm`. ``replay_ratio=256`` with
             ``batch_size=256`` is one gradient step per env step.
         learning_rate: for the policy, the critics and alpha.
         fixed_alpha: a fixed temperature; None learns it towards ``target_entropy``.
@@ -59,21 +62,15 @@ class SAC(QpgAlgorithm):
         target_update_interval: int = 1,
         learning_rate: float = 3e-4,
         fixed_alpha: float | None = None,
-        OptimCls: type = torch.optim.Adam,
-        optim_kwargs: dict | None = None,
-        initial_optim_state_dict: dict | None = None,
         reward_scale: float = 1.0,
         target_entropy="auto",
         clip_grad_norm: float = 1e9,
         n_step_return: int = 1,
-        updates_per_sync: int = 1,
-        ReplayBufferCls: type | None = None,
-        replay_kwargs: dict | None = None,
-        snapshot_replay: bool | str = "auto",
         reparameterize: bool = True,
         action_prior: str = "uniform",
         bootstrap_timelimit: bool = True,
         policy_output_regularization: float | None = None,
+        **options: Unpack[ReplayOptions],
     ):
         if policy_output_regularization:
             raise ValueError(
@@ -106,13 +103,7 @@ class SAC(QpgAlgorithm):
             target_update_interval=target_update_interval,
             n_step_return=n_step_return,
             clip_grad_norm=clip_grad_norm,
-            OptimCls=OptimCls,
-            optim_kwargs=optim_kwargs,
-            initial_optim_state_dict=initial_optim_state_dict,
-            ReplayBufferCls=ReplayBufferCls,
-            replay_kwargs=replay_kwargs,
-            updates_per_sync=updates_per_sync,
-            snapshot_replay=snapshot_replay,
+            **options,
         )
         require_positive("learning_rate", learning_rate)
         require_positive("reward_scale", reward_scale)
@@ -174,21 +165,31 @@ class SAC(QpgAlgorithm):
 
     # -- one gradient step ---------------------------------------------------------------
 
-    def train_batch(self, batch) -> dict:
+    def train_batch(self, itr: int, batch) -> tuple[dict, bool]:
         alpha = self.log_alpha.detach().exp()
         q_loss = self.q_loss(batch, alpha)
-        q_grad_norm = self.step(self.optimizers["q"], q_loss)
+        (q_grad_norm,), q_applied = self.step(
+            itr, "q", [(self.optimizers["q"], q_loss)], dict(qLoss=q_loss), ["qGradNorm"]
+        )
+        if not q_applied:
+            return dict(qLoss=q_loss, alpha=alpha, qGradNorm=q_grad_norm), False
         pi_loss, log_pi = self.pi_loss(batch, alpha)
         if self.fixed_alpha is None:
             # One backward for both: the temperature loss sees log_pi detached.
             alpha_loss = self.alpha_loss(log_pi)
-            pi_grad_norm, _ = self.steps(
-                [(self.optimizers["pi"], pi_loss), (self.optimizers["alpha"], alpha_loss)]
+            (pi_grad_norm, _), _applied = self.step(
+                itr,
+                "pi",
+                [(self.optimizers["pi"], pi_loss), (self.optimizers["alpha"], alpha_loss)],
+                dict(piLoss=pi_loss, alphaLoss=alpha_loss),
+                ["piGradNorm", "alphaGradNorm"],
             )
         else:
-            pi_grad_norm = self.step(self.optimizers["pi"], pi_loss)
+            (pi_grad_norm,), _applied = self.step(
+                itr, "pi", [(self.optimizers["pi"], pi_loss)], dict(piLoss=pi_loss), ["piGradNorm"]
+            )
             alpha_loss = torch.zeros((), device=q_loss.device)
-        return dict(
+        values = dict(
             qLoss=q_loss,
             piLoss=pi_loss,
             alphaLoss=alpha_loss,
@@ -196,6 +197,7 @@ class SAC(QpgAlgorithm):
             qGradNorm=q_grad_norm,
             piGradNorm=pi_grad_norm,
         )
+        return values, True
 
     # -- saving --------------------------------------------------------------------------
 
