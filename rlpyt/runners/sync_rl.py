@@ -144,6 +144,7 @@ class SyncRlMixin:
         progress_bar=True,
         world_size=None,
         collective_timeout=600.0,
+        reproducible=False,
     ):
         affinities, backend = _check_affinity(affinity, world_size)
         if collective_timeout <= 0:
@@ -158,6 +159,7 @@ class SyncRlMixin:
             log_interval_steps=log_interval_steps,
             resume_from=resume_from,
             progress_bar=progress_bar,
+            reproducible=reproducible,
         )
         self.affinities = affinities
         self.world_size = len(affinities)

@@ -1,10 +1,20 @@
 """Tiny learning tests of the Q-learning family (seeded, serial, CPU).
 
-As the issue asks: DQN and CategoricalDQN reach a mean training return
-(ReturnAverage over one log interval) >= 475 on CartPole-v1 within 100k steps
-with the CLI's default settings; R2D1 learns a cue-memory task that a
-feed-forward DQN cannot. Serial runs are exactly reproducible, so each seed
-here gives the same curve every time (docs/benchmarks.md has more seeds).
+DQN and CategoricalDQN reach a mean training return (ReturnAverage over one log interval
+of 9984 steps) >= 475 on CartPole-v1 within 100k steps (10 log intervals: 99,840 steps)
+with the CLI's default settings;
+R2D1 learns a cue-memory task that a feed-forward DQN cannot.
+
+A seeded run repeats exactly on one machine; another CPU follows another trajectory from
+the same seed, so the budgets were checked on four floating-point paths and several seeds
+(docs/benchmarks.md, "Learning tests on other numeric paths"): DQN crossed 475 between 49k
+and 69k steps, C51 between 39k and 49k, so both get the whole 100k. CI repeats this tier
+on two other paths.
+
+Each test fails when the algorithm cannot learn: ``pytest -m slow tests/learning
+--break-loss`` maximises the TD (or distributional) loss instead of minimising it
+(tests/learning/conftest.py); then no run gets past a return of ~10-30 and R2D1's probe
+stays far below 0.8 (last run recorded in docs/benchmarks.md).
 """
 
 import csv
@@ -31,7 +41,7 @@ def returns_by_step(run_dir):
         return [(int(r["CumSteps"]), float(r["ReturnAverage"])) for r in csv.DictReader(f)]
 
 
-@pytest.mark.parametrize("algo, seed, n_steps", [("dqn", 1, 60_000), ("cat_dqn", 1, 50_000)])
+@pytest.mark.parametrize("algo, seed, n_steps", [("dqn", 1, 99_840), ("cat_dqn", 1, 99_840)])
 def test_cartpole_reaches_475_within_100k_steps(tmp_path, algo, seed, n_steps):
     config = default_config(algo, "CartPole-v1")
     config["runner"].update(seed=seed, n_steps=n_steps)

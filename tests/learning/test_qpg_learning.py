@@ -1,12 +1,21 @@
 """Tiny learning tests of DDPG, TD3 and SAC on Pendulum-v1 (seeded, serial, CPU).
 
-As the issue asks: SAC and TD3 reach a mean return >= -200 within 20k steps; DDPG
-clearly improves on a random policy (about -1200 to -1500 on Pendulum-v1). The CLI's
-default settings for Pendulum-v1 (one gradient step per env step, batch 256), except
-[64, 64] networks instead of [256, 256], which learn as fast here at a quarter of the
-test time; each seed gives the same curve every time, and the runs stop about 1000
-steps after that curve has crossed the threshold (seed 1: SAC -78 at 5000 steps, TD3
--106 at 6000, DDPG -379 at 4000).
+SAC and TD3 reach a mean return (ReturnAverage over one log interval of 1000 steps, five
+episodes) >= -200 within 20k steps; DDPG clearly improves on a random policy (about -1200
+to -1500 on Pendulum-v1): >= -400. The CLI's default settings for Pendulum-v1 (one gradient
+step per env step, batch 256), except [64, 64] networks instead of [256, 256], which learn
+as fast here at a quarter of the test time.
+
+A seeded run repeats exactly on one machine; another CPU follows another trajectory from
+the same seed. The budgets were checked on four floating-point paths and seeds 1-6
+(docs/benchmarks.md, "Learning tests on other numeric paths"): SAC got below -200 by 5-6k
+steps, TD3 by 6-11k, DDPG below -400 by 4-7k. The runs are 10k (SAC, DDPG) and 15k (TD3)
+steps, well past those. CI repeats this tier on two other paths.
+
+Each test fails when the algorithm cannot improve its policy: ``pytest -m slow
+tests/learning --break-loss`` flips the sign of the actor's loss (DDPG/TD3: the policy
+seeks low Q; SAC: likewise, tests/learning/conftest.py), and then no run gets above about
+-1000 (last run recorded in docs/benchmarks.md).
 """
 
 import csv
@@ -34,14 +43,14 @@ def train(tmp_path, algo, seed, n_steps):
         return [(int(r["CumSteps"]), float(r["ReturnAverage"])) for r in csv.DictReader(f)]
 
 
-@pytest.mark.parametrize("algo, seed, n_steps", [("sac", 1, 6000), ("td3", 1, 7000)])
+@pytest.mark.parametrize("algo, seed, n_steps", [("sac", 1, 10_000), ("td3", 1, 15_000)])
 def test_pendulum_reaches_minus_200_within_20k_steps(tmp_path, algo, seed, n_steps):
     curve = train(tmp_path, algo, seed, n_steps)
     assert max(ret for steps, ret in curve if steps <= 20_000) >= -200, curve
 
 
 def test_ddpg_improves_clearly_over_random(tmp_path):
-    curve = train(tmp_path, "ddpg", seed=1, n_steps=5000)
+    curve = train(tmp_path, "ddpg", seed=1, n_steps=10_000)
     first, best = curve[0][1], max(ret for _, ret in curve)
     assert first < -900, curve  # the first 1000 steps: exploration before learning
-    assert best > -500, curve
+    assert best > -400, curve
