@@ -22,6 +22,7 @@ import numpy as np
 from gymnasium import make as _gym_make_env
 
 from rlpyt.envs.base import Env, EnvStep
+from rlpyt.envs.gym_state import clone_gym_state, restore_gym_state
 from rlpyt.spaces.gym_wrapper import GymSpaceWrapper
 from rlpyt.utils.collections import namedarraytuple
 
@@ -212,6 +213,18 @@ class GymEnvWrapper(Env):
         if seed is not None:
             self.env.action_space.seed(seed)
             self.env.observation_space.seed(seed)
+
+    def clone_state(self):
+        """The env's state (:mod:`rlpyt.envs.model`); which envs: :mod:`rlpyt.envs.gym_state`."""
+        return clone_gym_state(self.env, self._name)
+
+    def restore_state(self, state) -> None:
+        restore_gym_state(self.env, state)
+
+    @property
+    def name(self) -> str:
+        """The env's class and gymnasium id, e.g. ``"CartPoleEnv(CartPole-v1)"``."""
+        return self._name
 
     @property
     def horizon(self) -> int | None:

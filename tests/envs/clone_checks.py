@@ -1,0 +1,44 @@
+"""Helpers for clone_state/restore_state tests: bit-identical trajectories."""
+
+import pickle
+
+import numpy as np
+
+
+def same_steps(a, b) -> bool:
+    """Bit-identical EnvSteps (observation bytes, reward, done, every env_info field)."""
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b):
+        if not (np.array_equal(x.observation, y.observation) and x.done == y.done):
+            return False
+        if np.asarray(x.reward).tobytes() != np.asarray(y.reward).tobytes():
+            return False
+        if pickle.dumps(tuple(x.env_info)) != pickle.dumps(tuple(y.env_info)):
+            return False
+    return True
+
+
+def roll(env, actions, reset_on_done=True):
+    steps = []
+    for a in actions:
+        step = env.step(a)
+        steps.append(step)
+        # As the collector does: Atari resets only at the end of the game (traj_done).
+        if reset_on_done and getattr(step.env_info, "traj_done", step.done):
+            env.reset()
+    return steps
+
+
+def check_clone_restore(env, prefix, actions):
+    """restore(clone) then the same actions reproduce the trajectory, also after pickling."""
+    env.reset()
+    roll(env, prefix)
+    state = env.clone_state()
+    blob = pickle.dumps(state)
+    first = roll(env, actions)
+    env.restore_state(state)
+    again = roll(env, actions)
+    env.restore_state(pickle.loads(blob))
+    third = roll(env, actions)
+    assert same_steps(first, again) and same_steps(first, third)
