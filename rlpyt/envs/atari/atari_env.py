@@ -13,7 +13,9 @@ Games are named by ale-py's ROM ids (``"pong"``, ``"breakout"``,
 ``"space_invaders"``; ``ale_py.roms.get_all_rom_ids()`` lists them all).
 """
 
+import copy
 import difflib
+from collections import namedtuple
 
 import ale_py
 import cv2
@@ -26,12 +28,17 @@ from rlpyt.spaces.int_box import IntBox
 from rlpyt.utils.collections import namedarraytuple
 from rlpyt.utils.validation import require_int_at_least
 
-__all__ = ["AtariEnv", "AtariTrajInfo", "EnvInfo"]
+__all__ = ["AtariEnv", "AtariState", "AtariTrajInfo", "EnvInfo"]
 
 EnvInfo = namedarraytuple("EnvInfo", ["game_score", "traj_done", "timeout"])
 """Per-step info of :class:`AtariEnv`: ``game_score`` (float32, the unclipped
 reward of the step), ``traj_done`` (bool, the game is over or the horizon was
 reached) and ``timeout`` (bool, the horizon cut the game before it ended)."""
+
+AtariState = namedtuple(
+    "AtariState", ["emulator", "frames", "newest", "lives", "step_counter", "noop_rng"]
+)
+"""State of :class:`AtariEnv` from ``clone_state()`` (picklable; treat as opaque)."""
 
 _NOOP = ale_py.Action.NOOP
 _FIRE = ale_py.Action.FIRE
@@ -114,27 +121,15 @@ class AtariEnv(Env):
         self._clip_reward = bool(clip_reward)
         self._episodic_lives = bool(episodic_lives)
         self._fire_on_reset = bool(fire_on_reset)
+        self._repeat_action_probability = repeat_action_probability
 
-        # Silence ALE's banner and info messages (a process-wide setting, which
-        # gymnasium's ALE envs set the same way).
-        ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)
-        ale = self._ale = ale_py.ALEInterface()
-        ale.setFloat("repeat_action_probability", repeat_action_probability)
-        ale.setInt("frame_skip", 1)  # we repeat actions ourselves, to max-pool frames
+        ale = self._open_emulator()
         self._seed_emulator(seed)  # sets random_seed, then loads the ROM
         self._action_set = list(ale.getMinimalActionSet())
-        self._act = ale.act
-        self._grab = ale.getScreenGrayscale
 
-        screen_h, screen_w = ale.getScreenDims()
-        # Two raw screens for the max-pool, and the frame stack as a ring buffer:
-        # the newest frame is resized straight into its slot, and the one copy
-        # that step() returns is gathered oldest-first with a precomputed order.
-        self._raw = np.zeros((2, screen_h, screen_w), dtype=np.uint8)
-        self._raw_last, self._raw_prev = self._raw[0], self._raw[1]
         n = self._num_img_obs
         self._frames = np.zeros((n, height, width), dtype=np.uint8)
-        self._slots = [self._frames[i] for i in range(n)]
+        self._bind_buffers()
         self._order = [np.arange(i + 1, i + 1 + n) % n for i in range(n)]  # newest at i
         self._next_slot = [(i + 1) % n for i in range(n)]
         self._newest = n - 1
@@ -146,6 +141,26 @@ class AtariEnv(Env):
         super().seed(seed)  # the spaces' own samplers
         self._lives = ale.lives()
         self._step_counter = 0
+
+    def _open_emulator(self):
+        # Silence ALE's banner and info messages (a process-wide setting, which
+        # gymnasium's ALE envs set the same way).
+        ale_py.ALEInterface.setLoggerMode(ale_py.LoggerMode.Error)
+        ale = self._ale = ale_py.ALEInterface()
+        ale.setFloat("repeat_action_probability", self._repeat_action_probability)
+        ale.setInt("frame_skip", 1)  # we repeat actions ourselves, to max-pool frames
+        self._act = ale.act
+        self._grab = ale.getScreenGrayscale
+        return ale
+
+    def _bind_buffers(self) -> None:
+        # Two raw screens for the max-pool, and the frame stack as a ring buffer:
+        # the newest frame is resized straight into its slot, and the one copy
+        # that step() returns is gathered oldest-first with a precomputed order.
+        screen_h, screen_w = self._ale.getScreenDims()
+        self._raw = np.zeros((2, screen_h, screen_w), dtype=np.uint8)
+        self._raw_last, self._raw_prev = self._raw[0], self._raw[1]
+        self._slots = [self._frames[i] for i in range(self._num_img_obs)]  # views
 
     # -- the hot path -------------------------------------------------------------
 
@@ -218,6 +233,57 @@ class AtariEnv(Env):
             score += self._act(_FIRE)
         self._lives = self._ale.lives()
         return score
+
+    # -- env model: clone/restore, pickling ------------------------------------------
+
+    def clone_state(self) -> AtariState:
+        """The game's state: emulator (with its RNG), frame stack, lives, step count, no-op RNG.
+
+        ``restore_state`` of it makes the next steps bit-identical, sticky
+        actions included (see :mod:`rlpyt.envs.model`).
+        """
+        if self._ale is None:
+            raise RuntimeError(f"AtariEnv({self._game!r}): clone_state() after close()")
+        return AtariState(
+            emulator=self._ale.cloneState(include_rng=True).serialize(),
+            frames=self._frames.copy(),
+            newest=self._newest,
+            lives=self._lives,
+            step_counter=self._step_counter,
+            noop_rng=copy.deepcopy(self._rng.bit_generator.state),
+        )
+
+    def restore_state(self, state: AtariState) -> None:
+        if self._ale is None:
+            raise RuntimeError(f"AtariEnv({self._game!r}): restore_state() after close()")
+        self._ale.restoreState(ale_py.ALEState(state.emulator))
+        self._frames[:] = state.frames  # in place: the slots are views of it
+        self._newest = state.newest
+        self._lives = state.lives
+        self._step_counter = state.step_counter
+        self._rng.bit_generator.state = copy.deepcopy(state.noop_rng)
+
+    def __getstate__(self):
+        # The emulator and the bound methods and views on it do not pickle:
+        # the emulator's state travels as clone_state() and is restored into a
+        # fresh emulator, so an unpickled env continues bit-exactly.
+        state = dict(self.__dict__)
+        state["_saved_state"] = None if self._ale is None else self.clone_state()
+        for key in ("_ale", "_act", "_grab", "_raw", "_raw_last", "_raw_prev", "_slots"):
+            del state[key]
+        return state
+
+    def __setstate__(self, state):
+        saved = state.pop("_saved_state")
+        self.__dict__.update(state)
+        if saved is None:  # a closed env stays closed
+            self._ale = self._act = self._grab = None
+            self._slots = [self._frames[i] for i in range(self._num_img_obs)]
+            return
+        self._open_emulator()
+        self._ale.loadROM(str(self._rom_path))  # the seed is in the restored state
+        self._bind_buffers()
+        self.restore_state(saved)
 
     # -- seeding, properties, closing ----------------------------------------------
 
