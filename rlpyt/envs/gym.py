@@ -275,7 +275,8 @@ def gym_make(
 ) -> GymEnvWrapper:
     """``gymnasium.make(*args, **kwargs)`` wrapped in a :class:`GymEnvWrapper`.
 
-    Ids of the form ``ALE/...`` register ale-py's Atari envs first.
+    Ids of the form ``ALE/...`` register ale-py's Atari envs first, and ids of
+    the form ``rlpyt/...`` rlpyt's planning envs (:mod:`rlpyt.envs.planning`).
     """
     env_id = args[0] if args else kwargs.get("id")
     if isinstance(env_id, str) and env_id.startswith("ALE/"):
@@ -283,6 +284,8 @@ def gym_make(
         import gymnasium
 
         gymnasium.register_envs(ale_py)
+    if isinstance(env_id, str) and env_id.startswith("rlpyt/"):
+        import rlpyt.envs.planning  # noqa: F401 - registers the rlpyt/... ids
     return GymEnvWrapper(
         _gym_make_env(*args, **kwargs),
         act_null_value=act_null_value,

@@ -20,25 +20,28 @@ def same_steps(a, b) -> bool:
 
 
 def roll(env, actions, reset_on_done=True):
+    """Step through ``actions``; at an episode end, reset (or stop: ``reset_on_done=False``)."""
     steps = []
     for a in actions:
         step = env.step(a)
         steps.append(step)
+        if step.done and not reset_on_done:
+            break
         # As the collector does: Atari resets only at the end of the game (traj_done).
         if reset_on_done and getattr(step.env_info, "traj_done", step.done):
             env.reset()
     return steps
 
 
-def check_clone_restore(env, prefix, actions):
+def check_clone_restore(env, prefix, actions, reset_on_done=True):
     """restore(clone) then the same actions reproduce the trajectory, also after pickling."""
     env.reset()
-    roll(env, prefix)
+    roll(env, prefix)  # resets at the ends of episodes: the clone may come from any episode
     state = env.clone_state()
     blob = pickle.dumps(state)
-    first = roll(env, actions)
+    first = roll(env, actions, reset_on_done)
     env.restore_state(state)
-    again = roll(env, actions)
+    again = roll(env, actions, reset_on_done)
     env.restore_state(pickle.loads(blob))
-    third = roll(env, actions)
+    third = roll(env, actions, reset_on_done)
     assert same_steps(first, again) and same_steps(first, third)
