@@ -5,9 +5,13 @@ counters of the wrappers that ``gymnasium.make`` adds. A state is the deep
 copy of both:
 
 * the unwrapped env: an env that has its own ``clone_state``/``restore_state``
-  (the planning envs of :mod:`rlpyt.envs.planning`) uses them; otherwise the
-  attributes listed for its class in :data:`UNWRAPPED_STATE` plus its random
-  generator (slippery FrozenLake and rainy Taxi draw in ``step``);
+  (the planning envs of :mod:`rlpyt.envs.planning`) uses them; a gymnasium
+  MuJoCo env (``MujocoEnv``) saves a copy of its whole ``MjData`` and restores
+  it with ``mj_copyData``: the integration state (qpos, qvel, warm start, ...)
+  is not enough, since rewards such as Humanoid's read quantities computed at
+  the start of the previous step; otherwise the attributes listed for its
+  class in :data:`UNWRAPPED_STATE`. Each also saves its random generator
+  (slippery FrozenLake and rainy Taxi draw in ``step``);
 * each wrapper: the attributes listed for its class in :data:`WRAPPER_STATE`.
 
 An env or wrapper not listed raises :class:`CloneStateUnsupportedError` naming
@@ -16,6 +20,7 @@ bit-exact promise silently. Register more classes by adding to the tables.
 """
 
 import copy
+import sys
 
 from gymnasium.envs.classic_control import (
     AcrobotEnv,
@@ -82,6 +87,8 @@ def clone_gym_state(env, name: str):
     inner = env.unwrapped
     if _has_own_state(inner):
         inner_state = inner.clone_state()
+    elif _is_mujoco(inner):
+        inner_state = copy.deepcopy((inner.data, *_rng(inner)))
     else:
         attrs = UNWRAPPED_STATE.get(type(inner))
         if attrs is None:
@@ -99,11 +106,28 @@ def restore_gym_state(env, state) -> None:
     inner = env.unwrapped
     if _has_own_state(inner):
         inner.restore_state(inner_state)
+    elif _is_mujoco(inner):
+        import mujoco
+
+        data, *rng = inner_state
+        mujoco.mj_copyData(inner.data, inner.model, data)  # into the env's MjData: views stay
+        for attr, value in zip(_RNG_ATTRS, copy.deepcopy(rng), strict=True):
+            setattr(inner, attr, value)
     else:
         attrs = UNWRAPPED_STATE[type(inner)] + _RNG_ATTRS
         # Copy again so that stepping never mutates the stored state (numpy states).
         for attr, value in zip(attrs, copy.deepcopy(inner_state), strict=True):
             setattr(inner, attr, value)
+
+
+def _rng(env) -> tuple:
+    return tuple(getattr(env, a) for a in _RNG_ATTRS)
+
+
+def _is_mujoco(env) -> bool:
+    # A MuJoCo env exists only once its module is imported: mujoco stays optional.
+    module = sys.modules.get("gymnasium.envs.mujoco.mujoco_env")
+    return module is not None and isinstance(env, module.MujocoEnv)
 
 
 def _has_own_state(env) -> bool:
