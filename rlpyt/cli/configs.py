@@ -209,6 +209,9 @@ def env_kind(env_id: str) -> str:
         return "discrete"
     import gymnasium
 
+    if env_id.startswith("rlpyt/"):
+        import rlpyt.envs.planning  # noqa: F401 - registers the rlpyt/... ids
+
     try:
         spec = gymnasium.spec(env_id)
     except Exception as err:

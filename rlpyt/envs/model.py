@@ -64,8 +64,8 @@ def require_model_env(env, user: str = "a planner") -> None:
         raise CloneStateUnsupportedError(
             f"{user} needs an env model, but {env_name(env)} lacks {' and '.join(missing)} "
             "(the rlpyt.envs.model.ModelEnv interface). Use an env that implements it: "
-            "AtariEnv, gym_make() of classic-control, toy-text or MuJoCo envs, or the planning envs "
-            "of rlpyt.envs.planning."
+            "AtariEnv, gym_make() of classic-control, toy-text or MuJoCo envs, or the "
+            "planning envs of rlpyt.envs.planning."
         )
     env.clone_state()  # raises CloneStateUnsupportedError naming the env when unsupported
 

@@ -1,6 +1,8 @@
 """Planning envs: rules, solvability, clone/restore (bit-exact, hashable states), registration."""
 
 import pickle
+import subprocess
+import sys
 import time
 from collections import deque
 
@@ -234,6 +236,18 @@ def test_gym_make_resolves_planning_ids_and_time_limits():
     env.reset()
     steps = roll(env, [0] * 1000, reset_on_done=False)
     assert steps[-1].done and steps[-1].env_info.timeout and not steps[-2].done
+
+
+def test_cli_knows_planning_ids():
+    # A fresh process: the ids must resolve without importing rlpyt.envs.planning first.
+    code = (
+        "from rlpyt.cli.configs import env_kind; from rlpyt.cli.build import make_env_factory;"
+        "EnvCls, kw, _ = make_env_factory({'id': 'rlpyt/BitFlipper-v0', 'kwargs': {'n_bits': 3}});"
+        "print(env_kind('rlpyt/Sokoban-v0'), EnvCls(**kw).observation_space.shape)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[-2] == "discrete (6,)"
 
 
 def _write(text):
