@@ -240,7 +240,9 @@ class AtariEnv(Env):
         """The game's state: emulator (with its RNG), frame stack, lives, step count, no-op RNG.
 
         ``restore_state`` of it makes the next steps bit-identical, sticky
-        actions included (see :mod:`rlpyt.envs.model`).
+        actions included (see :mod:`rlpyt.envs.model`). So a planner that
+        restores one state before each rollout replays the same sticky-action
+        draws in every rollout.
         """
         if self._ale is None:
             raise RuntimeError(f"AtariEnv({self._game!r}): clone_state() after close()")
