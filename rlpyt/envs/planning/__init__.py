@@ -16,6 +16,14 @@ id                          env                                   episode limit
 The limits of Hanoi and ToyMR are those of the Trust-but-Verify experiments;
 BitFlipper's and Sokoban's are part of the env (they depend on its settings).
 See :mod:`rlpyt.envs.planning.base` for what every planning env provides.
+
+Compared with the envs of Alpacka / Trust-but-Verify (whose defects are fixed here):
+``info["solved"]`` is reported at every step, not only on the solving one (a fixed-schema
+``env_info`` could not hold it); observation spaces match the observations (float32; the
+originals declared uint8 and returned float64 or int64); Hanoi validates ``n_disks`` (the
+original's default ``None`` crashed); ToyMR's maps are package data (the original read them
+relative to the working directory) and ``restore_state`` does no rendering work. BitFlipper is
+goal-conditioned (HER's), as issue 17 asks; TBV's was a fixed-goal counting puzzle.
 """
 
 import gymnasium

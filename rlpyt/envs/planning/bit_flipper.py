@@ -40,6 +40,7 @@ class BitFlipper(PlanningEnv):
         self._steps = 0
 
     def reset(self, *, seed=None, options=None):
+        """Start an episode: ``(observation, {"solved": False})``."""
         super().reset(seed=seed)
         self._bits = self.np_random.integers(0, 2, self.n_bits, dtype=np.uint8)
         goal = self.np_random.integers(0, 2, self.n_bits, dtype=np.uint8)
@@ -50,6 +51,7 @@ class BitFlipper(PlanningEnv):
         return self._observation(), {"solved": False}
 
     def step(self, action):
+        """``(observation, reward, terminated, truncated, {"solved": bool})``."""
         self._bits[int(action)] ^= 1
         self._steps += 1
         solved = bool(np.array_equal(self._bits, self._goal))

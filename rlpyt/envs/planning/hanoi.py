@@ -47,11 +47,13 @@ class Hanoi(PlanningEnv):
         self._pegs = (0,) * n_disks  # peg of each disk, smallest first
 
     def reset(self, *, seed=None, options=None):
+        """Start an episode: ``(observation, {"solved": False})``."""
         super().reset(seed=seed)
         self._pegs = (0,) * self.n_disks
         return self._observation(), {"solved": False}
 
     def step(self, action):
+        """``(observation, reward, terminated, truncated, {"solved": bool})``."""
         source, target = MOVES[int(action)]
         pegs = self._pegs
         # The top disk of a peg is its smallest: the first disk found on it.

@@ -144,6 +144,7 @@ class Sokoban(PlanningEnv):
         self._steps = 0
 
     def reset(self, *, seed=None, options=None):
+        """Start an episode: ``(observation, {"solved": False})``."""
         super().reset(seed=seed)
         self._fixed, boxes, self._player = generate_room(
             self.dim_room, self.num_boxes, self.np_random
@@ -153,6 +154,7 @@ class Sokoban(PlanningEnv):
         return self._observation(), {"solved": False}
 
     def step(self, action):
+        """``(observation, reward, terminated, truncated, {"solved": bool})``."""
         dr, dc = MOVES[int(action)]
         pr, pc = self._player
         ahead = (pr + dr, pc + dc)

@@ -4,19 +4,17 @@ A map file draws the whole world as one character grid cut into rooms of
 ``room H W`` cells (the first non-comment line); a block of only spaces is no
 room. Lines starting with ``;`` are comments. Characters:
 
-====  =============================================================
-``#``  wall (and `` `` outside any room)
-``.``  floor
-``A``  the agent's start (exactly one)
-``K``  a key: stepping on it takes it
-``D``  a door: the agent passes only by spending a key, which opens it for good
-``T``  a trap: stepping on it ends the episode, unsolved
-``G``  the goal: stepping on it ends the episode, solved
-====  =============================================================
+* ``#`` wall (a space is outside any room);
+* ``.`` floor;
+* ``A`` the agent's start (exactly one);
+* ``K`` a key: stepping on it takes it;
+* ``D`` a door: the agent passes only by spending a key, which opens it for good;
+* ``T`` a trap: stepping on it ends the episode, unsolved;
+* ``G`` the goal: stepping on it ends the episode, solved.
 
 Rooms connect through gaps in their walls: moving between rooms is moving on
 the grid. Maps ship in ``rlpyt/envs/planning/maps/``: ``small`` (4 rooms) and
-``full`` (24 rooms); ``map_file`` takes any other.
+``full`` (24 rooms); ``map_name`` also takes the path of any other map file.
 """
 
 from importlib import resources
@@ -136,11 +134,13 @@ class ToyMR(PlanningEnv):
         self._state = (*m.start, 0, 0)  # row, column, keys-taken mask, doors-opened mask
 
     def reset(self, *, seed=None, options=None):
+        """Start an episode: ``(observation, {"solved": False})``."""
         super().reset(seed=seed)
         self._state = (*self.map.start, 0, 0)
         return self._observation(), {"solved": False}
 
     def step(self, action):
+        """``(observation, reward, terminated, truncated, {"solved": bool})``."""
         self._state, reward, terminated, solved = self.transition(self._state, int(action))
         return self._observation(), reward, terminated, False, {"solved": solved}
 
