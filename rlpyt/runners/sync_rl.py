@@ -5,7 +5,7 @@ The calling process is rank 0; it starts ``world_size - 1`` worker learners
 (spawned processes, see :mod:`rlpyt.runners.sync_workers`). Every learner has
 its own sampler and its own copy of the agent and algorithm, and runs the same
 loop: sample its ``[T, B]`` batch, optimize on it. The learners stay identical
-because (see :mod:`rlpyt.utils.distributed`)
+because (see :mod:`rlpyt.runners.distributed`)
 
 * rank 0's parameters and buffers are broadcast to every rank before training
   (so they start equal whatever their seeds, and after a resume);
@@ -56,11 +56,7 @@ import traceback
 import torch
 import torch.distributed as dist
 
-from rlpyt.runners.minibatch_rl import MinibatchRlBase, MinibatchRlEval
-from rlpyt.runners.sync_workers import LearnerError, WorkerLearners
-from rlpyt.utils.checkpoint import find_latest_checkpoint, load_checkpoint
-from rlpyt.utils.collections import AttrDict
-from rlpyt.utils.distributed import (
+from rlpyt.runners.distributed import (
     GradientAllReduce,
     ObsRmsAllReduce,
     agent_modules,
@@ -69,6 +65,10 @@ from rlpyt.utils.distributed import (
     init_process_group,
     trained_parameters,
 )
+from rlpyt.runners.minibatch_rl import MinibatchRlBase, MinibatchRlEval
+from rlpyt.runners.sync_workers import LearnerError, WorkerLearners
+from rlpyt.utils.checkpoint import find_latest_checkpoint, load_checkpoint
+from rlpyt.utils.collections import AttrDict
 from rlpyt.utils.logging import logger
 from rlpyt.utils.seed import derive_seed, make_seed, set_seed
 

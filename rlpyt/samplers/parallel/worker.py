@@ -210,7 +210,7 @@ class WorkerSpec:
     in_step: Any = None  # shared [3] int64: the env inside step()/reset() (GuardedEnv)
 
 
-def _make_envs(spec, env_ranks, env_kwargs, kind, observation_example=None, in_step=None):
+def make_envs(spec, env_ranks, env_kwargs, kind, observation_example=None, in_step=None):
     envs = []
     for r in env_ranks:
         try:
@@ -223,7 +223,7 @@ def _make_envs(spec, env_ranks, env_kwargs, kind, observation_example=None, in_s
     return envs
 
 
-def _describe(err: BaseException, env_kwargs: dict | None = None) -> dict:
+def describe_error(err: BaseException, env_kwargs: dict | None = None) -> dict:
     """What the master reports: a one-line summary (env, original error) and the traceback."""
     fault, cause = None, err
     while cause is not None:
@@ -262,7 +262,7 @@ def worker_main(spec: WorkerSpec, conn, master_pid: int, inherited=()) -> None:
     for k, v in (spec.traj_info_kwargs or {}).items():
         setattr(spec.TrajInfoCls, "_" + k, v)  # class attributes do not travel with spawn
     try:
-        envs = _make_envs(
+        envs = make_envs(
             spec, spec.env_ranks, spec.env_kwargs, "env", spec.observation_example, spec.in_step
         )
         collector = spec.CollectorCls(
@@ -279,7 +279,7 @@ def worker_main(spec: WorkerSpec, conn, master_pid: int, inherited=()) -> None:
         )
         eval_collector = None
         if spec.eval_env_ranks:
-            eval_envs = _make_envs(
+            eval_envs = make_envs(
                 spec,
                 spec.eval_env_ranks,
                 spec.eval_env_kwargs,
@@ -298,7 +298,7 @@ def worker_main(spec: WorkerSpec, conn, master_pid: int, inherited=()) -> None:
         agent_inputs, traj_infos = collector.start_envs(spec.max_decorrelation_steps)
         collector.start_agent()
     except BaseException as err:  # noqa: BLE001 - report anything, then exit
-        _send(conn, ("error", _describe(err, env_kwargs=spec.env_kwargs)))
+        _send(conn, ("error", describe_error(err, env_kwargs=spec.env_kwargs)))
         return
     _send(conn, ("ok", None))
     while True:
@@ -341,7 +341,7 @@ def worker_main(spec: WorkerSpec, conn, master_pid: int, inherited=()) -> None:
             else:
                 raise ValueError(f"unknown command {command!r}")
         except BaseException as err:  # noqa: BLE001
-            _send(conn, ("error", _describe(err)))
+            _send(conn, ("error", describe_error(err)))
             return
         if not _send(conn, ("ok", payload)):
             return

@@ -29,7 +29,7 @@ from typing import Any
 import torch
 
 from rlpyt.samplers.buffer import build_samples_buffer
-from rlpyt.samplers.parallel.worker import _describe, _make_envs
+from rlpyt.samplers.parallel.worker import describe_error, make_envs
 from rlpyt.samplers.ray.weights import acting_tensors, load_acting_tensors
 
 __all__ = ["ActorSpec", "SamplerActor", "acting_tensors", "load_acting_tensors"]
@@ -83,11 +83,11 @@ class SamplerActor:
         try:
             self._build()
         except BaseException as err:  # noqa: BLE001 - reported by start()
-            self._setup_error = _describe(err, env_kwargs=spec.env_kwargs)
+            self._setup_error = describe_error(err, env_kwargs=spec.env_kwargs)
 
     def _build(self):
         spec = self.spec
-        envs = _make_envs(spec, spec.env_ranks, spec.env_kwargs, "env")
+        envs = make_envs(spec, spec.env_ranks, spec.env_kwargs, "env")
         _, self.samples_np, _ = build_samples_buffer(
             self.agent,
             None,
@@ -110,7 +110,7 @@ class SamplerActor:
             seed=spec.seed,
         )
         if spec.eval_env_ranks:
-            eval_envs = _make_envs(spec, spec.eval_env_ranks, spec.eval_env_kwargs, "eval_env")
+            eval_envs = make_envs(spec, spec.eval_env_ranks, spec.eval_env_kwargs, "eval_env")
             self.eval_collector = spec.eval_CollectorCls(
                 rank=spec.rank,
                 envs=eval_envs,
@@ -140,7 +140,7 @@ class SamplerActor:
                 self.agent_inputs, self.traj_infos, itr
             )
         except BaseException as err:  # noqa: BLE001 - reported to the master
-            return "error", self.incarnation, _describe(err)
+            return "error", self.incarnation, describe_error(err)
         return "ok", self.incarnation, (self.samples_np, completed)
 
     def evaluate(self, itr, version, tensors):
@@ -149,7 +149,7 @@ class SamplerActor:
             self._load(version, tensors)
             infos = self.eval_collector.collect_evaluation(itr)
         except BaseException as err:  # noqa: BLE001 - reported to the master
-            return "error", self.incarnation, _describe(err)
+            return "error", self.incarnation, describe_error(err)
         return "ok", self.incarnation, (infos, self.eval_collector.n_unfinished)
 
     def close(self):
