@@ -172,7 +172,8 @@ class SyncRlMixin:
         self._pg_owned = False
         self._failure = None
         self._finished = False
-        self._itr = None
+        self.current_itr = None  # the iteration in progress (named when a worker fails)
+        self.worker_closed = False  # a worker learner's sampler and group are shut down
 
     # -- rank 0 ---------------------------------------------------------------
 
@@ -284,8 +285,8 @@ class SyncRlMixin:
             agent=self.agent,
             affinity=self.affinity,
             seed=self.seed + 1,  # the same on every rank: envs are told apart by rank
-            bootstrap_value=getattr(self.algo, "bootstrap_value", False),
-            final_observation=getattr(self.algo, "final_observation", False),
+            bootstrap_value=self.algo.bootstrap_value,
+            final_observation=self.algo.final_observation,
             traj_info_kwargs=self.get_traj_info_kwargs(),
             rank=self.rank,
             world_size=self.world_size,
@@ -363,7 +364,7 @@ class SyncRlMixin:
         n_itr = self._learner_startup(examples)
         pending = []
         for itr in range(self._start_itr, n_itr):
-            self._itr = itr
+            self.current_itr = itr
             self.agent.sample_mode(itr)
             samples, traj_infos = self.sampler.obtain_samples(itr)
             self.agent.train_mode(itr)
@@ -389,7 +390,7 @@ class SyncRlEval(SyncRlMixin, MinibatchRlEval):
     """
 
     def startup(self):
-        if getattr(self.sampler, "eval_n_envs", 0) < 1:
+        if self.sampler.eval_n_envs < 1:
             raise ValueError(
                 "SyncRlEval needs a sampler with eval_n_envs >= 1 "
                 "(and eval_max_steps); use SyncRl to log training episodes"

@@ -261,7 +261,7 @@ def worker_main(state, rank, pipe, stop_pipe):
     except SystemExit:
         raise
     except BaseException as err:  # noqa: BLE001 - reported to rank 0, then exit 1
-        itr = getattr(runner, "_itr", None)
+        itr = runner.current_itr
         try:
             pipe.send(("error", type(err).__name__, str(err), traceback.format_exc(), itr))
         except (OSError, EOFError):
@@ -285,9 +285,9 @@ def _shutdown_worker(runner, from_thread=False) -> bool:
     """Shut the worker's sampler down and leave the group (once, from either thread);
     False when the other thread has done it or is doing it."""
     with _CLOSE_LOCK:
-        if getattr(runner, "_worker_closed", False):
+        if runner.worker_closed:
             return False
-        runner._worker_closed = True
+        runner.worker_closed = True
     if not from_thread:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # let the clean-up finish
     try:

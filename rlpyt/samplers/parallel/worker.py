@@ -153,6 +153,7 @@ class GuardedEnv:
     def __getattr__(self, name):  # spaces, seed, close, horizon...
         if name.startswith("__") or name == "env":  # e.g. during unpickling: not the env's
             raise AttributeError(name)
+        # Delegation to the user's env.
         return getattr(self.env, name)
 
 
@@ -191,7 +192,7 @@ class WorkerSpec:
     samples_np: Any  # this worker's [T, B_w] slice of the shared buffer
     batch_T: int
     CollectorCls: Any
-    TrajInfoCls: Any
+    traj_info_factory: Any  # TrajInfoFactory: the sampler's TrajInfoCls and traj_info_kwargs
     agent: Any
     step_buffer_np: Any
     global_B: int
@@ -199,7 +200,6 @@ class WorkerSpec:
     max_decorrelation_steps: int
     cpus: list | None
     nan_check: str
-    traj_info_kwargs: dict | None = None
     eval_step_buffer_np: Any = None
     eval_env_kwargs: dict | None = None
     eval_env_ranks: list | None = None
@@ -216,6 +216,7 @@ def make_envs(spec, env_ranks, env_kwargs, kind, observation_example=None, in_st
         try:
             env = spec.EnvCls(**env_kwargs)
         except Exception as err:
+            # EnvCls is the user's: a class, a function or e.g. a partial (no __name__).
             name = getattr(spec.EnvCls, "__name__", repr(spec.EnvCls))
             raise EnvFault(r, name, f"raised in its constructor (kwargs {env_kwargs})", 0) from err
         env.seed(derive_seed(spec.seed, kind, r))
@@ -259,8 +260,6 @@ def worker_main(spec: WorkerSpec, conn, master_pid: int, inherited=()) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     torch.set_num_threads(1)
     set_cpu_affinity(spec.cpus)
-    for k, v in (spec.traj_info_kwargs or {}).items():
-        setattr(spec.TrajInfoCls, "_" + k, v)  # class attributes do not travel with spawn
     try:
         envs = make_envs(
             spec, spec.env_ranks, spec.env_kwargs, "env", spec.observation_example, spec.in_step
@@ -270,7 +269,7 @@ def worker_main(spec: WorkerSpec, conn, master_pid: int, inherited=()) -> None:
             envs=envs,
             samples_np=spec.samples_np,
             batch_T=spec.batch_T,
-            TrajInfoCls=spec.TrajInfoCls,
+            TrajInfoCls=spec.traj_info_factory,
             agent=spec.agent,
             global_B=spec.global_B,
             env_ranks=spec.env_ranks,
@@ -289,7 +288,7 @@ def worker_main(spec: WorkerSpec, conn, master_pid: int, inherited=()) -> None:
             eval_collector = spec.eval_CollectorCls(
                 rank=spec.rank,
                 envs=eval_envs,
-                TrajInfoCls=spec.TrajInfoCls,
+                TrajInfoCls=spec.traj_info_factory,
                 max_T=spec.eval_max_T,
                 agent=spec.agent,
                 max_trajectories=spec.eval_max_trajectories,

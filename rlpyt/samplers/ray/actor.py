@@ -48,12 +48,11 @@ class ActorSpec:
     bootstrap_value: bool
     final_observation: bool
     CollectorCls: Any
-    TrajInfoCls: Any
+    traj_info_factory: Any  # TrajInfoFactory: the sampler's TrajInfoCls and traj_info_kwargs
     global_B: int
     seed: int
     max_decorrelation_steps: int
     nan_check: str
-    traj_info_kwargs: dict | None = None
     eval_env_kwargs: dict | None = None
     eval_env_ranks: list | None = None
     eval_CollectorCls: Any = None
@@ -78,8 +77,6 @@ class SamplerActor:
         self._setup_error = None
         self.incarnation = (os.getpid(), secrets.token_hex(8))
         torch.set_num_threads(1)
-        for k, v in (spec.traj_info_kwargs or {}).items():
-            setattr(spec.TrajInfoCls, "_" + k, v)  # class attributes do not travel
         try:
             self._build()
         except BaseException as err:  # noqa: BLE001 - reported by start()
@@ -103,7 +100,7 @@ class SamplerActor:
             envs=envs,
             samples_np=self.samples_np,
             batch_T=spec.batch_spec.T,
-            TrajInfoCls=spec.TrajInfoCls,
+            TrajInfoCls=spec.traj_info_factory,
             agent=self.agent,
             global_B=spec.global_B,
             env_ranks=spec.env_ranks,
@@ -114,7 +111,7 @@ class SamplerActor:
             self.eval_collector = spec.eval_CollectorCls(
                 rank=spec.rank,
                 envs=eval_envs,
-                TrajInfoCls=spec.TrajInfoCls,
+                TrajInfoCls=spec.traj_info_factory,
                 max_T=spec.eval_max_T,
                 agent=self.agent,
                 max_trajectories=spec.eval_max_trajectories,

@@ -123,6 +123,7 @@ def check_spec_types(spec: AffinitySpec) -> AffinitySpec:
     """``spec`` with its counts as ints (``4.0`` -> ``4``); a bad field is an error."""
     counts = {}
     for name, _, _ in _FIELDS:
+        # An AffinitySpec field, by name.
         value = getattr(spec, name)
         if name in _BOOLS:
             if value not in (0, 1):  # True, False, 0 and 1
