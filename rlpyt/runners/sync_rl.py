@@ -172,6 +172,7 @@ class SyncRlMixin:
         self._pg_owned = False
         self._failure = None
         self._finished = False
+        self.init_method = None  # the process group's rendezvous address, set by train()
         self.current_itr = None  # the iteration in progress (named when a worker fails)
         self.worker_closed = False  # a worker learner's sampler and group are shut down
 
@@ -210,20 +211,20 @@ class SyncRlMixin:
             )
         if self.seed is None:
             self.seed = make_seed()
-        self._init_method = f"tcp://127.0.0.1:{free_port()}"
+        self.init_method = f"tcp://127.0.0.1:{free_port()}"
         state = pickle.dumps(self._worker_state())  # before the sampler and agent initialize
-        examples = self._start_sampler()
+        examples = self.start_sampler()
         self._workers = WorkerLearners(self.world_size, startup_timeout=self.collective_timeout)
         self.worker_pids = self._workers.pids
         self._workers.start(state)
-        self._init_process_group(rank=0)
+        self.join_process_group(rank=0)
         return self._learner_startup(examples)
 
     def _worker_state(self):
         """What a worker learner is built from (see :func:`~.sync_workers.worker_main`)."""
         return dict(
             cls=type(self),
-            init_method=self._init_method,
+            init_method=self.init_method,
             algo=self.algo,
             agent=self.agent,
             sampler=self.sampler,
@@ -235,9 +236,10 @@ class SyncRlMixin:
             collective_timeout=self.collective_timeout,
         )
 
-    def _init_process_group(self, rank):
+    def join_process_group(self, rank):
+        """Join the learners' process group as ``rank`` (at ``init_method``)."""
         init_process_group(
-            self.backend, self._init_method, rank, self.world_size, self.collective_timeout
+            self.backend, self.init_method, rank, self.world_size, self.collective_timeout
         )
         self._pg_owned = True
 
@@ -247,12 +249,13 @@ class SyncRlMixin:
             super().shutdown()
         finally:
             if self._workers is not None:
-                failure = self._workers.stop(self._finished, leave_group=self._teardown_group)
+                failure = self._workers.stop(self._finished, leave_group=self.teardown_group)
                 self._workers = None
                 self._failure = self._failure or failure
-            self._teardown_group()
+            self.teardown_group()
 
-    def _teardown_group(self):
+    def teardown_group(self):
+        """Remove the gradient hooks and leave the process group (if this rank joined it)."""
         for hook in self._sync_hooks:
             hook.remove()
         self._sync_hooks = []
@@ -265,7 +268,7 @@ class SyncRlMixin:
 
     # -- every rank -----------------------------------------------------------
 
-    def _start_sampler(self):
+    def start_sampler(self):
         """Seed and initialize this rank's sampler; returns its examples.
 
         Before this rank joins the group (or, on rank 0, starts the workers): a
