@@ -34,7 +34,9 @@ from rlpyt.utils.launching.affinity import (
 )
 from rlpyt.utils.launching.exp_launcher import run_experiments
 from rlpyt.utils.launching.variant import VariantLevel, make_variants
-from rlpyt.utils.plot import find_runs, format_summary, plot_experiment, summarize
+from rlpyt.utils.plot import plot_experiment
+from rlpyt.utils.runs import find_runs
+from rlpyt.utils.summary import format_summary, summarize
 
 SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "example_6a.py")
 ENV_IDS = ["CartPole-v1", "Acrobot-v1"]

@@ -75,6 +75,7 @@ class RecordingAgent:
     """
 
     recurrent = False
+    model = shared_model = None  # as BaseAgent's before initialize: no torch model
 
     def __init__(self, n_actions=3):
         self.n_actions = n_actions
@@ -84,6 +85,9 @@ class RecordingAgent:
 
     def initialize(self, env_spaces, share_memory=False, global_B=1, env_ranks=None):
         self.env_spaces = env_spaces
+
+    def collector_initialize(self, global_B=1, env_ranks=None):
+        pass
 
     def reset(self):
         self.resets.append("all")
@@ -124,12 +128,16 @@ class ObsAgent:
     """
 
     recurrent = False
+    model = shared_model = None  # as BaseAgent's before initialize: no torch model
 
     def __init__(self, fixed_action=None):
         self.fixed_action = fixed_action
 
     def initialize(self, env_spaces, share_memory=False, global_B=1, env_ranks=None):
         self.env_spaces = env_spaces
+
+    def collector_initialize(self, global_B=1, env_ranks=None):
+        pass
 
     def reset(self):
         pass

@@ -32,6 +32,8 @@ class BaseAgent:
 
     recurrent = False  # True for agents that carry an RNN state between steps
     alternating = False  # True for the alternating sampler's two-state agents
+    # True for agents whose update_obs_rms the algorithm must feed each training batch.
+    updates_obs_rms = False
 
     def __init__(self, ModelCls=None, model_kwargs=None, initial_model_state_dict=None):
         self.ModelCls = ModelCls
@@ -93,6 +95,14 @@ class BaseAgent:
     def step(self, observation, prev_action, prev_reward):
         """Choose actions for ``[B]`` inputs; returns ``AgentStep(action, agent_info)``."""
         raise NotImplementedError
+
+    def collector_initialize(self, global_B: int = 1, env_ranks=None) -> None:
+        """Called by each collector with the global ranks of the envs it steps (agents with
+        per-env exploration, e.g. epsilon-greedy ones, set it up here); a no-op by default."""
+
+    def update_obs_rms(self, observation) -> None:
+        """Fold training observations into observation-normalisation statistics (agents with
+        ``updates_obs_rms``); a no-op by default."""
 
     def reset(self):
         """Forget per-episode state of all envs (recurrent agents)."""

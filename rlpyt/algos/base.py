@@ -21,6 +21,10 @@ class RlAlgorithm:
             :meth:`optimize_agent` returns (the logger records one statistic each).
         bootstrap_value: whether the sampler must store ``V`` of the
             observation after the batch (and of time-limit-cut final observations).
+        final_observation: whether the sampler must store the final observation of an
+            episode a time limit cut (replay-based algorithms bootstrap from it).
+        discount: the per-step discount gamma; trajectory statistics report the
+            discounted return with it (1.0 for algorithms without one).
         update_counter: gradient steps applied so far.
         guard: the :class:`~rlpyt.algos.optim.GuardedStep` every gradient step goes
             through (non-finite steps are skipped and counted, FAULTS.md E1).
@@ -30,6 +34,8 @@ class RlAlgorithm:
 
     opt_info_fields = ()
     bootstrap_value = False
+    final_observation = False
+    discount = 1.0
     replay_ratio: float | None = None
 
     def __init__(self):
@@ -70,6 +76,11 @@ class RlAlgorithm:
     def optimize_agent(self, itr: int, samples):
         """Train on one batch of samples; returns an ``OptInfo`` of per-step lists."""
         raise NotImplementedError
+
+    def torch_optimizers(self) -> list:
+        """Every ``torch.optim.Optimizer`` this algorithm steps (SyncRl averages the
+        gradients of all their parameters, e.g. SAC's temperature too)."""
+        return [] if self.optimizer is None else [self.optimizer]
 
     @property
     def batch_size(self) -> int:

@@ -192,6 +192,7 @@ class ReplayAlgorithm(RlAlgorithm):
             action=examples["action"],
             reward=examples["reward"],
             done=examples["done"],
+            # The env's EnvInfo: timeout and traj_done are optional fields.
             timeout=np.asarray(getattr(examples["env_info"], "timeout", False), dtype=bool),
             final_observation=observation,
         )
@@ -239,9 +240,10 @@ class ReplayAlgorithm(RlAlgorithm):
     def samples_to_buffer(self, samples):
         """The ``[T, B]`` batch as the replay stores it."""
         env = samples.env
-        timeout = getattr(env.env_info, "timeout", None)
+        timeout = getattr(env.env_info, "timeout", None)  # an optional field of the env's EnvInfo
         if timeout is None:
             timeout = torch.zeros_like(env.done)
+        # A field of EnvSamplesFo only (the sampler was told final_observation=True).
         final_observation = getattr(env, "final_observation", None)
         if final_observation is None:
             if bool(timeout.any()):
@@ -260,7 +262,7 @@ class ReplayAlgorithm(RlAlgorithm):
             final_observation=final_observation,
         )
         if "traj_done" in self.replay_buffer.example._fields:  # a frame replay (R2D1's too)
-            traj_done = getattr(env.env_info, "traj_done", env.done)
+            traj_done = getattr(env.env_info, "traj_done", env.done)  # optional EnvInfo field
             return SamplesToBufferFrame(**fields, traj_done=traj_done)
         return SamplesToBuffer(**fields)
 
@@ -274,10 +276,9 @@ class ReplayAlgorithm(RlAlgorithm):
         valid = None
         if not self.mid_batch_reset:
             valid = replay_kwargs["valid"] = valid_from_done(samples.env.done) > 0
-        update_obs_rms = getattr(self.agent, "update_obs_rms", None)
-        if update_obs_rms is not None:  # (no copy of the valid frames for agents without it)
+        if self.agent.updates_obs_rms:  # (no copy of the valid frames for agents without it)
             observation = samples.env.observation
-            update_obs_rms(observation if valid is None else observation[valid])
+            self.agent.update_obs_rms(observation if valid is None else observation[valid])
         self.replay_buffer.append_samples(self.samples_to_buffer(samples), **replay_kwargs)
         self._steps_in_replay += self.sampler_bs
 

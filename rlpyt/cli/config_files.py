@@ -16,7 +16,7 @@ import json
 import os
 
 from rlpyt.cli.configs import ALGOS, default_config
-from rlpyt.cli.overrides import _OPEN_SECTIONS
+from rlpyt.cli.overrides import OPEN_SECTIONS
 from rlpyt.utils.launching.variant import UnknownConfigKeyError, did_you_mean, update_config
 
 __all__ = ["CONFIG_FILE_SUFFIXES", "config_from_file", "default_log_dir", "read_config_file"]
@@ -62,7 +62,7 @@ def config_from_file(path: str, algo: str | None = None, env_id: str | None = No
         raise
     config["logging"]["log_dir"] = default_log_dir(algo, env_id)
     try:
-        config = update_config(config, settings, open_keys=_OPEN_SECTIONS)
+        config = update_config(config, settings, open_keys=OPEN_SECTIONS)
     except UnknownConfigKeyError as err:
         raise UnknownConfigKeyError(f"config file {path}: {err}") from None
     except TypeError as err:

@@ -238,7 +238,7 @@ def _run_training(config: dict, runner, location, resume: str | None) -> int:
                 _write_config(run_dir, config)
             runner.train()
     except (KeyboardInterrupt, Preempted) as err:
-        if resume and getattr(runner, "_completed_itr", None) is not None:
+        if resume and runner.completed_itr is not None:
             # The resume itself succeeded (the snapshot loaded): a later --resume keeps
             # this one's settings, e.g. its larger --steps.
             _write_config(run_dir, config)

@@ -2,7 +2,7 @@
 
 Unknown keys are refused with the closest match, by
 :func:`rlpyt.utils.launching.variant.update_config`, except under the pass-through sections
-(:data:`_OPEN_SECTIONS`, such as ``env.kwargs``), whose keys go to constructors as they are.
+(:data:`OPEN_SECTIONS`, such as ``env.kwargs``), whose keys go to constructors as they are.
 """
 
 import ast
@@ -39,7 +39,7 @@ def _parse_value(text: str):
 
 
 # Keys that may be added under these sections (they pass through to constructors).
-_OPEN_SECTIONS = (
+OPEN_SECTIONS = (
     "env.kwargs",
     "agent.model_kwargs",
     "agent.kwargs",
@@ -69,7 +69,7 @@ def apply_override(config: dict, assignment: str) -> dict:
     for part in reversed(parts):
         override = {part: override}
     try:
-        updated = update_config(config, override, open_keys=_OPEN_SECTIONS)
+        updated = update_config(config, override, open_keys=OPEN_SECTIONS)
     except UnknownConfigKeyError as err:
         raise UnknownConfigKeyError(f"{err} (valid keys: see --print-config)") from None
     except TypeError as err:

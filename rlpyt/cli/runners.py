@@ -114,6 +114,7 @@ def add_runner_arguments(train: argparse.ArgumentParser) -> None:
 def apply_runner_flags(config: dict, args: argparse.Namespace) -> None:
     """Set the config keys of the flags of :func:`add_runner_arguments` that were given."""
     for flag, (section, key) in _FLAG_KEYS.items():
+        # The argparse namespace's attribute for this flag.
         value = getattr(args, flag)
         if value is not None:
             config[section][key] = value
@@ -182,6 +183,7 @@ def sampler_class(kind: str, runner_kind: str = "minibatch"):
     if kind == "ray":
         _require_ray()
     try:
+        # Import by name.
         return getattr(importlib.import_module(module), name)
     except ImportError as err:
         raise ValueError(
@@ -205,6 +207,7 @@ def _require_ray() -> None:
 def runner_class(kind: str, evaluate: bool):
     """The runner class of ``runner.kind``; its ``...Eval`` variant for offline evaluation."""
     module, name = _RUNNERS[kind]
+    # Import by name.
     return getattr(importlib.import_module(module), name + ("Eval" if evaluate else ""))
 
 

@@ -228,6 +228,7 @@ class GymEnvWrapper(Env):
 
     @property
     def horizon(self) -> int | None:
+        # The user's gymnasium env: spec (and its max_episode_steps) are optional.
         spec = getattr(self.env, "spec", None)
         return getattr(spec, "max_episode_steps", None)
 
@@ -253,6 +254,7 @@ def _nest(value, zero):
 
 
 def _env_name(env) -> str:
+    # The user's gymnasium env: spec, its id and unwrapped are optional.
     spec = getattr(env, "spec", None)
     if spec is not None and getattr(spec, "id", None):
         return f"{type(env.unwrapped).__name__}({spec.id})"

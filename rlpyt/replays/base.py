@@ -221,6 +221,7 @@ class BaseReplayBuffer:
 
     def _check_samples(self, samples) -> int:
         """Steps in ``samples``, after checking every field is ``[n, B] + example shape``."""
+        # A namedtuple's field names (None for anything else).
         fields = getattr(samples, "_fields", None)
         if fields != self.example._fields:
             raise TypeError(
@@ -314,6 +315,7 @@ def _check_shapes(samples, example, lead: tuple[int, int], path: str) -> None:
     if example is None:
         return
     if isinstance(example, tuple):
+        # Field names of a namedtuple (a plain tuple has none).
         names = getattr(example, "_fields", range(len(example)))
         for name, s, e in zip(names, samples, example):
             _check_shapes(s, e, lead, f"{path}.{name}")

@@ -109,6 +109,7 @@ class FrameObservations:
 
     def load_state_dict(self, state: dict) -> None:
         for name in ("frames", "fresh"):
+            # This store's own arrays, by name.
             src, dst = np.asarray(state[name]), getattr(self, name)
             if src.shape != dst.shape:
                 raise ValueError(

@@ -76,6 +76,7 @@ def _copy_into(dst, src, name: str) -> None:
     if dst is None:
         return
     if isinstance(dst, tuple):
+        # Field names of a namedtuple (a plain tuple has none).
         for field, d, s in zip(getattr(dst, "_fields", range(len(dst))), dst, src):
             _copy_into(d, s, f"{name}.{field}")
         return
@@ -190,6 +191,7 @@ class ReplayStorage:
 
     def load_state_dict(self, state: dict) -> None:
         for name in ("action", "reward", "done", "timeout", "valid", "prev_rnn_state"):
+            # This storage's own arrays, by name.
             _copy_into(getattr(self, name), state[name], name)
         self.final_observation = dict(state["final_observation"])
         self.t, self.full = int(state["t"]), bool(state["full"])

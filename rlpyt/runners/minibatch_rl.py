@@ -104,6 +104,8 @@ class MinibatchRlBase(SnapshotMixin):
         self.resume_from = resume_from
         self.progress_bar = progress_bar
         self.reproducible = bool(reproducible)
+        self.completed_itr = None  # the last iteration train() finished (None before the first)
+        self._pbar = None
 
     # -- the loop ---------------------------------------------------------------
 
@@ -113,12 +115,12 @@ class MinibatchRlBase(SnapshotMixin):
         Raises ``KeyboardInterrupt`` on SIGINT and :class:`Preempted` on SIGTERM,
         after shutting the sampler down (see the module docstring).
         """
-        self._completed_itr = self._saved_itr = None
+        self.completed_itr = self._saved_itr = None
         self._preempt_requested = self._in_shutdown = False
         with self._signal_handlers():
             try:
                 n_itr = self.startup()
-                self._completed_itr = self._saved_itr = self._start_itr - 1
+                self.completed_itr = self._saved_itr = self._start_itr - 1
                 self.log_before_training()
                 for itr in range(self._start_itr, n_itr):
                     with logger.prefix(f"itr #{itr} "):
@@ -129,7 +131,7 @@ class MinibatchRlBase(SnapshotMixin):
                         self.store_diagnostics(itr, traj_infos, opt_info)
                         if (itr + 1) % self.log_interval_itrs == 0:
                             self.log_interval(itr)
-                    self._completed_itr = itr
+                    self.completed_itr = itr
                     if self._preempt_requested:
                         self._preempt(itr)
             except WorkerError as err:
@@ -172,8 +174,8 @@ class MinibatchRlBase(SnapshotMixin):
     def _has_unsaved_progress(self) -> bool:
         """Whether an iteration completed since the last snapshot, and one can be written."""
         return (
-            self._completed_itr is not None
-            and self._completed_itr != self._saved_itr
+            self.completed_itr is not None
+            and self.completed_itr != self._saved_itr
             and logger.get_snapshot_mode() != "none"
             and logger.get_snapshot_dir() is not None
         )
@@ -183,7 +185,7 @@ class MinibatchRlBase(SnapshotMixin):
         self._preempt_requested = True
         saved = self._saved_itr if self._saved_itr is not None and self._saved_itr >= 0 else None
         where = f"; the latest snapshot is of iteration {saved}" if saved is not None else ""
-        itr = self._completed_itr
+        itr = self.completed_itr
         return Preempted(f"{message}{where}", itr=itr if itr is not None and itr >= 0 else None)
 
     def _preempt(self, itr):
@@ -217,8 +219,8 @@ class MinibatchRlBase(SnapshotMixin):
             agent=self.agent,
             affinity=self.affinity,
             seed=self.seed + 1,
-            bootstrap_value=getattr(self.algo, "bootstrap_value", False),
-            final_observation=getattr(self.algo, "final_observation", False),
+            bootstrap_value=self.algo.bootstrap_value,
+            final_observation=self.algo.final_observation,
             traj_info_kwargs=self.get_traj_info_kwargs(),
             rank=0,
             world_size=1,
@@ -280,7 +282,7 @@ class MinibatchRlBase(SnapshotMixin):
 
     def get_traj_info_kwargs(self):
         """Class attributes set on the TrajInfo class (the algorithm's discount)."""
-        return dict(discount=getattr(self.algo, "discount", 1.0))
+        return dict(discount=self.algo.discount)
 
     def get_n_itr(self):
         """Iterations to run: ``n_steps`` rounded up to whole log intervals."""
@@ -290,7 +292,7 @@ class MinibatchRlBase(SnapshotMixin):
 
     def shutdown(self):
         """Close the progress bar and the sampler (Ctrl-C is ignored meanwhile)."""
-        if getattr(self, "_pbar", None) is not None:
+        if self._pbar is not None:
             self._pbar.close()
             self._pbar = None
         with sigint_ignored():
@@ -299,7 +301,7 @@ class MinibatchRlBase(SnapshotMixin):
     # -- diagnostics ------------------------------------------------------------
 
     def initialize_logging(self):
-        self._opt_infos = {k: [] for k in getattr(self.algo, "opt_info_fields", ())}
+        self._opt_infos = {k: [] for k in self.algo.opt_info_fields}
         self._traj_infos = []
         self._start_time = self._last_time = time.time()
         self._cum_time = 0.0
@@ -323,7 +325,7 @@ class MinibatchRlBase(SnapshotMixin):
         if not self._eval:
             self._traj_infos.extend(traj_infos)
         for k, values in self._opt_infos.items():
-            new = getattr(opt_info, k, [])
+            new = getattr(opt_info, k)  # the OptInfo field named in algo.opt_info_fields
             values.extend(new if isinstance(new, list | tuple) else [new])
         self._update_progress_bar(itr)
 
@@ -355,7 +357,7 @@ class MinibatchRlBase(SnapshotMixin):
         logger.record_tabular("CumTime (s)", self._cum_time)
         logger.record_tabular("StepsPerSecond", samples_per_second)
         logger.record_tabular("CumCompletedTrajs", self._cum_completed_trajs)
-        logger.record_tabular("CumUpdates", getattr(self.algo, "update_counter", 0))
+        logger.record_tabular("CumUpdates", self.algo.update_counter)
         self._log_training_rates(new_itrs * self.itr_batch_size)
         if eval_traj_infos is not None:
             logger.record_tabular("EvalTime (s)", eval_time)
@@ -429,7 +431,7 @@ class MinibatchRlEval(MinibatchRlBase):
         self.log_diagnostics(itr, eval_traj_infos, eval_time)
 
     def startup(self):
-        if getattr(self.sampler, "eval_n_envs", 0) < 1:
+        if self.sampler.eval_n_envs < 1:
             raise ValueError(
                 "MinibatchRlEval needs a sampler with eval_n_envs >= 1 "
                 "(and eval_max_steps); use MinibatchRl to log training episodes"

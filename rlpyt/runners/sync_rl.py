@@ -5,7 +5,7 @@ The calling process is rank 0; it starts ``world_size - 1`` worker learners
 (spawned processes, see :mod:`rlpyt.runners.sync_workers`). Every learner has
 its own sampler and its own copy of the agent and algorithm, and runs the same
 loop: sample its ``[T, B]`` batch, optimize on it. The learners stay identical
-because (see :mod:`rlpyt.utils.distributed`)
+because (see :mod:`rlpyt.runners.distributed`)
 
 * rank 0's parameters and buffers are broadcast to every rank before training
   (so they start equal whatever their seeds, and after a resume);
@@ -56,11 +56,7 @@ import traceback
 import torch
 import torch.distributed as dist
 
-from rlpyt.runners.minibatch_rl import MinibatchRlBase, MinibatchRlEval
-from rlpyt.runners.sync_workers import LearnerError, WorkerLearners
-from rlpyt.utils.checkpoint import find_latest_checkpoint, load_checkpoint
-from rlpyt.utils.collections import AttrDict
-from rlpyt.utils.distributed import (
+from rlpyt.runners.distributed import (
     GradientAllReduce,
     ObsRmsAllReduce,
     agent_modules,
@@ -69,6 +65,10 @@ from rlpyt.utils.distributed import (
     init_process_group,
     trained_parameters,
 )
+from rlpyt.runners.minibatch_rl import MinibatchRlBase, MinibatchRlEval
+from rlpyt.runners.sync_workers import LearnerError, WorkerLearners
+from rlpyt.utils.checkpoint import find_latest_checkpoint, load_checkpoint
+from rlpyt.utils.collections import AttrDict
 from rlpyt.utils.logging import logger
 from rlpyt.utils.seed import derive_seed, make_seed, set_seed
 
@@ -172,7 +172,9 @@ class SyncRlMixin:
         self._pg_owned = False
         self._failure = None
         self._finished = False
-        self._itr = None
+        self.init_method = None  # the process group's rendezvous address, set by train()
+        self.current_itr = None  # the iteration in progress (named when a worker fails)
+        self.worker_closed = False  # a worker learner's sampler and group are shut down
 
     # -- rank 0 ---------------------------------------------------------------
 
@@ -209,20 +211,20 @@ class SyncRlMixin:
             )
         if self.seed is None:
             self.seed = make_seed()
-        self._init_method = f"tcp://127.0.0.1:{free_port()}"
+        self.init_method = f"tcp://127.0.0.1:{free_port()}"
         state = pickle.dumps(self._worker_state())  # before the sampler and agent initialize
-        examples = self._start_sampler()
+        examples = self.start_sampler()
         self._workers = WorkerLearners(self.world_size, startup_timeout=self.collective_timeout)
         self.worker_pids = self._workers.pids
         self._workers.start(state)
-        self._init_process_group(rank=0)
+        self.join_process_group(rank=0)
         return self._learner_startup(examples)
 
     def _worker_state(self):
         """What a worker learner is built from (see :func:`~.sync_workers.worker_main`)."""
         return dict(
             cls=type(self),
-            init_method=self._init_method,
+            init_method=self.init_method,
             algo=self.algo,
             agent=self.agent,
             sampler=self.sampler,
@@ -234,9 +236,10 @@ class SyncRlMixin:
             collective_timeout=self.collective_timeout,
         )
 
-    def _init_process_group(self, rank):
+    def join_process_group(self, rank):
+        """Join the learners' process group as ``rank`` (at ``init_method``)."""
         init_process_group(
-            self.backend, self._init_method, rank, self.world_size, self.collective_timeout
+            self.backend, self.init_method, rank, self.world_size, self.collective_timeout
         )
         self._pg_owned = True
 
@@ -246,12 +249,13 @@ class SyncRlMixin:
             super().shutdown()
         finally:
             if self._workers is not None:
-                failure = self._workers.stop(self._finished, leave_group=self._teardown_group)
+                failure = self._workers.stop(self._finished, leave_group=self.teardown_group)
                 self._workers = None
                 self._failure = self._failure or failure
-            self._teardown_group()
+            self.teardown_group()
 
-    def _teardown_group(self):
+    def teardown_group(self):
+        """Remove the gradient hooks and leave the process group (if this rank joined it)."""
         for hook in self._sync_hooks:
             hook.remove()
         self._sync_hooks = []
@@ -264,7 +268,7 @@ class SyncRlMixin:
 
     # -- every rank -----------------------------------------------------------
 
-    def _start_sampler(self):
+    def start_sampler(self):
         """Seed and initialize this rank's sampler; returns its examples.
 
         Before this rank joins the group (or, on rank 0, starts the workers): a
@@ -284,8 +288,8 @@ class SyncRlMixin:
             agent=self.agent,
             affinity=self.affinity,
             seed=self.seed + 1,  # the same on every rank: envs are told apart by rank
-            bootstrap_value=getattr(self.algo, "bootstrap_value", False),
-            final_observation=getattr(self.algo, "final_observation", False),
+            bootstrap_value=self.algo.bootstrap_value,
+            final_observation=self.algo.final_observation,
             traj_info_kwargs=self.get_traj_info_kwargs(),
             rank=self.rank,
             world_size=self.world_size,
@@ -363,7 +367,7 @@ class SyncRlMixin:
         n_itr = self._learner_startup(examples)
         pending = []
         for itr in range(self._start_itr, n_itr):
-            self._itr = itr
+            self.current_itr = itr
             self.agent.sample_mode(itr)
             samples, traj_infos = self.sampler.obtain_samples(itr)
             self.agent.train_mode(itr)
@@ -389,7 +393,7 @@ class SyncRlEval(SyncRlMixin, MinibatchRlEval):
     """
 
     def startup(self):
-        if getattr(self.sampler, "eval_n_envs", 0) < 1:
+        if self.sampler.eval_n_envs < 1:
             raise ValueError(
                 "SyncRlEval needs a sampler with eval_n_envs >= 1 "
                 "(and eval_max_steps); use SyncRl to log training episodes"

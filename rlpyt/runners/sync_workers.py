@@ -248,20 +248,20 @@ def worker_main(state, rank, pipe, stop_pipe):
         runner = cls(**state, progress_bar=False)
         runner.rank = rank
         runner.affinity = runner.affinities[rank]
-        runner._init_method = init_method
+        runner.init_method = init_method
         threading.Thread(
             target=_stop_on_request, args=(runner, stop_pipe), name="SyncRl-stop", daemon=True
         ).start()
         # Ready once the sampler runs: one that fails is reported before the rendezvous
         # (where rank 0 would wait the whole timeout for us).
-        examples = runner._start_sampler()
+        examples = runner.start_sampler()
         pipe.send(("ready",))
-        runner._init_process_group(rank=rank)
+        runner.join_process_group(rank=rank)
         runner.worker_train(examples)
     except SystemExit:
         raise
     except BaseException as err:  # noqa: BLE001 - reported to rank 0, then exit 1
-        itr = getattr(runner, "_itr", None)
+        itr = runner.current_itr
         try:
             pipe.send(("error", type(err).__name__, str(err), traceback.format_exc(), itr))
         except (OSError, EOFError):
@@ -285,9 +285,9 @@ def _shutdown_worker(runner, from_thread=False) -> bool:
     """Shut the worker's sampler down and leave the group (once, from either thread);
     False when the other thread has done it or is doing it."""
     with _CLOSE_LOCK:
-        if getattr(runner, "_worker_closed", False):
+        if runner.worker_closed:
             return False
-        runner._worker_closed = True
+        runner.worker_closed = True
     if not from_thread:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # let the clean-up finish
     try:
@@ -295,7 +295,7 @@ def _shutdown_worker(runner, from_thread=False) -> bool:
     except Exception:  # noqa: BLE001 - the first error has been reported already
         pass
     if not from_thread:
-        runner._teardown_group()
+        runner.teardown_group()
     return True
 
 

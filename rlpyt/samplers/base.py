@@ -1,6 +1,6 @@
 """What every sampler shares: the constructor settings and the batch spec."""
 
-from rlpyt.samplers.collections import BatchSpec, TrajInfo
+from rlpyt.samplers.collections import BatchSpec, TrajInfo, TrajInfoFactory
 from rlpyt.utils.validation import require_int_at_least
 
 __all__ = ["BaseSampler"]
@@ -65,12 +65,14 @@ class BaseSampler:
         self.CollectorCls = CollectorCls
         self.max_decorrelation_steps = int(max_decorrelation_steps)
         self.TrajInfoCls = TrajInfoCls
+        # Makes the TrajInfo records; initialize() binds the runner's traj_info_kwargs.
+        self.traj_info_factory = TrajInfoFactory(TrajInfoCls)
         self.eval_n_envs = int(eval_n_envs)
         self.eval_CollectorCls = eval_CollectorCls
         self.eval_env_kwargs = dict(self.env_kwargs if eval_env_kwargs is None else eval_env_kwargs)
         self.eval_max_steps = None if eval_max_steps is None else int(eval_max_steps)
         self.eval_max_trajectories = eval_max_trajectories
-        self.mid_batch_reset = getattr(CollectorCls, "mid_batch_reset", True)
+        self.mid_batch_reset = CollectorCls.mid_batch_reset
 
     def initialize(
         self,

@@ -17,6 +17,7 @@ __all__ = [
     "EnvSamples",
     "EnvSamplesFo",
     "TrajInfo",
+    "TrajInfoFactory",
 ]
 
 Samples = namedarraytuple("Samples", ["agent", "env"])
@@ -59,7 +60,7 @@ class TrajInfo(AttrDict):
     Subclasses add fields in ``__init__`` and update them in ``step``.
     """
 
-    _discount = 1.0  # class attribute: set by the algorithm's discount when known
+    _discount = 1.0  # the default; a sampler's TrajInfoFactory sets the run's per record
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -86,3 +87,26 @@ class TrajInfo(AttrDict):
     def terminate(self, observation) -> "TrajInfo":
         """Called when the trajectory ends; returns the finished record."""
         return self
+
+
+class TrajInfoFactory:
+    """Makes one sampler's trajectory records: ``TrajInfoCls()`` with the run's settings.
+
+    ``traj_info_kwargs`` (the runner's, e.g. ``discount`` from the algorithm) become
+    ``_<name>`` attributes of each record, as the original rlpyt's class attributes were,
+    but per sampler instance: the class is never changed, so two samplers (or two runs in
+    one process) with different settings do not meet. The settings are instance
+    attributes, not dict items, so they are not logged. Picklable when ``TrajInfoCls`` is
+    (spawned workers get the factory itself).
+    """
+
+    def __init__(self, TrajInfoCls, traj_info_kwargs=None):
+        self.TrajInfoCls = TrajInfoCls
+        self.settings = {"_" + k: v for k, v in (traj_info_kwargs or {}).items()}
+
+    def __call__(self):
+        info = self.TrajInfoCls()
+        for name, value in self.settings.items():
+            # The instance __dict__ (AttrDict's own setattr writes dict items, which are logged).
+            object.__setattr__(info, name, value)
+        return info

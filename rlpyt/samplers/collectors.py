@@ -5,10 +5,12 @@ batch at a time. Writes go straight into preallocated ``[T, B]`` arrays: no
 allocation per step beyond what the env itself returns.
 """
 
+import copy
+
 import numpy as np
 
 from rlpyt.agents.base import AgentInputs
-from rlpyt.samplers.collections import TrajInfo
+from rlpyt.samplers.collections import TrajInfo, TrajInfoFactory
 from rlpyt.utils.buffer import buffer_from_example, buffer_method, numpify_buffer
 from rlpyt.utils.seed import derive_seed
 
@@ -30,6 +32,7 @@ def write_env_infos(dest, t, env_infos) -> None:
     cls = type(first)
     if (
         not first
+        # The env's own info namedtuples.
         or getattr(first, "_fields", None) != dest._fields
         or any(type(info) is not cls for info in env_infos)
     ):
@@ -54,6 +57,8 @@ def traj_info_reads_agent_info(TrajInfoCls) -> bool:
     for each env at each step (a nested namedarraytuple read, ~5 us); a class
     that overrides ``step`` gets ``agent_info[b]`` as before.
     """
+    if isinstance(TrajInfoCls, TrajInfoFactory):
+        TrajInfoCls = TrajInfoCls.TrajInfoCls
     return TrajInfoCls.step is not TrajInfo.step
 
 
@@ -72,7 +77,16 @@ class BaseCollector:
         seed: run seed; env ``r``'s random decorrelation length comes from
             ``derive_seed(seed, "decorrelate", r)`` (``r`` its global rank), so
             serial and parallel samplers start every env identically.
+
+    Attributes read by the samplers:
+        mid_batch_reset: True when envs reset as soon as their trajectory ends (every step
+            of a batch is valid); False for wait-reset collectors.
+        state_keys: the per-env attributes that carry over from one batch to the next
+            (wait-reset flags), saved by :meth:`state_dict` for exact resume.
     """
+
+    mid_batch_reset = True
+    state_keys = ()
 
     def __init__(
         self,
@@ -136,13 +150,12 @@ class BaseCollector:
     def start_agent(self):
         """Tell the agent which envs it acts for, and reset its per-env state.
 
-        ``collector_initialize`` (agents that have it, e.g. epsilon-greedy ones) gets
+        ``collector_initialize`` (a no-op but for e.g. epsilon-greedy agents) gets
         this collector's global env ranks: a CPU-sampler worker's copy of the agent
         then explores with its own per-env epsilons and its own random stream.
         """
         if self.agent is not None:
-            if hasattr(self.agent, "collector_initialize"):
-                self.agent.collector_initialize(global_B=self.global_B, env_ranks=self.env_ranks)
+            self.agent.collector_initialize(global_B=self.global_B, env_ranks=self.env_ranks)
             self.agent.reset()
             self.agent.sample_mode(itr=0)
 
@@ -152,6 +165,24 @@ class BaseCollector:
 
     def reset_if_needed(self, agent_inputs):
         """Between batches (wait-reset collectors only)."""
+
+    def state_dict(self) -> dict:
+        """Copies of :attr:`state_keys`: what this collector carries between batches besides
+        the envs, agent inputs and open trajectories (which the sampler saves)."""
+        # getattr by name: the collector's own attributes, listed in state_keys.
+        return {key: copy.deepcopy(getattr(self, key)) for key in self.state_keys}
+
+    def load_state_dict(self, state: dict, envs=None) -> None:
+        """Restore :meth:`state_dict` for the env indices ``envs`` (default: all of them)."""
+        for key in self.state_keys:  # the collector's own attributes, by name
+            value, current = state[key], getattr(self, key)
+            for b in range(len(self.envs)) if envs is None else envs:
+                if isinstance(value, dict):  # {b: observation} (GpuWaitResetCollector)
+                    current.pop(b, None)
+                    if b in value:
+                        current[b] = value[b]
+                else:
+                    current[b] = value[b]
 
 
 class DecorrelatingStartCollector(BaseCollector):
@@ -177,6 +208,7 @@ class DecorrelatingStartCollector(BaseCollector):
                     a = env.action_space.sample()
                     o, r, d, info = env.step(a)
                     traj_infos[b].step(o, a, r, d, None, info)
+                    # The env's own EnvInfo: traj_done and timeout are optional fields.
                     if getattr(info, "traj_done", d):
                         o = env.reset()
                         traj_infos[b] = self.TrajInfoCls()

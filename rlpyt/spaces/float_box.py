@@ -2,10 +2,10 @@
 
 import numpy as np
 
-from rlpyt.spaces._box import _Box
+from rlpyt.spaces.box import Box
 
 
-class FloatBox(_Box):
+class FloatBox(Box):
     """Floats in ``[low, high]``; bounds may be infinite (then sampling is normal)."""
 
     def __init__(self, low, high, shape=None, dtype="float32", null_value=0.0):

@@ -148,6 +148,7 @@ class GymSpaceWrapper:
     def __getattr__(self, name):
         if name in ("space", "gym_space", "__setstate__"):  # not yet set (unpickling)
             raise AttributeError(name)
+        # Delegation to the wrapped gymnasium space.
         return getattr(self.space, name)
 
     def __repr__(self) -> str:

@@ -2,10 +2,10 @@
 
 import numpy as np
 
-from rlpyt.spaces._box import _Box
+from rlpyt.spaces.box import Box
 
 
-class IntBox(_Box):
+class IntBox(Box):
     """Integers in ``[low, high)`` (high exclusive, as in the original rlpyt).
 
     ``low``/``high`` are scalars or arrays broadcast to ``shape``. ``n`` is the

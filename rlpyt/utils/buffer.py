@@ -51,6 +51,7 @@ def _collect_specs(example, leading_dims, path, specs):
     if example is None:
         return None
     if isinstance(example, tuple):
+        # Field names of a namedtuple (a plain tuple has none).
         skeleton = tuple(
             _collect_specs(v, leading_dims, f"{path}.{name}" if path else name, specs)
             for name, v in zip(getattr(example, "_fields", range(len(example))), example)
@@ -143,6 +144,7 @@ def buffer_to(buffer_, device=None):
 
 def buffer_method(buffer_, method_name: str, *args, **kwargs):
     """Call ``leaf.method_name(*args, **kwargs)`` on every leaf."""
+    # A method of every leaf (array or tensor), by name.
     return _map(buffer_, lambda x: getattr(x, method_name)(*args, **kwargs))
 
 
@@ -155,6 +157,7 @@ def _leaves(buffer_, path=""):
     if buffer_ is None:
         return
     if isinstance(buffer_, tuple):
+        # Field names of a namedtuple (a plain tuple has none).
         names = getattr(buffer_, "_fields", range(len(buffer_)))
         for name, b in zip(names, buffer_):
             yield from _leaves(b, f"{path}.{name}" if path else str(name))

@@ -329,9 +329,8 @@ def compatibility_info(env_spaces: Any = None, agent: Any = None, algo: Any = No
         info["spaces"] = repr(env_spaces)
     if agent is not None:
         info["agent_class"] = _qualname(agent)
-        model = getattr(agent, "model", None)
-        if model is not None:
-            info["model_class"] = _qualname(model)
+        if agent.model is not None:
+            info["model_class"] = _qualname(agent.model)
     if algo is not None:
         info["algo_class"] = _qualname(algo)
     return info

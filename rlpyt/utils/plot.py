@@ -11,7 +11,7 @@ params.json, named by dotted key paths (``"algo.learning_rate"``; several keys m
 the tuple of their values). Each setting's curves are interpolated onto a common x grid and
 drawn as the mean across its runs with a min-max (or +-std) band
 (:mod:`rlpyt.utils.runs` finds and groups the runs; :mod:`rlpyt.utils.summary` tabulates
-them; both are re-exported here). Command line::
+them). Command line::
 
     python -m rlpyt plot EXPERIMENT_DIR --group-by algo.learning_rate   # one PNG per metric
     python -m rlpyt summary EXPERIMENT_DIR --format csv
@@ -19,36 +19,26 @@ them; both are re-exported here). Command line::
 
 import os
 import re
-import sys
 import warnings
 from collections.abc import Sequence
 
 import numpy as np
 
-from rlpyt.utils.runs import (  # noqa: F401 (re-exported: rlpyt.utils.plot's API)
-    _check_columns,
-    _columns_hint,
-    _default_metric,
-    _runs_under,
-    find_runs,
+from rlpyt.utils.runs import (
+    check_columns,
+    columns_hint,
+    default_metric,
     group_runs,
     read_progress,
     return_metrics,
+    runs_under,
 )
-from rlpyt.utils.summary import SummaryRow, format_summary, summarize  # noqa: F401
 
 __all__ = [
-    "SummaryRow",
     "aggregate_curves",
-    "find_runs",
-    "format_summary",
-    "group_runs",
     "metric_figure",
     "plot_curves",
     "plot_experiment",
-    "read_progress",
-    "return_metrics",
-    "summarize",
 ]
 
 _X_CANDIDATES = ("CumSteps", "Iteration")  # the default x axis, in order of preference
@@ -128,7 +118,7 @@ def metric_figure(
     runs = [run for members in groups.values() for run in members]
     if tables is None:
         tables = {run: read_progress(run) for run in runs}
-    _check_columns(tables, [y] + ([x] if x else []))
+    check_columns(tables, [y] + ([x] if x else []))
     if x is None:
         logged = [tables[run] for run in runs if y in tables[run]]
         x = next((c for c in _X_CANDIDATES if all(c in columns for columns in logged)), None)
@@ -197,10 +187,10 @@ def plot_curves(
 
     ``paths``: run directories or trees of them (see :func:`find_runs`). Returns ``out``.
     """
-    runs, roots = _runs_under(paths)
+    runs, roots = runs_under(paths)
     tables = {run: read_progress(run) for run in runs}
     groups = group_runs(runs, group_by, roots=roots)
-    y = y or _default_metric(tables)
+    y = y or default_metric(tables)
     return _save(metric_figure(groups, y, x, band, title, tables), out)
 
 
@@ -219,15 +209,15 @@ def plot_experiment(
     ``out_dir`` default: ``plots`` in the first of ``paths``. Every metric is checked before
     anything is drawn, so a typo costs no half-written set of plots.
     """
-    runs, roots = _runs_under(paths)
+    runs, roots = runs_under(paths)
     tables = {run: read_progress(run) for run in runs}
     metrics = list(dict.fromkeys(metrics or return_metrics(tables.values())))
     if not metrics:
         raise KeyError(
             f"no return column (*ReturnAverage) to plot; choose --metrics from "
-            f"{_columns_hint(tables)}"
+            f"{columns_hint(tables)}"
         )
-    _check_columns(tables, metrics + ([x] if x else []))
+    check_columns(tables, metrics + ([x] if x else []))
     groups = group_runs(runs, group_by, roots=roots)
     if out_dir is None:
         first = roots[0] if os.path.isdir(roots[0]) else os.path.dirname(roots[0])
@@ -240,14 +230,3 @@ def plot_experiment(
         fig = metric_figure(groups, metric, x, band, title, tables)
         written.append(_save(fig, os.path.join(os.fspath(out_dir), name)))
     return written
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m rlpyt.utils.plot ARGS``: the same as ``python -m rlpyt plot ARGS``."""
-    from rlpyt.cli.main import main as cli_main
-
-    return cli_main(["plot", *(sys.argv[1:] if argv is None else argv)])
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -91,7 +91,7 @@ def find_runs(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> list[st
     return sorted(found)
 
 
-def _runs_under(paths) -> tuple[list[str], list[str]]:
+def runs_under(paths) -> tuple[list[str], list[str]]:
     """``(runs, roots)`` for ``paths``; an error naming them when they hold no run."""
     roots = _as_paths(paths)
     if not roots:
@@ -257,23 +257,23 @@ def return_metrics(tables: Iterable[dict]) -> list[str]:
     return list(found)
 
 
-def _default_metric(tables: dict[str, dict]) -> str:
+def default_metric(tables: dict[str, dict]) -> str:
     metrics = return_metrics(tables.values())
     if not metrics:
-        raise KeyError(f"no return column (*ReturnAverage) in the runs: {_columns_hint(tables)}")
+        raise KeyError(f"no return column (*ReturnAverage) in the runs: {columns_hint(tables)}")
     return "ReturnAverage" if "ReturnAverage" in metrics else metrics[0]
 
 
-def _columns_hint(tables: dict[str, dict], wanted: str | None = None) -> str:
+def columns_hint(tables: dict[str, dict], wanted: str | None = None) -> str:
     columns = sorted({key for columns in tables.values() for key in columns})
     close = difflib.get_close_matches(wanted, columns, n=1) if wanted else []
     hint = f"did you mean {close[0]!r}? " if close else ""
     return f"{hint}their columns: {', '.join(columns) or '(none)'}"
 
 
-def _check_columns(tables: dict[str, dict], names: Iterable[str]) -> None:
+def check_columns(tables: dict[str, dict], names: Iterable[str]) -> None:
     for name in names:
         if not any(name in columns for columns in tables.values()):
             raise KeyError(
-                f"no run's progress.csv has a column {name!r}; {_columns_hint(tables, name)}"
+                f"no run's progress.csv has a column {name!r}; {columns_hint(tables, name)}"
             )

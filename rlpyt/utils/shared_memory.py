@@ -112,6 +112,7 @@ class SharedArray(np.ndarray):
     _segment: _Segment | None = None
 
     def __array_finalize__(self, obj):
+        # numpy hands any array here: only shared ones have a segment.
         seg = getattr(obj, "_segment", None)
         if seg is not None and self.nbytes > 0:
             start = self.__array_interface__["data"][0]
@@ -162,6 +163,7 @@ def release_shared_memory(buffer_) -> None:
     if buffer_ is None:
         return
     if isinstance(buffer_, np.ndarray):
+        # Any array: only shared ones have a segment.
         seg = getattr(buffer_, "_segment", None)
         if seg is not None:
             seg.unlink()

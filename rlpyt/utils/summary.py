@@ -14,11 +14,11 @@ from typing import NamedTuple
 import numpy as np
 
 from rlpyt.utils.runs import (
-    _check_columns,
-    _default_metric,
-    _runs_under,
+    check_columns,
+    default_metric,
     group_runs,
     read_progress,
+    runs_under,
 )
 
 __all__ = ["SummaryRow", "format_summary", "summarize"]
@@ -71,10 +71,10 @@ def summarize(
     a run's mean ``StepsPerSecond`` (the runners exclude evaluation time from it), or its last
     ``CumSteps / CumTime (s)`` when that column is absent.
     """
-    runs, roots = _runs_under(paths)
+    runs, roots = runs_under(paths)
     tables = {run: read_progress(run) for run in runs}
-    y = y or _default_metric(tables)
-    _check_columns(tables, [y])
+    y = y or default_metric(tables)
+    check_columns(tables, [y])
     rows = []
     for label, members in group_runs(runs, group_by, roots=roots).items():
         finals, bests, speeds = [], [], []

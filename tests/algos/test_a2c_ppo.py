@@ -33,6 +33,7 @@ class LinearAgent:
     """Linear logits and value head; zero weights give a uniform policy and V = 0."""
 
     recurrent = False
+    updates_obs_rms = False
 
     def __init__(self, seed=0, zero=False):
         torch.manual_seed(seed)
@@ -55,6 +56,7 @@ class GruAgent:
     """Recurrent fake: records the shapes each training call receives."""
 
     recurrent = True
+    updates_obs_rms = False
 
     def __init__(self, seed=0):
         torch.manual_seed(seed)
@@ -321,6 +323,7 @@ def test_update_obs_rms_once_with_valid_observations():
         agent = LinearAgent()
         agent.rms_updates = []
         agent.update_obs_rms = agent.rms_updates.append  # an observation normaliser's hook
+        agent.updates_obs_rms = True  # declares it (BaseAgent's default is False)
         algo.initialize(agent, n_itr=10, batch_spec=BatchSpec(4, 2), mid_batch_reset=False)
         algo.optimize_agent(0, samples)
         assert len(agent.rms_updates) == 1

@@ -14,7 +14,8 @@ from rlpyt.cli.build import build_experiment
 from rlpyt.cli.configs import apply_overrides, default_config
 from rlpyt.cli.main import main
 from rlpyt.utils.launching.exp_launcher import LAUNCH_CPUS_ENV, read_status
-from rlpyt.utils.plot import group_runs, metric_figure, plot_experiment, read_progress
+from rlpyt.utils.plot import metric_figure, plot_experiment
+from rlpyt.utils.runs import group_runs, read_progress
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -36,7 +36,7 @@ pytestmark = [pytest.mark.timeout(120), pytest.mark.skipif(os.name != "posix", r
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 T, B, N = 16, 4, 2  # killed during iteration N, after the snapshot of iteration N - 1
 N_ITR = 5
-TIMING = {"CumTime (s)", "StepsPerSecond"}
+TIMING = {"CumTime (s)", "StepsPerSecond", "CumTrainTime", "UpdatesPerSecond"}
 SAMPLERS = {
     "cpu": (CpuSampler, {}),
     "cpu_wait": (CpuSampler, dict(CollectorCls=CpuWaitResetCollector)),

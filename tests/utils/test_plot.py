@@ -11,19 +11,9 @@ import pytest
 from rlpyt.utils import plot as plot_module
 from rlpyt.utils.logging import logger
 from rlpyt.utils.logging.context import logger_context
-from rlpyt.utils.plot import (
-    SummaryRow,
-    aggregate_curves,
-    find_runs,
-    format_summary,
-    group_runs,
-    metric_figure,
-    plot_curves,
-    plot_experiment,
-    read_progress,
-    return_metrics,
-    summarize,
-)
+from rlpyt.utils.plot import aggregate_curves, metric_figure, plot_curves, plot_experiment
+from rlpyt.utils.runs import find_runs, group_runs, read_progress, return_metrics
+from rlpyt.utils.summary import SummaryRow, format_summary, summarize
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -307,5 +297,5 @@ def test_find_runs_skips_attempts_the_launcher_set_aside(tmp_path):
     for name in ("run_0", "run_0.attempt1", "run_1"):
         (tmp_path / "lr_1" / name).mkdir(parents=True)
         (tmp_path / "lr_1" / name / "progress.csv").write_text("Iteration\n0\n")
-    runs = plot_module.find_runs(tmp_path)
+    runs = find_runs(tmp_path)
     assert [os.path.basename(r) for r in runs] == ["run_0", "run_1"]

@@ -31,6 +31,8 @@ __all__ = [
 class _CategoricalPgMixin:
     """Shared set-up: the categorical distribution and observation-normalisation updates."""
 
+    updates_obs_rms = True
+
     def initialize(self, env_spaces, share_memory: bool = False, global_B: int = 1, env_ranks=None):
         super().initialize(
             env_spaces, share_memory=share_memory, global_B=global_B, env_ranks=env_ranks
@@ -54,6 +56,7 @@ class _CategoricalPgMixin:
 
         Called by the algorithm on each training batch, never while sampling.
         """
+        # The model is the user's ModelCls: observation normalisation is optional there.
         update = getattr(self.model, "update_obs_rms", None)
         if update is not None:
             update(buffer_to(observation, device=self.device))

@@ -23,6 +23,8 @@ __all__ = ["GaussianPgAgent", "RecurrentGaussianPgAgentBase", "RecurrentGaussian
 class _GaussianPgMixin:
     """Shared set-up: the Gaussian distribution and observation-normalisation updates."""
 
+    updates_obs_rms = True
+
     def initialize(self, env_spaces, share_memory: bool = False, global_B: int = 1, env_ranks=None):
         shape = env_spaces.action.shape
         if len(shape) != 1:
@@ -42,6 +44,7 @@ class _GaussianPgMixin:
 
         Called by the algorithm on each training batch, never while sampling.
         """
+        # The model is the user's ModelCls: observation normalisation is optional there.
         update = getattr(self.model, "update_obs_rms", None)
         if update is not None:
             update(buffer_to(observation, device=self.device))

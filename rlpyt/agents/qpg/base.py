@@ -68,6 +68,8 @@ class QpgAgentMixin:
     :meth:`collector_initialize`.
     """
 
+    updates_obs_rms = True
+
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self._min_itr_learn = torch.zeros((), dtype=torch.int64)
@@ -198,6 +200,7 @@ class QpgAgentMixin:
         without. The algorithm calls it on each sampler batch, never while sampling."""
         observation = self._model_inputs(observation)[0]
         for name in self._state_keys():
+            # The networks are the user's model classes: normalisation is optional there.
             update = getattr(getattr(self, name), "update_obs_rms", None)
             if update is not None:
                 update(observation)

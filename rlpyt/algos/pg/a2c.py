@@ -56,7 +56,7 @@ class A2C(PolicyGradientAlgo):
     def optimize_agent(self, itr: int, samples) -> OptInfo:
         """One gradient step on the whole ``[T, B]`` batch."""
         self._apply_lr_schedule(itr)
-        if hasattr(self.agent, "update_obs_rms"):
+        if self.agent.updates_obs_rms:
             done = samples.env.done
             self._update_obs_rms(samples.env.observation, self._valid(done), done)
         opt_info = self.empty_opt_info()

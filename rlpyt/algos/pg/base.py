@@ -150,6 +150,8 @@ class PolicyGradientAlgo(RlAlgorithm):
         done = samples.env.done
         value = samples.agent.agent_info.value
         bootstrap_value = samples.agent.bootstrap_value
+        # Optional fields: the env's EnvInfo may lack timeout, and a hand-built batch may use
+        # AgentSamples (no timeout_value).
         timeout = getattr(samples.env.env_info, "timeout", None)
         timeout_value = (
             getattr(samples.agent, "timeout_value", None) if timeout is not None else None
@@ -205,7 +207,7 @@ class PolicyGradientAlgo(RlAlgorithm):
 
     def _update_obs_rms(self, observation, valid, done):
         """Feed the valid observations ``[N, *obs_shape]`` to the agent's normaliser, if any."""
-        if not hasattr(self.agent, "update_obs_rms"):
+        if not self.agent.updates_obs_rms:
             return
         mask = valid > 0 if valid is not None else torch.ones_like(done, dtype=torch.bool)
         self.agent.update_obs_rms(observation[mask])

@@ -70,6 +70,9 @@ class QpgAlgorithm(ReplayAlgorithm):
         """Fill ``self.optimizers`` (name -> :data:`Optimizer`), e.g. with :meth:`build_optimizer`."""
         raise NotImplementedError
 
+    def torch_optimizers(self) -> list:
+        return [opt.optimizer for opt in self.optimizers.values()]
+
     def build_optimizer(self, params, learning_rate: float) -> Optimizer:
         return build_optimizer(self.OptimCls, params, learning_rate, self.optim_kwargs)
 
@@ -110,6 +113,7 @@ class QpgAlgorithm(ReplayAlgorithm):
         else:
             values = {k: torch.stack(v).float().cpu() for k, v in diagnostics.items()}
         for name, column in values.items():
+            # An OptInfo field, by name.
             getattr(opt_info, name).extend(column.tolist())
         return opt_info
 

@@ -24,6 +24,7 @@ import numpy as np
 
 from rlpyt.samplers.base import BaseSampler
 from rlpyt.samplers.buffer import build_samples_buffer
+from rlpyt.samplers.collections import TrajInfoFactory
 from rlpyt.samplers.parallel.env_groups import make_example_env, split_envs
 from rlpyt.samplers.parallel.errors import WorkerError, death_message, describe_itr, error_message
 from rlpyt.samplers.parallel.worker import NAN_CHECKS, WorkerSpec, worker_main
@@ -86,6 +87,8 @@ class ParallelSamplerBase(BaseSampler):
         self.workers = []
         self._conns = []
         self._closed = True
+        # Shared memory built at initialize() (None before): released at shutdown().
+        self.step_buffer_np = self.eval_step_buffer_np = self._in_step = None
 
     @property
     def n_worker(self) -> int:
@@ -140,6 +143,7 @@ class ParallelSamplerBase(BaseSampler):
                     final_observation=final_observation,
                 )
             except Exception as err:
+                # EnvCls is the user's: a class, a function or e.g. a partial (no __name__).
                 name = getattr(self.EnvCls, "__name__", repr(self.EnvCls))
                 raise WorkerError(
                     f"one example step (env.reset, env.step, agent.step) of env "
@@ -147,9 +151,7 @@ class ParallelSamplerBase(BaseSampler):
                 ) from err
         finally:
             example_env.close()
-        if traj_info_kwargs:
-            for k, v in traj_info_kwargs.items():
-                setattr(self.TrajInfoCls, "_" + k, v)
+        self.traj_info_factory = TrajInfoFactory(self.TrajInfoCls, traj_info_kwargs)
         self.agent = agent
         self.samples_pyt, self.samples_np = samples_pyt, samples_np
         self.step_buffer_np = self._build_step_buffer(examples)
@@ -157,13 +159,13 @@ class ParallelSamplerBase(BaseSampler):
         # Which env each worker is inside step()/reset() of (-1: none), to name a hung one.
         self._in_step = np_mp_array((len(groups), 3), np.int64)
         self._in_step[:, 0] = -1
-        self.mid_batch_reset = getattr(self.CollectorCls, "mid_batch_reset", True)
+        self.mid_batch_reset = self.CollectorCls.mid_batch_reset
         self._closed = False
         ctx = mp.get_context(self.start_method)
         try:
             for w, (envs, eval_envs) in enumerate(zip(groups, eval_groups)):
                 spec = self._worker_spec(
-                    w, envs, eval_envs, env_ranks, global_B, seed, worker_cpus[w], traj_info_kwargs
+                    w, envs, eval_envs, env_ranks, global_B, seed, worker_cpus[w]
                 )
                 parent_conn, child_conn = ctx.Pipe()
                 process = ctx.Process(
@@ -194,7 +196,7 @@ class ParallelSamplerBase(BaseSampler):
         """Shared ``[B]`` buffer between master and workers (GPU sampler only)."""
         return None
 
-    def _worker_spec(self, w, envs, eval_envs, env_ranks, global_B, seed, cpus, traj_info_kwargs):
+    def _worker_spec(self, w, envs, eval_envs, env_ranks, global_B, seed, cpus):
         return WorkerSpec(
             rank=w,
             env_ranks=[env_ranks[b] for b in envs],
@@ -203,7 +205,7 @@ class ParallelSamplerBase(BaseSampler):
             samples_np=self.samples_np[:, envs[0] : envs[-1] + 1],
             batch_T=self.batch_spec.T,
             CollectorCls=self.CollectorCls,
-            TrajInfoCls=self.TrajInfoCls,
+            traj_info_factory=self.traj_info_factory,
             agent=self.agent if self.agent_in_workers else None,
             step_buffer_np=(
                 None if self.step_buffer_np is None else self.step_buffer_np[envs[0] : envs[-1] + 1]
@@ -215,7 +217,6 @@ class ParallelSamplerBase(BaseSampler):
             max_decorrelation_steps=self.max_decorrelation_steps,
             cpus=cpus,
             nan_check=self.nan_check,
-            traj_info_kwargs=traj_info_kwargs,
             eval_env_kwargs=self.eval_env_kwargs,
             eval_env_ranks=list(eval_envs),
             eval_CollectorCls=self.eval_CollectorCls,
@@ -223,7 +224,7 @@ class ParallelSamplerBase(BaseSampler):
             eval_max_trajectories=self._eval_quota(len(eval_envs)),
             eval_step_buffer_np=(
                 self.eval_step_buffer_np[eval_envs[0] : eval_envs[-1] + 1]
-                if getattr(self, "eval_step_buffer_np", None) is not None and eval_envs
+                if self.eval_step_buffer_np is not None and eval_envs
                 else None
             ),
         )
@@ -321,6 +322,7 @@ class ParallelSamplerBase(BaseSampler):
         index, step, in_reset = (int(x) for x in self._in_step[w])
         if index < 0:
             return " (no env was inside step() or reset())"
+        # EnvCls is the user's: a class, a function or e.g. a partial (no __name__).
         name = getattr(self.EnvCls, "__name__", repr(self.EnvCls))
         return f", env {index} ({name}) in {'reset' if in_reset else 'step'}() at its step {step},"
 
@@ -453,9 +455,9 @@ class ParallelSamplerBase(BaseSampler):
             if process.exitcode is not None:
                 process.close()
         release_shared_memory(self.samples_np)
-        release_shared_memory(getattr(self, "_in_step", None))
-        release_shared_memory(getattr(self, "step_buffer_np", None))
-        release_shared_memory(getattr(self, "eval_step_buffer_np", None))
+        release_shared_memory(self._in_step)
+        release_shared_memory(self.step_buffer_np)
+        release_shared_memory(self.eval_step_buffer_np)
 
     def __del__(self):
         try:

@@ -11,6 +11,7 @@ __all__ = ["make_example_env", "split_envs"]
 
 def make_example_env(EnvCls, env_kwargs):
     """``EnvCls(**env_kwargs)``; a constructor error becomes a :class:`WorkerError` naming the env."""
+    # EnvCls is the user's: a class, a function or e.g. a partial (no __name__).
     name = getattr(EnvCls, "__name__", repr(EnvCls))
     try:
         env = EnvCls(**env_kwargs)

@@ -153,6 +153,7 @@ class GuardedEnv:
     def __getattr__(self, name):  # spaces, seed, close, horizon...
         if name.startswith("__") or name == "env":  # e.g. during unpickling: not the env's
             raise AttributeError(name)
+        # Delegation to the user's env.
         return getattr(self.env, name)
 
 
@@ -191,7 +192,7 @@ class WorkerSpec:
     samples_np: Any  # this worker's [T, B_w] slice of the shared buffer
     batch_T: int
     CollectorCls: Any
-    TrajInfoCls: Any
+    traj_info_factory: Any  # TrajInfoFactory: the sampler's TrajInfoCls and traj_info_kwargs
     agent: Any
     step_buffer_np: Any
     global_B: int
@@ -199,7 +200,6 @@ class WorkerSpec:
     max_decorrelation_steps: int
     cpus: list | None
     nan_check: str
-    traj_info_kwargs: dict | None = None
     eval_step_buffer_np: Any = None
     eval_env_kwargs: dict | None = None
     eval_env_ranks: list | None = None
@@ -210,12 +210,13 @@ class WorkerSpec:
     in_step: Any = None  # shared [3] int64: the env inside step()/reset() (GuardedEnv)
 
 
-def _make_envs(spec, env_ranks, env_kwargs, kind, observation_example=None, in_step=None):
+def make_envs(spec, env_ranks, env_kwargs, kind, observation_example=None, in_step=None):
     envs = []
     for r in env_ranks:
         try:
             env = spec.EnvCls(**env_kwargs)
         except Exception as err:
+            # EnvCls is the user's: a class, a function or e.g. a partial (no __name__).
             name = getattr(spec.EnvCls, "__name__", repr(spec.EnvCls))
             raise EnvFault(r, name, f"raised in its constructor (kwargs {env_kwargs})", 0) from err
         env.seed(derive_seed(spec.seed, kind, r))
@@ -223,7 +224,7 @@ def _make_envs(spec, env_ranks, env_kwargs, kind, observation_example=None, in_s
     return envs
 
 
-def _describe(err: BaseException, env_kwargs: dict | None = None) -> dict:
+def describe_error(err: BaseException, env_kwargs: dict | None = None) -> dict:
     """What the master reports: a one-line summary (env, original error) and the traceback."""
     fault, cause = None, err
     while cause is not None:
@@ -259,10 +260,8 @@ def worker_main(spec: WorkerSpec, conn, master_pid: int, inherited=()) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     torch.set_num_threads(1)
     set_cpu_affinity(spec.cpus)
-    for k, v in (spec.traj_info_kwargs or {}).items():
-        setattr(spec.TrajInfoCls, "_" + k, v)  # class attributes do not travel with spawn
     try:
-        envs = _make_envs(
+        envs = make_envs(
             spec, spec.env_ranks, spec.env_kwargs, "env", spec.observation_example, spec.in_step
         )
         collector = spec.CollectorCls(
@@ -270,7 +269,7 @@ def worker_main(spec: WorkerSpec, conn, master_pid: int, inherited=()) -> None:
             envs=envs,
             samples_np=spec.samples_np,
             batch_T=spec.batch_T,
-            TrajInfoCls=spec.TrajInfoCls,
+            TrajInfoCls=spec.traj_info_factory,
             agent=spec.agent,
             global_B=spec.global_B,
             env_ranks=spec.env_ranks,
@@ -279,7 +278,7 @@ def worker_main(spec: WorkerSpec, conn, master_pid: int, inherited=()) -> None:
         )
         eval_collector = None
         if spec.eval_env_ranks:
-            eval_envs = _make_envs(
+            eval_envs = make_envs(
                 spec,
                 spec.eval_env_ranks,
                 spec.eval_env_kwargs,
@@ -289,7 +288,7 @@ def worker_main(spec: WorkerSpec, conn, master_pid: int, inherited=()) -> None:
             eval_collector = spec.eval_CollectorCls(
                 rank=spec.rank,
                 envs=eval_envs,
-                TrajInfoCls=spec.TrajInfoCls,
+                TrajInfoCls=spec.traj_info_factory,
                 max_T=spec.eval_max_T,
                 agent=spec.agent,
                 max_trajectories=spec.eval_max_trajectories,
@@ -298,7 +297,7 @@ def worker_main(spec: WorkerSpec, conn, master_pid: int, inherited=()) -> None:
         agent_inputs, traj_infos = collector.start_envs(spec.max_decorrelation_steps)
         collector.start_agent()
     except BaseException as err:  # noqa: BLE001 - report anything, then exit
-        _send(conn, ("error", _describe(err, env_kwargs=spec.env_kwargs)))
+        _send(conn, ("error", describe_error(err, env_kwargs=spec.env_kwargs)))
         return
     _send(conn, ("ok", None))
     while True:
@@ -341,7 +340,7 @@ def worker_main(spec: WorkerSpec, conn, master_pid: int, inherited=()) -> None:
             else:
                 raise ValueError(f"unknown command {command!r}")
         except BaseException as err:  # noqa: BLE001
-            _send(conn, ("error", _describe(err)))
+            _send(conn, ("error", describe_error(err)))
             return
         if not _send(conn, ("ok", payload)):
             return

@@ -20,10 +20,7 @@ import pickle
 from rlpyt.utils.buffer import buffer_method
 from rlpyt.utils.seed import get_rng_state, set_rng_state
 
-__all__ = ["worker_state", "load_worker_state", "COLLECTOR_STATE_KEYS"]
-
-# Per-env collector attributes that carry over from one batch to the next (wait-reset).
-COLLECTOR_STATE_KEYS = ("done", "need_reset", "temp_observation")
+__all__ = ["worker_state", "load_worker_state"]
 
 
 def _pickle_envs(envs) -> tuple[list, list]:
@@ -52,11 +49,7 @@ def worker_state(collector, eval_collector, agent_inputs, traj_infos, agent) -> 
         "agent_inputs": None if step is not None else buffer_method(agent_inputs, "copy"),
         "step_buffer": None if step is None else buffer_method(step, "copy"),
         "traj_infos": copy.deepcopy(traj_infos),
-        "collector": {
-            key: copy.deepcopy(getattr(collector, key))
-            for key in COLLECTOR_STATE_KEYS
-            if hasattr(collector, key)
-        },
+        "collector": collector.state_dict(),
         "rng": get_rng_state(),
         "agent_sampling": None if agent is None else agent.sampling_state_dict(),
         "eval_envs": None,
@@ -89,14 +82,7 @@ def load_worker_state(state: dict, collector, eval_collector, agent_inputs, traj
         else:
             agent_inputs[b] = state["agent_inputs"][b]
         traj_infos[b] = state["traj_infos"][b]
-        for key, value in state["collector"].items():
-            current = getattr(collector, key)
-            if isinstance(value, dict):  # GpuWaitResetCollector: {b: observation}
-                current.pop(b, None)
-                if b in value:
-                    current[b] = value[b]
-            else:
-                current[b] = value[b]
+        collector.load_state_dict(state["collector"], envs=[b])
     if eval_collector is not None and state["eval_envs"] is not None:
         for guarded, saved in zip(eval_collector.envs, state["eval_envs"]):
             if saved is not None:

@@ -29,7 +29,7 @@ from typing import Any
 import torch
 
 from rlpyt.samplers.buffer import build_samples_buffer
-from rlpyt.samplers.parallel.worker import _describe, _make_envs
+from rlpyt.samplers.parallel.worker import describe_error, make_envs
 from rlpyt.samplers.ray.weights import acting_tensors, load_acting_tensors
 
 __all__ = ["ActorSpec", "SamplerActor", "acting_tensors", "load_acting_tensors"]
@@ -48,12 +48,11 @@ class ActorSpec:
     bootstrap_value: bool
     final_observation: bool
     CollectorCls: Any
-    TrajInfoCls: Any
+    traj_info_factory: Any  # TrajInfoFactory: the sampler's TrajInfoCls and traj_info_kwargs
     global_B: int
     seed: int
     max_decorrelation_steps: int
     nan_check: str
-    traj_info_kwargs: dict | None = None
     eval_env_kwargs: dict | None = None
     eval_env_ranks: list | None = None
     eval_CollectorCls: Any = None
@@ -78,16 +77,14 @@ class SamplerActor:
         self._setup_error = None
         self.incarnation = (os.getpid(), secrets.token_hex(8))
         torch.set_num_threads(1)
-        for k, v in (spec.traj_info_kwargs or {}).items():
-            setattr(spec.TrajInfoCls, "_" + k, v)  # class attributes do not travel
         try:
             self._build()
         except BaseException as err:  # noqa: BLE001 - reported by start()
-            self._setup_error = _describe(err, env_kwargs=spec.env_kwargs)
+            self._setup_error = describe_error(err, env_kwargs=spec.env_kwargs)
 
     def _build(self):
         spec = self.spec
-        envs = _make_envs(spec, spec.env_ranks, spec.env_kwargs, "env")
+        envs = make_envs(spec, spec.env_ranks, spec.env_kwargs, "env")
         _, self.samples_np, _ = build_samples_buffer(
             self.agent,
             None,
@@ -103,18 +100,18 @@ class SamplerActor:
             envs=envs,
             samples_np=self.samples_np,
             batch_T=spec.batch_spec.T,
-            TrajInfoCls=spec.TrajInfoCls,
+            TrajInfoCls=spec.traj_info_factory,
             agent=self.agent,
             global_B=spec.global_B,
             env_ranks=spec.env_ranks,
             seed=spec.seed,
         )
         if spec.eval_env_ranks:
-            eval_envs = _make_envs(spec, spec.eval_env_ranks, spec.eval_env_kwargs, "eval_env")
+            eval_envs = make_envs(spec, spec.eval_env_ranks, spec.eval_env_kwargs, "eval_env")
             self.eval_collector = spec.eval_CollectorCls(
                 rank=spec.rank,
                 envs=eval_envs,
-                TrajInfoCls=spec.TrajInfoCls,
+                TrajInfoCls=spec.traj_info_factory,
                 max_T=spec.eval_max_T,
                 agent=self.agent,
                 max_trajectories=spec.eval_max_trajectories,
@@ -140,7 +137,7 @@ class SamplerActor:
                 self.agent_inputs, self.traj_infos, itr
             )
         except BaseException as err:  # noqa: BLE001 - reported to the master
-            return "error", self.incarnation, _describe(err)
+            return "error", self.incarnation, describe_error(err)
         return "ok", self.incarnation, (self.samples_np, completed)
 
     def evaluate(self, itr, version, tensors):
@@ -149,7 +146,7 @@ class SamplerActor:
             self._load(version, tensors)
             infos = self.eval_collector.collect_evaluation(itr)
         except BaseException as err:  # noqa: BLE001 - reported to the master
-            return "error", self.incarnation, _describe(err)
+            return "error", self.incarnation, describe_error(err)
         return "ok", self.incarnation, (infos, self.eval_collector.n_unfinished)
 
     def close(self):

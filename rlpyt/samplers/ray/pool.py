@@ -104,6 +104,7 @@ class ActorPool:
         if self.sent_version[w] < weights.version:
             tensors = weights.ref  # resolved by Ray before the call
             self.sent_version[w] = weights.version
+        # A SamplerActor method, by name.
         return getattr(actor, method).remote(itr, weights.version, tensors)
 
     def _answer(self, w, ref, method, itr, what):

@@ -50,7 +50,7 @@ except ImportError as err:  # pragma: no cover - exercised only without the extr
 
 from rlpyt.samplers.base import BaseSampler
 from rlpyt.samplers.buffer import build_samples_buffer
-from rlpyt.samplers.collections import BatchSpec
+from rlpyt.samplers.collections import BatchSpec, TrajInfoFactory
 from rlpyt.samplers.parallel.cpu.collectors import CpuEvalCollector, CpuResetCollector
 from rlpyt.samplers.parallel.env_groups import make_example_env, split_envs
 from rlpyt.samplers.parallel.errors import WorkerError
@@ -169,12 +169,10 @@ class RaySampler(BaseSampler):
             examples = self._build_buffer(
                 agent, seed, bootstrap_value, final_observation, B * world_size, env_ranks
             )
-            if traj_info_kwargs:
-                for k, v in traj_info_kwargs.items():
-                    setattr(self.TrajInfoCls, "_" + k, v)
-            specs = self._actor_specs(affinity, examples, seed, bootstrap_value,
-                                      traj_info_kwargs, final_observation, world_size,
-                                      env_ranks)  # fmt: skip
+            self.traj_info_factory = TrajInfoFactory(self.TrajInfoCls, traj_info_kwargs)
+            specs = self._actor_specs(
+                affinity, examples, seed, bootstrap_value, final_observation, world_size, env_ranks
+            )
             self._start_actors(specs)
         except BaseException:
             self.shutdown()
@@ -203,6 +201,7 @@ class RaySampler(BaseSampler):
         except Exception as err:
             if isinstance(err, WorkerError):
                 raise
+            # EnvCls is the user's: a class, a function or e.g. a partial (no __name__).
             name = getattr(self.EnvCls, "__name__", repr(self.EnvCls))
             raise WorkerError(
                 f"one example step (env.reset, env.step, agent.step) of env "
@@ -211,13 +210,12 @@ class RaySampler(BaseSampler):
         finally:
             example_env.close()
         self.agent = agent
-        self.mid_batch_reset = getattr(self.CollectorCls, "mid_batch_reset", True)
+        self.mid_batch_reset = self.CollectorCls.mid_batch_reset
         return examples
 
     def _actor_specs(
-        self, affinity, examples, seed, bootstrap_value, traj_info_kwargs, final_observation,
-        world_size, env_ranks,
-    ):  # fmt: skip
+        self, affinity, examples, seed, bootstrap_value, final_observation, world_size, env_ranks
+    ):
         """One :class:`ActorSpec` per actor: its envs and eval envs, as the CPU sampler splits them."""
         groups = split_envs(self.batch_spec.B, self._n_actors(affinity), "batch_B")
         eval_groups = split_envs(self.eval_n_envs, len(groups), "eval_n_envs")
@@ -236,12 +234,11 @@ class RaySampler(BaseSampler):
                 bootstrap_value=bootstrap_value,
                 final_observation=final_observation,
                 CollectorCls=self.CollectorCls,
-                TrajInfoCls=self.TrajInfoCls,
+                traj_info_factory=self.traj_info_factory,
                 global_B=self.batch_spec.B * world_size,
                 seed=seed,
                 max_decorrelation_steps=self.max_decorrelation_steps,
                 nan_check=self.nan_check,
-                traj_info_kwargs=traj_info_kwargs,
                 eval_env_kwargs=self.eval_env_kwargs,
                 eval_env_ranks=list(eval_envs),
                 eval_CollectorCls=self.eval_CollectorCls,

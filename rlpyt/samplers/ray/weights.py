@@ -26,7 +26,7 @@ def acting_tensors(agent) -> dict:
     of the agent in shared memory (e.g. the Q-policy-gradient agents' ``min_itr_learn``).
     """
     tensors = {}
-    model = getattr(agent, "shared_model", None)
+    model = agent.shared_model
     if model is not None:
         for name, value in model.state_dict().items():
             tensors["model." + name] = value
@@ -43,6 +43,7 @@ def load_acting_tensors(agent, tensors: dict) -> None:
         agent.shared_model.load_state_dict(model_state)
     for key, value in tensors.items():
         if key.startswith("attr."):
+            # The name of one of the agent's own tensor attributes (from acting_tensors).
             getattr(agent, key[len("attr.") :]).copy_(value)
 
 
@@ -81,7 +82,7 @@ class WeightsBroadcast:
 def _source_tensors(agent) -> dict:
     """The tensors whose change means new acting weights: the learner's model and shared attributes."""
     tensors = acting_tensors(agent)
-    model, shared = getattr(agent, "model", None), getattr(agent, "shared_model", None)
+    model, shared = agent.model, agent.shared_model
     if shared is not None and model is not None and model is not shared:
         tensors = {k: v for k, v in tensors.items() if not k.startswith("model.")}
         for name, value in model.state_dict().items():

@@ -10,6 +10,7 @@ import warnings
 
 from rlpyt.samplers.base import BaseSampler
 from rlpyt.samplers.buffer import build_samples_buffer
+from rlpyt.samplers.collections import TrajInfoFactory
 from rlpyt.samplers.parallel.cpu.collectors import CpuEvalCollector, CpuResetCollector
 from rlpyt.samplers.parallel.worker import NAN_CHECKS, GuardedEnv
 from rlpyt.utils.seed import derive_seed, make_seed
@@ -45,6 +46,7 @@ class SerialSampler(BaseSampler):
         if nan_check not in NAN_CHECKS:
             raise ValueError(f"nan_check must be one of {NAN_CHECKS}, got {nan_check!r}")
         self.nan_check = nan_check
+        self._closed = True  # until initialize()
 
     def initialize(
         self,
@@ -81,16 +83,14 @@ class SerialSampler(BaseSampler):
             )
         finally:
             example_env.close()
-        if traj_info_kwargs:
-            for k, v in traj_info_kwargs.items():
-                setattr(self.TrajInfoCls, "_" + k, v)  # e.g. _discount
+        self.traj_info_factory = TrajInfoFactory(self.TrajInfoCls, traj_info_kwargs)
         envs = self._guarded(envs, env_ranks, examples["observation"])
         self.collector = self.CollectorCls(
             rank=0,
             envs=envs,
             samples_np=samples_np,
             batch_T=self.batch_spec.T,
-            TrajInfoCls=self.TrajInfoCls,
+            TrajInfoCls=self.traj_info_factory,
             agent=agent,
             global_B=global_B,
             env_ranks=env_ranks,
@@ -107,7 +107,7 @@ class SerialSampler(BaseSampler):
             self.eval_collector = self.eval_CollectorCls(
                 rank=0,
                 envs=eval_envs,
-                TrajInfoCls=self.TrajInfoCls,
+                TrajInfoCls=self.traj_info_factory,
                 max_T=self.eval_max_steps // self.eval_n_envs,
                 agent=agent,
                 max_trajectories=self.eval_max_trajectories,
@@ -154,12 +154,12 @@ class SerialSampler(BaseSampler):
         ]
 
     def _check_open(self):
-        if getattr(self, "_closed", True):
+        if self._closed:
             raise RuntimeError("SerialSampler used before initialize() or after shutdown()")
 
     def shutdown(self):
         """Close the envs (idempotent)."""
-        if getattr(self, "_closed", True):
+        if self._closed:
             return
         self._closed = True
         for env in self.collector.envs + (self.eval_collector.envs if self.eval_collector else []):
@@ -184,9 +184,7 @@ class SerialSampler(BaseSampler):
             "agent_inputs": copy.deepcopy(self.agent_inputs),
             "traj_infos": copy.deepcopy(self.traj_infos),
         }
-        for key in ("done", "need_reset", "temp_observation"):
-            if hasattr(self.collector, key):
-                state[key] = copy.deepcopy(getattr(self.collector, key))
+        state["collector"] = self.collector.state_dict()
         return state
 
     def load_state_dict(self, state: dict) -> None:
@@ -200,9 +198,7 @@ class SerialSampler(BaseSampler):
             for guarded, env in zip(self.eval_collector.envs, pickle.loads(state["eval_envs"])):
                 guarded.env.close()
                 guarded.env = env
-        for key in ("done", "need_reset", "temp_observation"):
-            if key in state:
-                getattr(self.collector, key)[:] = state[key]
+        self.collector.load_state_dict(state["collector"])
 
 
 def _pickled_envs(envs):

@@ -57,15 +57,15 @@ from pathlib import Path
 
 from rlpyt.utils.launching.affinity_codes import (
     ABBREVS,
-    _Builder,
-    _check,
-    _check_cpus,
-    _check_types,
-    _n_cpu_ids,
-    _socket_problem,
-    _Spec,
-    _spec,
+    AffinityBuilder,
+    AffinitySpec,
+    check_cpu_ids,
+    check_layout,
+    check_spec_types,
     decode_affinity,
+    n_cpu_ids,
+    socket_problem,
+    spec_from_code,
 )
 from rlpyt.utils.validation import require_int_at_least
 
@@ -155,7 +155,7 @@ def encode_affinity(
         import torch
 
         n_gpu = torch.cuda.device_count()
-    spec = _Spec(
+    spec = AffinitySpec(
         n_cpu_core=n_cpu_core,
         run_slot=run_slot,
         n_gpu=n_gpu,
@@ -172,12 +172,12 @@ def encode_affinity(
         alternating=alternating,
         set_affinity=set_affinity,
     )
-    spec = _check_types(spec)
+    spec = check_spec_types(spec)
     if n_socket is None:
         detected = replace(spec, n_socket=detect_n_socket(cpus))
-        if _socket_problem(detected) is None:
+        if socket_problem(detected) is None:
             spec = detected
-    _check(spec)
+    check_layout(spec)
     return spec.code()
 
 
@@ -203,7 +203,7 @@ def remove_run_slot(run_slot_affinity_code: str) -> tuple[int, str]:
 
 def get_n_run_slots(affinity_code: str) -> int:
     """How many runs fit on the machine at once (a run slot token is allowed)."""
-    return _check(_spec(affinity_code))
+    return check_layout(spec_from_code(affinity_code))
 
 
 def affinity_from_code(run_slot_affinity_code: str, cpus=None):
@@ -213,10 +213,10 @@ def affinity_from_code(run_slot_affinity_code: str, cpus=None):
     (default ``usable_cpus()``); a code that needs more of them is an error.
     """
     run_slot, _ = remove_run_slot(run_slot_affinity_code)
-    spec = _spec(run_slot_affinity_code)
-    _check(spec)
-    cpus = usable_cpus() if cpus is None else _check_cpus(cpus)
-    needed = _n_cpu_ids(spec)
+    spec = spec_from_code(run_slot_affinity_code)
+    check_layout(spec)
+    cpus = usable_cpus() if cpus is None else check_cpu_ids(cpus)
+    needed = n_cpu_ids(spec)
     if needed > len(cpus):
         raise ValueError(
             f"affinity code {run_slot_affinity_code!r} lays out {needed} CPU ids "
@@ -224,7 +224,7 @@ def affinity_from_code(run_slot_affinity_code: str, cpus=None):
             f"n_socket={spec.n_socket}) but this process may use only {len(cpus)} "
             f"(os.sched_getaffinity: {cpus}); lower n_cpu_core or allow more cores"
         )
-    return _Builder(spec, cpus).build(run_slot)
+    return AffinityBuilder(spec, cpus).build(run_slot)
 
 
 def make_affinity(run_slot=0, cpus=None, **kwargs):

@@ -2,8 +2,8 @@
 
 The part of :mod:`rlpyt.utils.launching.affinity` that needs no knowledge of this
 machine: a code's tokens (``_FIELDS``, ``ABBREVS``, ``GRAMMAR``), the decoded
-:class:`_Spec`, the checks that a layout fits (``_check``) and the builder of the
-affinity dict of one run slot from a spec and the CPU ids to use (``_Builder``). The
+:class:`AffinitySpec`, the checks that a layout fits (``check_layout``) and the builder of the
+affinity dict of one run slot from a spec and the CPU ids to use (``AffinityBuilder``). The
 module docstring of :mod:`~rlpyt.utils.launching.affinity` describes codes and dicts.
 """
 
@@ -45,7 +45,7 @@ GRAMMAR = (
 
 
 @dataclass(frozen=True)
-class _Spec:
+class AffinitySpec:
     """A decoded code, with the ``encode_affinity`` parameter names."""
 
     n_cpu_core: int
@@ -96,7 +96,7 @@ def decode_affinity(affinity_code: str) -> dict[str, int]:
 # -- validation -------------------------------------------------------------------------
 
 
-def _spec(affinity_code: str) -> _Spec:
+def spec_from_code(affinity_code: str) -> AffinitySpec:
     values = decode_affinity(affinity_code)
     if "cpu" not in values:
         raise ValueError(f"affinity code {affinity_code!r} lacks the 'cpu' token: {GRAMMAR}")
@@ -111,18 +111,19 @@ def _spec(affinity_code: str) -> _Spec:
                 )
             value = bool(value)
         kwargs[name] = value
-    spec = _Spec(**kwargs)
+    spec = AffinitySpec(**kwargs)
     try:
-        spec = _check_types(spec)
+        spec = check_spec_types(spec)
     except ValueError as err:
         raise ValueError(f"affinity code {affinity_code!r}: {err}") from None
     return spec
 
 
-def _check_types(spec: _Spec) -> _Spec:
+def check_spec_types(spec: AffinitySpec) -> AffinitySpec:
     """``spec`` with its counts as ints (``4.0`` -> ``4``); a bad field is an error."""
     counts = {}
     for name, _, _ in _FIELDS:
+        # An AffinitySpec field, by name.
         value = getattr(spec, name)
         if name in _BOOLS:
             if value not in (0, 1):  # True, False, 0 and 1
@@ -132,14 +133,14 @@ def _check_types(spec: _Spec) -> _Spec:
     return replace(spec, **counts)
 
 
-def _check_cpus(cpus) -> list[int]:
+def check_cpu_ids(cpus) -> list[int]:
     cpus = [require_int_at_least("cpus entry", cpu, 0) for cpu in cpus]
     if len(set(cpus)) != len(cpus) or not cpus:
         raise ValueError(f"cpus must be distinct CPU ids, at least one, got {cpus}")
     return cpus
 
 
-def _n_positions(spec: _Spec) -> tuple[int, int]:
+def _n_positions(spec: AffinitySpec) -> tuple[int, int]:
     """(core blocks, cores per block): run slots without GPUs, GPUs with them."""
     cpu, skt = spec.n_cpu_core, spec.n_socket
     if spec.n_gpu == 0:
@@ -148,7 +149,7 @@ def _n_positions(spec: _Spec) -> tuple[int, int]:
     return n, (cpu // skt) // (n // skt) if n >= skt else (cpu // skt) * (skt // n)
 
 
-def _socket_problem(spec: _Spec) -> str | None:
+def socket_problem(spec: AffinitySpec) -> str | None:
     cpu, hto, skt = spec.n_cpu_core, spec.hyperthread_offset, spec.n_socket
     n_pos, size = _n_positions(spec)
     what = "GPUs" if spec.n_gpu else "run slots"
@@ -161,7 +162,7 @@ def _socket_problem(spec: _Spec) -> str | None:
     return None
 
 
-def _check(spec: _Spec) -> int:
+def check_layout(spec: AffinitySpec) -> int:
     """Raise ``ValueError`` showing the arithmetic if ``spec`` is impossible; else the slot count."""
     s = spec
     cpu, hto, gpu = s.n_cpu_core, s.hyperthread_offset, s.n_gpu
@@ -191,7 +192,7 @@ def _check(spec: _Spec) -> int:
         raise ValueError(f"cpu_per_run={s.cpu_per_run} exceeds n_cpu_core={cpu}")
     if gpu and size == 0:
         raise ValueError(f"n_cpu_core={cpu} gives n_gpu={gpu} GPUs {cpu}/{gpu} < 1 core each")
-    problem = _socket_problem(s)
+    problem = socket_problem(s)
     if problem:
         raise ValueError(f"{problem}; pass n_socket=1 to ignore sockets")
     opt_cores = max(s.cpu_reserved, 1)
@@ -241,7 +242,7 @@ def _check(spec: _Spec) -> int:
     return n_slots
 
 
-def _n_cpu_ids(spec: _Spec) -> int:
+def n_cpu_ids(spec: AffinitySpec) -> int:
     """How many usable CPUs the layout spans (hyperthread siblings included)."""
     cpu, hto, skt = spec.n_cpu_core, spec.hyperthread_offset, spec.n_socket
     if hto == 0:
@@ -252,10 +253,10 @@ def _n_cpu_ids(spec: _Spec) -> int:
 # -- building the dicts ----------------------------------------------------------------
 
 
-class _Builder:
+class AffinityBuilder:
     """Turns a checked spec and the usable CPU ids into one run's affinity."""
 
-    def __init__(self, spec: _Spec, cpus: list[int]):
+    def __init__(self, spec: AffinitySpec, cpus: list[int]):
         self.s = spec
         self.cpus = cpus
 

@@ -61,15 +61,19 @@ left, marks those runs interrupted and raises ``KeyboardInterrupt``. A run's gro
 swept with SIGKILL when the run exits, so no process outlives its run. POSIX only.
 """
 
-import contextlib
-import fcntl
-import json
 import os
 import sys
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from functools import partial
 
+from rlpyt.utils.launching.experiment import (
+    check_arg_list,
+    check_setting,
+    check_variants,
+    experiment_lock,
+    script_command,
+)
 from rlpyt.utils.launching.launch_queue import ATTEMPT_ENV, LaunchError, LaunchQueue, RunSpec
 from rlpyt.utils.launching.run_status import (
     RUN_STATES,
@@ -85,7 +89,7 @@ from rlpyt.utils.launching.slots import (
     run_slots,
     slot_affinity,
 )
-from rlpyt.utils.launching.variant import VARIANT_FILE, load_variant, save_variant
+from rlpyt.utils.launching.variant import save_variant
 from rlpyt.utils.validation import require_int_at_least, require_non_negative, require_positive
 
 __all__ = [
@@ -105,54 +109,6 @@ __all__ = [
     "LAUNCH_CPUS_ENV",
     "OVERSUBSCRIBED_ENV",
 ]
-
-_LOCK_FILE = ".launcher.lock"
-
-
-# -- validation ------------------------------------------------------------------------------
-
-
-def _check_setting(setting, where: str) -> str:
-    if not isinstance(setting, str) or not setting:
-        raise TypeError(f"{where} must be a non-empty str (a directory name), got {setting!r}")
-    norm = os.path.normpath(setting)
-    if os.path.isabs(setting) or norm == "." or norm.split(os.sep)[0] == "..":
-        raise ValueError(
-            f"{where} {setting!r} must be a relative directory inside the experiment "
-            "directory (not absolute, not '.', not leaving it with '..')"
-        )
-    return norm
-
-
-def _check_arg_list(args, name: str) -> list[str]:
-    if args is None:
-        return []
-    if isinstance(args, str | bytes) or not isinstance(args, Sequence):
-        raise TypeError(f"{name} must be a list of command-line arguments, got {args!r}")
-    for i, arg in enumerate(args):
-        if not isinstance(arg, str | int | float) or isinstance(arg, bool):
-            raise TypeError(f"{name}[{i}] must be a str or a number, got {arg!r}")
-    return [str(arg) for arg in args]
-
-
-def _check_variants(variants: Mapping[str, Mapping], experiment_dir: str) -> None:
-    """Each setting's variant matches what an earlier launch saved there (if any)."""
-    for setting, variant in variants.items():
-        log_dir = os.path.join(experiment_dir, setting)
-        try:
-            text = json.dumps(variant)
-        except TypeError as err:
-            raise TypeError(f"variant of {setting!r} cannot be saved as JSON: {err}") from None
-        if not os.path.exists(os.path.join(log_dir, VARIANT_FILE)):
-            continue
-        saved = load_variant(log_dir)
-        if saved != json.loads(text):
-            raise ValueError(
-                f"{log_dir} holds the variant {saved} from an earlier launch, not {variant}: "
-                "an experiment directory keeps its grid; use another experiment_title (or "
-                "experiment_dir) for a new grid"
-            )
-
 
 # -- launching -------------------------------------------------------------------------------
 
@@ -230,7 +186,7 @@ def run_experiments(
     for i, variant in enumerate(variants):
         if not isinstance(variant, Mapping):
             raise TypeError(f"variants[{i}] must be a dict, got {variant!r}")
-    common = _check_arg_list(common_args, "common_args")
+    common = check_arg_list(common_args, "common_args")
     if runs_args is None:
         runs_args = [[] for _ in variants]
     elif isinstance(runs_args, str | bytes) or len(runs_args) != len(variants):
@@ -238,8 +194,8 @@ def run_experiments(
         raise ValueError(
             f"runs_args must hold one argument list per variant ({len(variants)}); got {n}"
         )
-    runs_args = [_check_arg_list(a, f"runs_args[{i}]") for i, a in enumerate(runs_args)]
-    settings = [_check_setting(d, f"log_dirs[{i}]") for i, d in enumerate(log_dirs)]
+    runs_args = [check_arg_list(a, f"runs_args[{i}]") for i, a in enumerate(runs_args)]
+    settings = [check_setting(d, f"log_dirs[{i}]") for i, d in enumerate(log_dirs)]
     if experiment_dir is None:
         if not isinstance(experiment_title, str) or not experiment_title:
             raise TypeError(f"experiment_title must be a non-empty str, got {experiment_title!r}")
@@ -251,7 +207,7 @@ def run_experiments(
             setting,
             run_ID,
             partial(
-                _script_command,
+                script_command,
                 [python, script],
                 os.path.join(experiment_dir, setting),
                 run_ID,
@@ -270,11 +226,6 @@ def run_experiments(
         pin_cpus=pin_cpus,
         grace_period=grace_period,
     )
-
-
-def _script_command(prefix, log_dir, run_ID, extra, slot_code, resume_dir):
-    del resume_dir  # the script finds it itself, with resume_point
-    return [*prefix, slot_code, log_dir, str(run_ID), *extra]
 
 
 def launch_runs(
@@ -299,7 +250,7 @@ def launch_runs(
     if not runs:
         raise ValueError("no runs to launch")
     runs = [r._replace(run_ID=require_int_at_least("run_ID", r.run_ID, 0)) for r in runs]
-    keys = [(_check_setting(r.setting, "RunSpec.setting"), r.run_ID) for r in runs]
+    keys = [(check_setting(r.setting, "RunSpec.setting"), r.run_ID) for r in runs]
     repeated = sorted({k for k, n in Counter(keys).items() if n > 1})
     if repeated:
         raise ValueError(f"runs repeat (setting, run_ID) pairs {repeated}: each run needs its own")
@@ -310,35 +261,11 @@ def launch_runs(
     if unknown:
         raise ValueError(f"variants given for settings without runs: {unknown}")
     slots = run_slots(affinity_code, allow_oversubscribe)
-    _check_variants(variants, experiment_dir)
+    check_variants(variants, experiment_dir)
     os.makedirs(experiment_dir, exist_ok=True)
-    with _experiment_lock(experiment_dir):
+    with experiment_lock(experiment_dir):
         launch = LaunchQueue(runs, slots, experiment_dir, affinity_code, pin_cpus, grace_period)
         launch.check_previous()  # before anything is written: a run still alive is an error
         for setting, variant in variants.items():
             save_variant(variant, os.path.join(experiment_dir, setting))
         return launch.run(poll_interval)
-
-
-@contextlib.contextmanager
-def _experiment_lock(experiment_dir: str):
-    """Hold ``.launcher.lock`` (flock) for the launch; an error if another launcher holds it."""
-    path = os.path.join(experiment_dir, _LOCK_FILE)
-    with open(path, "a+", encoding="utf-8") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            f.seek(0)
-            holder = f.read().strip() or "unknown"
-            raise LaunchError(
-                f"another launcher (pid {holder}) is running the experiment in "
-                f"{experiment_dir}: wait for it to finish or stop it (Ctrl-C) first"
-            ) from None
-        f.seek(0)
-        f.truncate()
-        f.write(f"{os.getpid()}\n")
-        f.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)

@@ -51,12 +51,12 @@ from collections.abc import Mapping, Sequence
 from functools import partial
 
 from rlpyt.utils.launching.affinity import affinity_from_code, get_n_run_slots, prepend_run_slot
-from rlpyt.utils.launching.exp_launcher import (
-    _check_arg_list,
-    _check_setting,
-    _check_variants,
-    _experiment_lock,
-    _script_command,
+from rlpyt.utils.launching.experiment import (
+    check_arg_list,
+    check_setting,
+    check_variants,
+    experiment_lock,
+    script_command,
 )
 from rlpyt.utils.launching.launch_queue import RunSpec
 from rlpyt.utils.launching.run_status import (
@@ -183,7 +183,7 @@ def run_experiments_ray(
     try:
         _check_placeable(ray.nodes(), cpu_per_run, gpu_per_run)
         os.makedirs(experiment_dir, exist_ok=True)
-        with _experiment_lock(experiment_dir):
+        with experiment_lock(experiment_dir):
             for setting, variant in variants_by_setting.items():
                 save_variant(variant, os.path.join(experiment_dir, setting))
             launch = _RayLaunch(experiment_dir, affinity_code, grace_period)
@@ -226,15 +226,15 @@ def _grid(
     for i, variant in enumerate(variants):
         if not isinstance(variant, Mapping):
             raise TypeError(f"variants[{i}] must be a dict, got {variant!r}")
-    common = _check_arg_list(common_args, "common_args")
+    common = check_arg_list(common_args, "common_args")
     runs_args = [[] for _ in variants] if runs_args is None else list(runs_args)
     if len(runs_args) != len(variants):
         raise ValueError(
             f"runs_args must hold one argument list per variant ({len(variants)}); got "
             f"{len(runs_args)}"
         )
-    runs_args = [_check_arg_list(a, f"runs_args[{i}]") for i, a in enumerate(runs_args)]
-    settings = [_check_setting(d, f"log_dirs[{i}]") for i, d in enumerate(log_dirs)]
+    runs_args = [check_arg_list(a, f"runs_args[{i}]") for i, a in enumerate(runs_args)]
+    settings = [check_setting(d, f"log_dirs[{i}]") for i, d in enumerate(log_dirs)]
     if experiment_dir is None:
         if not isinstance(experiment_title, str) or not experiment_title:
             raise TypeError(f"experiment_title must be a non-empty str, got {experiment_title!r}")
@@ -246,7 +246,7 @@ def _grid(
             setting,
             run_ID,
             partial(
-                _script_command,
+                script_command,
                 prefix,
                 os.path.join(experiment_dir, setting),
                 run_ID,
@@ -257,7 +257,7 @@ def _grid(
         for setting, run_args in zip(settings, runs_args)
     ]
     variants_by_setting = dict(zip(settings, variants))
-    _check_variants(variants_by_setting, experiment_dir)
+    check_variants(variants_by_setting, experiment_dir)
     return runs, experiment_dir, variants_by_setting
 
 

@@ -44,6 +44,7 @@ _COLORS = dict(gray=30, red=31, green=32, yellow=33, blue=34, magenta=35, cyan=3
 
 def _scalar(value: Any) -> Any:
     """Python scalar for numpy/torch scalars (``str(tensor(1.))`` is not a CSV cell)."""
+    # Any value a user logs: numpy and torch scalars have ndim.
     if hasattr(value, "item") and getattr(value, "ndim", 0) == 0:
         return value.item()
     return value
@@ -362,6 +363,7 @@ def _active() -> Logger:
 def _delegate(name: str):
     """A module-level function calling method ``name`` of the current logger."""
 
+    # The module-level functions forward to the Logger's methods, by name.
     method = getattr(Logger, name)
 
     @functools.wraps(method)

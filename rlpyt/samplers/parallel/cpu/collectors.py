@@ -30,6 +30,7 @@ __all__ = ["CpuResetCollector", "CpuWaitResetCollector", "CpuEvalCollector"]
 
 def _has_fields(env_info_buffer) -> bool:
     """Whether the env_info buffer stores anything (envs without infos have none)."""
+    # The env's info namedtuple (None or an empty tuple for envs without infos).
     return bool(getattr(env_info_buffer, "_fields", ()))
 
 
@@ -73,6 +74,7 @@ class CpuResetCollector(DecorrelatingStartCollector):
                 done_t[b] = d
                 env_infos[b] = env_info
                 if d:
+                    # The env's own EnvInfo: traj_done and timeout are optional fields.
                     if getattr(env_info, "timeout", False):
                         if self._bootstrap:
                             agent_buf.timeout_value[t, b] = self._final_value(
@@ -80,6 +82,7 @@ class CpuResetCollector(DecorrelatingStartCollector):
                             )
                         if self._final_obs:
                             env_buf.final_observation[t, b] = o
+                    # The env's own EnvInfo: traj_done and timeout are optional fields.
                     if getattr(env_info, "traj_done", d):
                         completed_infos.append(traj_infos[b].terminate(o))
                         traj_infos[b] = TrajInfoCls()
@@ -100,6 +103,7 @@ class CpuWaitResetCollector(DecorrelatingStartCollector):
     """Finished envs wait, zero-filled and flagged done, until the batch ends."""
 
     mid_batch_reset = False
+    state_keys = ("done", "need_reset", "temp_observation")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -152,6 +156,7 @@ class CpuWaitResetCollector(DecorrelatingStartCollector):
                 if env_info:
                     env_buf.env_info[t, b] = env_info
                 if d:
+                    # The env's own EnvInfo: traj_done and timeout are optional fields.
                     if getattr(env_info, "timeout", False):
                         if self._bootstrap:
                             agent_buf.timeout_value[t, b] = self._final_value(
@@ -159,6 +164,7 @@ class CpuWaitResetCollector(DecorrelatingStartCollector):
                             )
                         if self._final_obs:
                             env_buf.final_observation[t, b] = o
+                    # The env's own EnvInfo: traj_done and timeout are optional fields.
                     if getattr(env_info, "traj_done", d):
                         completed_infos.append(traj_infos[b].terminate(o))
                         traj_infos[b] = self.TrajInfoCls()
@@ -229,6 +235,7 @@ class CpuEvalCollector(BaseEvalCollector):
                     agent_info[b] if traj_agent_info else None,
                     env_info,
                 )
+                # The env's own EnvInfo: traj_done and timeout are optional fields.
                 if getattr(env_info, "traj_done", d):
                     completed.append(traj_infos[b].terminate(o))
                     traj_infos[b] = self.TrajInfoCls()

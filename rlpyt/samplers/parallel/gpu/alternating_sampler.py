@@ -19,7 +19,7 @@ class AlternatingSampler(GpuSampler):
     """
 
     def initialize(self, agent, *args, **kwargs):
-        if getattr(agent, "recurrent", False):
+        if agent.recurrent:
             raise ValueError(
                 f"AlternatingSampler cannot drive the recurrent agent {type(agent).__name__} "
                 "(it steps half of the envs at a time); use GpuSampler or CpuSampler"

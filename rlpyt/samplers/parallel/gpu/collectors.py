@@ -26,6 +26,7 @@ class GpuResetCollector(DecorrelatingStartCollector):
     """
 
     mid_batch_reset = True
+    state_keys = ("done", "need_reset", "temp_observation")  # set at start_envs
 
     def start_envs(self, max_decorrelation_steps: int = 0):
         agent_inputs, traj_infos = super().start_envs(max_decorrelation_steps)
@@ -64,11 +65,13 @@ class GpuResetCollector(DecorrelatingStartCollector):
             env_buf.done[t, b] = d
             env_infos[b] = env_info
             if d:
+                # The env's own EnvInfo: traj_done and timeout are optional fields.
                 if getattr(env_info, "timeout", False):
                     step.final_observation[b] = o
                     step.timeout[b] = True
                     if self._final_obs:
                         env_buf.final_observation[t, b] = o
+                # The env's own EnvInfo: traj_done and timeout are optional fields.
                 if getattr(env_info, "traj_done", d):
                     completed.append(self.traj_infos[b].terminate(o))
                     self.traj_infos[b] = self.TrajInfoCls()
@@ -164,6 +167,7 @@ class GpuEvalCollector(BaseEvalCollector):
             env, a = self.envs[b], step.action[b]
             o, r, d, env_info = env.step(a)
             self.traj_infos[b].step(step.observation[b], a, r, d, None, env_info)
+            # The env's own EnvInfo: traj_done and timeout are optional fields.
             if getattr(env_info, "traj_done", d):
                 completed.append(self.traj_infos[b].terminate(o))
                 self.traj_infos[b] = self.TrajInfoCls()

@@ -46,11 +46,8 @@ def trained_parameters(agent, algo) -> list:
     """Every tensor a gradient step updates: the agent's parameters and whatever else
     the algorithm's optimizers hold (e.g. SAC's learned temperature ``log_alpha``)."""
     params = [p for module in agent_modules(agent) for p in module.parameters()]
-    for value in vars(algo).values():
-        for item in value.values() if isinstance(value, dict) else [value]:
-            optimizer = getattr(item, "optimizer", item)  # a qpg (optimizer, tools, params) record
-            if isinstance(optimizer, torch.optim.Optimizer):
-                params += [p for group in optimizer.param_groups for p in group["params"]]
+    for optimizer in algo.torch_optimizers():
+        params += [p for group in optimizer.param_groups for p in group["params"]]
     unique = {id(p): p for p in params if p.requires_grad}
     return list(unique.values())
 

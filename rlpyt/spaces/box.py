@@ -5,7 +5,7 @@ import numpy as np
 from rlpyt.spaces.base import Space
 
 
-class _Box(Space):
+class Box(Space):
     """A box of values ``low <= x < high`` (IntBox) or ``low <= x <= high`` (FloatBox)."""
 
     def __init__(self, low, high, shape, dtype, null_value, bound_dtype=None):
