@@ -21,6 +21,12 @@ class RlAlgorithm:
             :meth:`optimize_agent` returns (the logger records one statistic each).
         bootstrap_value: whether the sampler must store ``V`` of the
             observation after the batch (and of time-limit-cut final observations).
+        final_observation: whether the sampler must store the final observation of
+            episodes cut by a time limit (replays bootstrap through them).
+        min_itr_learn: the first iteration with gradient steps (0: from the start;
+            replay algorithms set it in :meth:`initialize`).
+        updates_per_sync: under :class:`~rlpyt.runners.async_rl.AsyncRl`, gradient
+            updates between two sends of the weights to the sampler process.
         update_counter: gradient steps applied so far.
         guard: the :class:`~rlpyt.algos.optim.GuardedStep` every gradient step goes
             through (non-finite steps are skipped and counted, FAULTS.md E1).
@@ -30,6 +36,9 @@ class RlAlgorithm:
 
     opt_info_fields = ()
     bootstrap_value = False
+    final_observation = False
+    min_itr_learn = 0
+    updates_per_sync = 1
     replay_ratio: float | None = None
 
     def __init__(self):
@@ -70,6 +79,27 @@ class RlAlgorithm:
     def optimize_agent(self, itr: int, samples):
         """Train on one batch of samples; returns an ``OptInfo`` of per-step lists."""
         raise NotImplementedError
+
+    # -- hooks of the asynchronous runner ------------------------------------------
+
+    def enable_concurrent_append(self) -> None:
+        """Make :meth:`append_samples` safe to call from another thread than :meth:`optimize_agent`.
+
+        Called by :class:`~rlpyt.runners.async_rl.AsyncRl` after :meth:`initialize`: from
+        then on a copier thread appends the sampler's batches while the optimizer trains.
+        Only algorithms that learn from a replay can; the others refuse.
+        """
+        raise TypeError(
+            f"{type(self).__name__} does not learn from a replay buffer: AsyncRl needs an "
+            "off-policy (replay) algorithm; train it with MinibatchRl or SyncRl"
+        )
+
+    def fold_obs_statistics(self) -> None:
+        """Fold the observations that concurrent appends deferred into the agent's statistics.
+
+        Called by the async runner in the optimizer's thread (so a forward pass never sees
+        half-updated statistics); a no-op unless :meth:`enable_concurrent_append` deferred some.
+        """
 
     @property
     def batch_size(self) -> int:
