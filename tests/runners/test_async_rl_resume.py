@@ -89,12 +89,13 @@ def alive(processes):
     return left
 
 
-def sigterm_after_first_row(args, run_dir, cwd):
+def sigterm_after_first_row(args, run_dir, cwd, group=False):
     """Start ``args``; SIGTERM it after the first progress row; (stdout, stderr, exit code,
-    its pid, every descendant seen)."""
+    its pid, every descendant seen). ``group``: to its whole process group (a job preempted)."""
     proc = subprocess.Popen(
-        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=cwd
-    )
+        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=cwd,
+        start_new_session=group,
+    )  # fmt: skip
     seen = set()
     try:
         deadline = time.monotonic() + 90
@@ -102,7 +103,10 @@ def sigterm_after_first_row(args, run_dir, cwd):
             seen.update(psutil.Process(proc.pid).children(recursive=True))
             time.sleep(0.05)
         assert proc.poll() is None and rows(run_dir), proc.communicate(timeout=30)
-        proc.send_signal(signal.SIGTERM)
+        if group:
+            os.killpg(proc.pid, signal.SIGTERM)
+        else:
+            proc.send_signal(signal.SIGTERM)
         start = time.monotonic()
         watch_tree(proc, seen)
         out, err = proc.communicate(timeout=30)
@@ -114,12 +118,13 @@ def sigterm_after_first_row(args, run_dir, cwd):
     return out, err, proc.returncode, proc.pid, seen
 
 
-def test_sigterm_snapshots_and_a_resumed_run_continues(tmp_path):
+@pytest.mark.parametrize("group", [False, True], ids=["process", "process_group"])
+def test_sigterm_snapshots_and_a_resumed_run_continues(tmp_path, group):
     torch.set_num_threads(1)
     script = _TRAIN.format(interval=LOG_INTERVAL, log_dir=str(tmp_path))
     run_dir = str(tmp_path / "run_0")
     out, err, code, pid, tree = sigterm_after_first_row(
-        [sys.executable, "-c", script], run_dir, HERE
+        [sys.executable, "-c", script], run_dir, HERE, group=group
     )
     assert code == 143, err
     assert len(tree) >= 3  # the sampler process and its two workers
@@ -246,3 +251,27 @@ def test_no_child_outlives_the_training_process_after_a_worker_fault(tmp_path, c
     assert len(seen) >= 2, "the workers were not seen"
     assert alive(seen) == []  # at once: no worker still exiting after the training process
     assert shm_segments([proc.pid] + [p.pid for p in seen]) == set()
+
+
+def test_cli_async_run_preempted_then_resumed(tmp_path):
+    train = [sys.executable, "-m", "rlpyt", "train", "--algo", "dqn", "--env", "CartPole-v1"]
+    train += ["--runner", "async", "--seed", "1", "--log-dir", str(tmp_path), "--run-id", "0"]
+    tiny = ["--set", "sampler.batch_T=16", "sampler.batch_B=4", "runner.log_interval_steps=512"]
+    tiny += ["algo.min_steps_learn=256", "algo.replay_size=5000"]
+    run_dir = tmp_path / "run_0"
+    _, err, code, pid, tree = sigterm_after_first_row(
+        [*train, "--steps", str(10**6), *tiny], str(run_dir), str(tmp_path)
+    )
+    assert code == 143, err[-3000:]
+    assert f"continue with --resume {run_dir}" in err
+    assert alive(tree) == [] and shm_segments([pid] + [p.pid for p in tree]) == set()
+    logged = rows(str(run_dir))
+    proc = subprocess.run(
+        [sys.executable, "-m", "rlpyt", "train", "--resume", str(run_dir), "--steps", "4096"],
+        capture_output=True, text=True, env=ENV, cwd=str(tmp_path), timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    resumed = rows(str(run_dir))
+    assert resumed[: len(logged)] == logged and len(resumed) > len(logged)
+    assert int(resumed[-1]["CumSteps"]) == 4096
+    assert int(resumed[len(logged)]["Iteration"]) > int(logged[-1]["Iteration"])
