@@ -71,19 +71,36 @@ def wait_for(predicate, timeout, what):
 def watch_tree(proc, seen):
     """Record every descendant of ``proc`` seen until it exits."""
     while proc.poll() is None:
-        try:
-            seen.update(psutil.Process(proc.pid).children(recursive=True))
-        except psutil.Error:
-            pass
+        record_tree(proc.pid, seen)
         time.sleep(0.02)
 
 
+def record_tree(pid, seen):
+    """``seen``: psutil.Process -> its command line, for every descendant of ``pid``."""
+    try:
+        children = psutil.Process(pid).children(recursive=True)
+    except psutil.Error:
+        return
+    for child in children:
+        if child not in seen:
+            try:
+                seen[child] = " ".join(child.cmdline())
+            except psutil.Error:
+                seen[child] = "?"
+
+
+# multiprocessing's own helpers: they exit by themselves once the training process has gone.
+HELPERS = ("multiprocessing.resource_tracker", "multiprocessing.forkserver")
+
+
 def alive(processes):
+    """The sampler processes and workers among ``processes`` still running (as command lines)."""
     left = []
-    for p in processes:
+    for p, cmdline in processes.items():
         try:
             if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
-                left.append(p)
+                if not any(helper in cmdline for helper in HELPERS):
+                    left.append(f"{p.pid} ({p.status()}): {cmdline}")
         except psutil.Error:
             pass
     return left
@@ -96,11 +113,11 @@ def sigterm_after_first_row(args, run_dir, cwd, group=False):
         args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=cwd,
         start_new_session=group,
     )  # fmt: skip
-    seen = set()
+    seen = {}
     try:
         deadline = time.monotonic() + 90
         while not rows(run_dir) and proc.poll() is None and time.monotonic() < deadline:
-            seen.update(psutil.Process(proc.pid).children(recursive=True))
+            record_tree(proc.pid, seen)
             time.sleep(0.05)
         assert proc.poll() is None and rows(run_dir), proc.communicate(timeout=30)
         if group:
@@ -239,7 +256,7 @@ def test_no_child_outlives_the_training_process_after_a_worker_fault(tmp_path, c
         [sys.executable, "-c", script],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=HERE,
     )  # fmt: skip
-    seen = set()
+    seen = {}
     try:
         watch_tree(proc, seen)
         _, err = proc.communicate(timeout=90)
