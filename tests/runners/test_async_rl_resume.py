@@ -20,7 +20,11 @@ import torch
 from faulty_envs import shm_segments, wait_no_worker_children
 from test_async_rl import BATCH_B, BATCH_T, make_runner
 
+from rlpyt.runners.async_rl import AsyncRl
+from rlpyt.runners.minibatch_rl import MinibatchRl
 from rlpyt.samplers.async_.cpu_sampler import AsyncCpuSampler
+from rlpyt.samplers.async_.serial_sampler import AsyncSerialSampler
+from rlpyt.samplers.serial.sampler import SerialSampler
 from rlpyt.utils.checkpoint import load_checkpoint
 from rlpyt.utils.logging.context import logger_context
 
@@ -292,3 +296,31 @@ def test_cli_async_run_preempted_then_resumed(tmp_path):
     assert resumed[: len(logged)] == logged and len(resumed) > len(logged)
     assert int(resumed[-1]["CumSteps"]) == 4096
     assert int(resumed[len(logged)]["Iteration"]) > int(logged[-1]["Iteration"])
+
+
+# The async runner's SamplerItr / OptimizerItr columns are not in a MinibatchRl progress.csv.
+@pytest.mark.filterwarnings("ignore:tabular key:RuntimeWarning")
+@pytest.mark.parametrize("first", ["async", "minibatch"])
+def test_async_and_minibatch_resume_each_others_snapshots(tmp_path, first):
+    torch.set_num_threads(1)
+    kinds = {"async": (AsyncRl, AsyncSerialSampler), "minibatch": (MinibatchRl, SerialSampler)}
+    then = "minibatch" if first == "async" else "async"
+    RunnerCls, SamplerCls = kinds[first]
+    runner = make_runner(
+        SamplerCls, n_steps=1280, log_interval_steps=LOG_INTERVAL, RunnerCls=RunnerCls
+    )
+    with logger_context(str(tmp_path), 0, "x", snapshot_mode="last"):
+        runner.train()
+    RunnerCls, SamplerCls = kinds[then]
+    resumed = make_runner(
+        SamplerCls,
+        n_steps=2560,
+        log_interval_steps=LOG_INTERVAL,
+        RunnerCls=RunnerCls,
+        runner_kwargs=dict(resume_from=str(tmp_path / "run_0")),
+    )
+    with logger_context(str(tmp_path), 0, "x", snapshot_mode="last", resume=True):
+        resumed.train()
+    table = rows(str(tmp_path / "run_0"))
+    assert [int(r["Iteration"]) for r in table] == [9, 19, 29, 39]
+    assert int(table[2]["CumUpdates"]) > int(table[1]["CumUpdates"]) > 0
