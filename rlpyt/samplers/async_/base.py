@@ -45,7 +45,6 @@ from rlpyt.utils.signals import sigint_ignored
 __all__ = ["AsyncSamplerBase", "SharedWeights", "copy_buffer"]
 
 N_SLOTS = 2  # the double buffer
-WORKERS_STOP_TIME = 4.0  # seconds a sampler process may take to stop its workers
 _POLL = 0.05  # seconds between liveness checks while waiting
 
 
@@ -256,9 +255,9 @@ class AsyncSamplerBase:
                 self.send(("stop",))
             except (OSError, ValueError):  # closed already
                 pass
-            proc.join(min(timeout, 2.0) + WORKERS_STOP_TIME)  # it stops its workers first
-            if proc.exitcode is None:
-                proc.terminate()  # stops it as cleanly (it stops its workers, then exits)
+            proc.join(min(timeout, 2.0))  # then SIGTERM, which stops it as cleanly:
+            if proc.exitcode is None:  # (one already stopping its workers ignores it)
+                proc.terminate()
                 proc.join(timeout)
             if proc.exitcode is None:
                 proc.kill()
