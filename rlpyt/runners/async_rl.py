@@ -181,7 +181,8 @@ class AsyncRlBase(MinibatchRlBase):
         self._sampler_done = False
         if self.resume_from is not None:
             self.load_snapshot(self.resume_from)  # the counters: load_runner_state
-        self._completed_itr = self._start_itr = self._n_appended
+        self._start_itr = self._n_appended
+        self._completed_itr = self._start_itr - 1  # (as MinibatchRl's: set once resumed)
         self._synced_updates = self.algo.update_counter
         self.sampler.start(
             n_itr=n_itr,

@@ -292,6 +292,8 @@ def test_ctrl_c_and_sigterm_stop_everything(tmp_path, sig, code):
     assert gone == []
     assert shm_segments([proc.pid] + [p.pid for p in descendants]) == set()
     assert proc.returncode in (code, -sig)
+    if sig == signal.SIGTERM:  # a snapshot of the state the stopped sampler left
+        assert "snapshot" in err and os.path.getsize(tmp_path / "run_0" / "params.pkl") > 0
 
 
 def test_env_constructor_error_in_the_sampler_process_fails_start_up(tmp_path, clean):
