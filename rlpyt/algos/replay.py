@@ -300,9 +300,8 @@ class ReplayAlgorithm(RlAlgorithm):
         """
         if not isinstance(self.replay_buffer, AsyncReplayBuffer):
             self.replay_buffer = AsyncReplayBuffer(self.replay_buffer, RWLock())
-        update_obs_rms = getattr(self.agent, "update_obs_rms", None)
-        if update_obs_rms is not None:
-            self._deferred_obs_rms = DeferredUpdate(update_obs_rms)
+        # (Called only for agents that have update_obs_rms: see append_samples.)
+        self._deferred_obs_rms = DeferredUpdate(lambda obs: self.agent.update_obs_rms(obs))
 
     def fold_obs_statistics(self) -> None:
         if self._deferred_obs_rms is not None:
