@@ -25,6 +25,10 @@ class RlAlgorithm:
             episode a time limit cut (replay-based algorithms bootstrap from it).
         discount: the per-step discount gamma; trajectory statistics report the
             discounted return with it (1.0 for algorithms without one).
+        min_itr_learn: the first iteration with gradient steps (0: from the start;
+            replay algorithms set it in :meth:`initialize`).
+        updates_per_sync: under :class:`~rlpyt.runners.async_rl.AsyncRl`, gradient
+            updates between two sends of the weights to the sampler process.
         update_counter: gradient steps applied so far.
         guard: the :class:`~rlpyt.algos.optim.GuardedStep` every gradient step goes
             through (non-finite steps are skipped and counted, FAULTS.md E1).
@@ -36,6 +40,8 @@ class RlAlgorithm:
     bootstrap_value = False
     final_observation = False
     discount = 1.0
+    min_itr_learn = 0
+    updates_per_sync = 1
     replay_ratio: float | None = None
 
     def __init__(self):
@@ -81,6 +87,27 @@ class RlAlgorithm:
         """Every ``torch.optim.Optimizer`` this algorithm steps (SyncRl averages the
         gradients of all their parameters, e.g. SAC's temperature too)."""
         return [] if self.optimizer is None else [self.optimizer]
+
+    # -- hooks of the asynchronous runner ------------------------------------------
+
+    def enable_concurrent_append(self) -> None:
+        """Make :meth:`append_samples` safe to call from another thread than :meth:`optimize_agent`.
+
+        Called by :class:`~rlpyt.runners.async_rl.AsyncRl` after :meth:`initialize`: from
+        then on a copier thread appends the sampler's batches while the optimizer trains.
+        Only algorithms that learn from a replay can; the others refuse.
+        """
+        raise TypeError(
+            f"{type(self).__name__} does not learn from a replay buffer: AsyncRl needs an "
+            "off-policy (replay) algorithm; train it with MinibatchRl or SyncRl"
+        )
+
+    def fold_obs_statistics(self) -> None:
+        """Fold the observations that concurrent appends deferred into the agent's statistics.
+
+        Called by the async runner in the optimizer's thread (so a forward pass never sees
+        half-updated statistics); a no-op unless :meth:`enable_concurrent_append` deferred some.
+        """
 
     @property
     def batch_size(self) -> int:

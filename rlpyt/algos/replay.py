@@ -21,6 +21,7 @@ import torch
 
 from rlpyt.algos.base import RlAlgorithm
 from rlpyt.algos.utils import valid_from_done
+from rlpyt.replays.async_ import AsyncReplayBuffer, DeferredUpdate, RWLock
 from rlpyt.replays.collections import SamplesToBuffer, SamplesToBufferFrame
 from rlpyt.replays.non_sequence.frame import UniformReplayFrameBuffer
 from rlpyt.replays.non_sequence.uniform import UniformReplayBuffer
@@ -147,6 +148,7 @@ class ReplayAlgorithm(RlAlgorithm):
         self.replay_buffer = None
         self._update_credit = 0.0  # fractional gradient steps owed (replay_ratio)
         self._steps_in_replay = 0  # env steps appended since the replay was (re)built
+        self._deferred_obs_rms = None  # a DeferredUpdate under concurrent appends
 
     # -- set-up -------------------------------------------------------------------
 
@@ -232,6 +234,7 @@ class ReplayAlgorithm(RlAlgorithm):
             **self.replay_kwargs,
         )
         self._steps_in_replay = 0
+        self._deferred_obs_rms = None
 
     def replay_seed(self) -> int:
         """The replay's sampling seed, drawn from the run's seeded torch generator."""
@@ -278,9 +281,32 @@ class ReplayAlgorithm(RlAlgorithm):
             valid = replay_kwargs["valid"] = valid_from_done(samples.env.done) > 0
         if self.agent.updates_obs_rms:  # (no copy of the valid frames for agents without it)
             observation = samples.env.observation
-            self.agent.update_obs_rms(observation if valid is None else observation[valid])
+            observation = observation if valid is None else observation[valid]
+            if self._deferred_obs_rms is not None:  # concurrent appends: folded later
+                self._deferred_obs_rms(observation)
+            else:
+                self.agent.update_obs_rms(observation)
         self.replay_buffer.append_samples(self.samples_to_buffer(samples), **replay_kwargs)
         self._steps_in_replay += self.sampler_bs
+
+    # -- concurrent appends (AsyncRl) ---------------------------------------------------
+
+    def enable_concurrent_append(self) -> None:
+        """The replay goes behind a readers-writer lock, and observation statistics wait.
+
+        Appends (writer thread) and ``sample_batch`` (optimizer thread) then never see each
+        other's half-done work; the observations an append would fold into the agent's
+        running statistics are queued until :meth:`fold_obs_statistics`, called in the
+        optimizer's thread. Until the next :meth:`initialize`.
+        """
+        if not isinstance(self.replay_buffer, AsyncReplayBuffer):
+            self.replay_buffer = AsyncReplayBuffer(self.replay_buffer, RWLock())
+        # (Called only for agents that have update_obs_rms: see append_samples.)
+        self._deferred_obs_rms = DeferredUpdate(lambda obs: self.agent.update_obs_rms(obs))
+
+    def fold_obs_statistics(self) -> None:
+        if self._deferred_obs_rms is not None:
+            self._deferred_obs_rms.flush()
 
     # -- the update schedule --------------------------------------------------------------
 

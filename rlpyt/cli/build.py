@@ -247,7 +247,7 @@ def build_experiment(config: dict, resume_from=None, affinity_code: str | None =
     type) naming the first invalid setting; no env is built here.
     """
     s, r = config["sampler"], config["runner"]
-    runner_kind, kind = check_runner_choice(config, resume_from)
+    runner_kind, kind = check_runner_choice(config)
     slot = None if affinity_code is None else _slot_affinity(affinity_code)
     collector = s["collector"]
     if collector not in COLLECTORS:

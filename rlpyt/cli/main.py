@@ -138,7 +138,7 @@ def _resolve_config(args) -> tuple[dict, str | None]:
     if args.steps is not None:
         config["runner"]["n_steps"] = int(args.steps)
     # Also when resuming: the sampler may change (e.g. more workers on a bigger machine), and
-    # an async run continues with --runner minibatch.
+    # an async run may continue with --runner minibatch.
     apply_runner_flags(config, args)
     config = apply_overrides(config, args.set)
     return config, args.resume

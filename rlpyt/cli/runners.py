@@ -8,8 +8,9 @@
   fills the replay buffer while this process optimizes. The sampler is the asynchronous
   counterpart of ``sampler.kind`` (``AsyncSerialSampler``, ``AsyncCpuSampler``,
   ``AsyncGpuSampler``, ``AsyncAlternatingSampler``). Off-policy algorithms only (they learn
-  from a replay buffer); an async run cannot be resumed as one (``--runner minibatch``
-  continues it).
+  from a replay buffer). ``--resume`` continues an async run with a fresh sampler process
+  (from the snapshot's counters, weights, optimizer and replay; not bit-for-bit as an
+  uninterrupted run would have gone), or with ``--runner minibatch``.
 * ``sync``: :class:`~rlpyt.runners.sync_rl.SyncRl` (``SyncRlEval``): ``runner.learners``
   learner processes (CPU, gloo) average their gradients in every step. Each learner has its
   own sampler of ``sampler.kind`` with ``sampler.batch_B`` envs and ``sampler.workers``
@@ -129,7 +130,7 @@ def fill_missing_keys(config: dict) -> None:
     config["runner"].setdefault("reproducible", False)
 
 
-def check_runner_choice(config: dict, resume_from=None) -> tuple[str, str]:
+def check_runner_choice(config: dict) -> tuple[str, str]:
     """``(runner.kind, sampler.kind)``; a ``ValueError`` naming the cause and the fix for a
     combination that cannot run (before any process starts or any env is built)."""
     runner = config["runner"].get("kind", "minibatch")
@@ -145,7 +146,7 @@ def check_runner_choice(config: dict, resume_from=None) -> tuple[str, str]:
             f"with --sampler ray, or --sampler cpu with --runner {runner}"
         )
     if runner == "async":
-        _check_async(config["algo_name"], resume_from)
+        _check_async(config["algo_name"])
     if runner == "sync":
         learners = config["runner"].get("learners", 2)
         if isinstance(learners, bool) or not isinstance(learners, int):
@@ -160,17 +161,12 @@ def check_runner_choice(config: dict, resume_from=None) -> tuple[str, str]:
     return runner, sampler
 
 
-def _check_async(algo: str, resume_from) -> None:
+def _check_async(algo: str) -> None:
     if algo not in OFF_POLICY_ALGOS:
         raise ValueError(
             f"runner.kind='async' trains from a replay buffer, but algo {algo!r} is on-policy: "
             f"use --runner minibatch or sync for {algo}, or an off-policy algorithm for async "
             f"({', '.join(OFF_POLICY_ALGOS)})"
-        )
-    if resume_from is not None:
-        raise ValueError(
-            f"--resume {resume_from}: runner.kind='async' cannot resume a run; continue it "
-            "with the synchronous runner (add --runner minibatch) or start a new run"
         )
 
 

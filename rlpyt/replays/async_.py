@@ -18,7 +18,9 @@ from it in the main thread. The replay itself stays in the training process:
 its cursor, sum tree and sparse final observations are ordinary Python state
 that only one process touches. What the writer's append does besides the
 replay (folding observations into normalisation statistics) waits in a
-:class:`DeferredUpdate` for the reader's thread.
+:class:`DeferredUpdate` for the reader's thread. The algorithm sets both up
+itself, in its hook ``enable_concurrent_append`` (see
+:class:`~rlpyt.algos.replay.ReplayAlgorithm`), which the runner calls.
 """
 
 import contextlib

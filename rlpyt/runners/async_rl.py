@@ -25,23 +25,31 @@ interval is past ``min_steps_learn``.
 
 **No hangs.** Every wait is bounded and checks the sampler process: its death
 or error is raised here (:class:`AsyncSamplerError`) with its traceback; an
-error in this process stops the sampler process. Ctrl-C and SIGTERM stop
-everything (SIGTERM raises :class:`~rlpyt.runners.minibatch_rl.Preempted`
-after a snapshot of the last log interval, the one consistent state). Shared
-memory is released on every exit path.
+error in this process stops the sampler process. Shared memory is released
+and every process of the sampler (its workers too) has exited on every exit path.
 
-**Observation statistics.** ``algo.append_samples`` folds each batch's
-observations into the agent's running normalisation statistics
-(``agent.update_obs_rms``). Done in the copier thread, that would race with the
-optimizer's forward passes (a forward could read a new mean with the old
-variance) and with the weights sent to the sampler (buffers included). So, for
-the run, the agent's ``update_obs_rms`` only queues the observations
-(:class:`~rlpyt.replays.async_.DeferredUpdate`); the optimizer thread folds them
-in, in batch order, after each wait for batches: before the optimizer iteration
-a batch pays for, as in the synchronous runner.
+**Concurrent appends.** Before the run the runner calls the algorithm's hook
+``algo.enable_concurrent_append()``: the algorithm puts its replay behind a
+readers-writer lock (:class:`~rlpyt.replays.async_.AsyncReplayBuffer`) and queues
+the observations an append would fold into the agent's running normalisation
+statistics (done in the copier thread, that would race with the optimizer's
+forward passes and with the weights sent to the sampler). The runner calls
+``algo.fold_obs_statistics()`` in the optimizer thread after each wait for
+batches: before the optimizer iteration a batch pays for, as in the synchronous
+runner.
 
-Logging is per ``log_interval_steps`` env steps of the sampler; snapshots as in
-``MinibatchRl``. Resuming an async run (``resume_from``) is not supported.
+**Snapshots and resuming.** Logging is per ``log_interval_steps`` env steps of
+the sampler; a snapshot follows each log row, as in ``MinibatchRl``. It is taken
+while the copier thread is held between two appends, so the replay, the agent's
+statistics and the counters (sampler batches appended, optimizer iterations done)
+agree. SIGTERM (to this process, or to the sampler process, e.g. a whole job
+preempted) stops the sampler process and the copier, writes a snapshot of that
+quiescent state and raises :class:`~rlpyt.runners.minibatch_rl.Preempted`;
+Ctrl-C stops everything and the last snapshot stands. With ``resume_from`` the
+run continues from a snapshot's counters, weights, optimizer, algorithm state,
+RNG states and (when the algorithm snapshots it, ``snapshot_replay``) replay; a
+fresh sampler process starts at the next sampler iteration. Async runs are not
+reproducible, so a resumed run does not repeat an uninterrupted one exactly.
 """
 
 import contextlib
@@ -49,8 +57,9 @@ import signal
 import threading
 import time
 
-from rlpyt.replays.async_ import AsyncReplayBuffer, DeferredUpdate, RWLock
 from rlpyt.runners.minibatch_rl import MinibatchRlBase, Preempted
+from rlpyt.samplers.async_.base import AsyncSamplerBase
+from rlpyt.utils.collections import AttrDict
 from rlpyt.utils.logging import logger
 from rlpyt.utils.seed import make_seed, set_seed
 from rlpyt.utils.signals import sigint_ignored
@@ -68,7 +77,7 @@ class AsyncRlBase(MinibatchRlBase):
     """The asynchronous loop (see the module docstring).
 
     Args: those of :class:`~rlpyt.runners.minibatch_rl.MinibatchRlBase`
-    (``resume_from`` must be None), and
+    (``reproducible`` must be False), and
 
         sampler_timeout: seconds the optimizer waits for the next batch
             before raising :class:`AsyncSamplerError`.
@@ -76,11 +85,6 @@ class AsyncRlBase(MinibatchRlBase):
 
     def __init__(self, *args, sampler_timeout=300.0, **kwargs):
         super().__init__(*args, **kwargs)
-        if self.resume_from is not None:
-            raise ValueError(
-                f"{type(self).__name__} cannot resume (resume_from={self.resume_from!r}); "
-                "resume with MinibatchRl, or start a new async run"
-            )
         if self.reproducible:
             raise ValueError(
                 f"{type(self).__name__} cannot be reproducible (reproducible=True): sampling "
@@ -88,7 +92,7 @@ class AsyncRlBase(MinibatchRlBase):
             )
         if not sampler_timeout > 0:
             raise ValueError(f"sampler_timeout must be > 0 seconds, got {sampler_timeout!r}")
-        if not hasattr(self.sampler, "async_initialize"):
+        if not isinstance(self.sampler, AsyncSamplerBase):
             raise TypeError(
                 f"{type(self).__name__} needs an async sampler (rlpyt.samplers.async_), got "
                 f"{type(self.sampler).__name__}"
@@ -98,17 +102,21 @@ class AsyncRlBase(MinibatchRlBase):
     # -- the loop -------------------------------------------------------------------
 
     def train(self):
-        """Run the whole training; returns the number of sampler iterations."""
-        self._sigterm = False
-        self._copier = None
+        """Run the whole training; returns the number of sampler iterations.
+
+        Raises ``KeyboardInterrupt`` on SIGINT and :class:`Preempted` on SIGTERM
+        (after a snapshot), with every process of the sampler stopped.
+        """
+        self._sigterm = self._preempting = False
+        self._copier = self._pbar = None
         with self._sigterm_handler():
             try:
                 n_itr = self.startup()
                 self.log_before_training()
                 n_opt_itr = max(n_itr - self.min_itr_learn, 0)
-                for opt_itr in range(n_opt_itr):
+                for opt_itr in range(self._opt_done, n_opt_itr):
                     self.wait_for_batches(self.min_itr_learn + opt_itr + 1)
-                    self.fold_obs_statistics()
+                    self.algo.fold_obs_statistics()
                     self.log_due()
                     itr = self.min_itr_learn + opt_itr
                     self.agent.train_mode(itr)
@@ -118,10 +126,15 @@ class AsyncRlBase(MinibatchRlBase):
                     self.store_diagnostics(itr, [], opt_info)
                     self.sync_weights()
                     self.log_due()
+                    self._check_sigterm()
                 self.wait_for_batches(n_itr)
-                self.fold_obs_statistics()
-                self._opt_done = n_itr  # all done: the remaining intervals can be logged
+                self.algo.fold_obs_statistics()
+                self._all_optimized = True  # the remaining intervals can be logged
                 self.log_due()
+            except (Preempted, AsyncSamplerError) as err:
+                if not self._sigterm:
+                    raise
+                self._preempt(err)
             finally:
                 self.shutdown()
         return n_itr
@@ -138,9 +151,9 @@ class AsyncRlBase(MinibatchRlBase):
             agent=self.agent,
             affinity=self.affinity,
             seed=self.seed + 1,
-            bootstrap_value=getattr(self.algo, "bootstrap_value", False),
+            bootstrap_value=self.algo.bootstrap_value,
             traj_info_kwargs=self.get_traj_info_kwargs(),
-            final_observation=getattr(self.algo, "final_observation", False),
+            final_observation=self.algo.final_observation,
         )
         self.itr_batch_size = self.sampler.batch_spec.size
         n_itr = self.get_n_itr()
@@ -152,26 +165,32 @@ class AsyncRlBase(MinibatchRlBase):
             mid_batch_reset=self.sampler.mid_batch_reset,
             examples=examples,
         )
-        self.min_itr_learn = int(getattr(self.algo, "min_itr_learn", 0))
-        self.algo.replay_buffer = AsyncReplayBuffer(self.algo.replay_buffer, RWLock())
-        self.updates_per_sync = max(int(getattr(self.algo, "updates_per_sync", 1) or 1), 1)
-        self._synced_updates = 0
+        self.algo.enable_concurrent_append()  # the algorithm's hook (module docstring)
+        self.min_itr_learn = int(self.algo.min_itr_learn)
+        self.updates_per_sync = max(int(self.algo.updates_per_sync), 1)
         self.initialize_logging()
-        self._start_itr = 0
-        self._next_log_itr = self.log_interval_itrs - 1
         self._cond = threading.Condition()
+        self._append_lock = threading.Lock()  # held by the copier over one whole append
         self._n_appended = 0
+        self._opt_done = 0
+        self._next_log_itr = self.log_interval_itrs - 1
+        self._all_optimized = False
         self._error = None
         self._new_traj_infos = []
         self._evaluations = {}  # sampler itr -> (traj_infos, seconds)
         self._sampler_done = False
-        self._opt_done = 0
-        self._install_deferred_obs_rms()
+        if self.resume_from is not None:
+            self.load_snapshot(self.resume_from)  # the counters: load_runner_state
+        self._start_itr = self._n_appended
+        self._completed_itr = self._start_itr - 1  # (as MinibatchRl's: set once resumed)
+        self._synced_updates = self.algo.update_counter
         self.sampler.start(
             n_itr=n_itr,
             log_interval_itrs=self.log_interval_itrs,
             min_itr_learn=self.min_itr_learn,
             evaluate=self._eval,
+            start_itr=self._start_itr,
+            opt_itr=self._opt_done,
         )
         self._copier = threading.Thread(target=self._copy_loop, name="rlpyt-replay-copier")
         self._copier.daemon = True
@@ -179,21 +198,25 @@ class AsyncRlBase(MinibatchRlBase):
         self._copier.start()
         logger.log(
             f"Running {n_itr} sampler iterations of batch {self.itr_batch_size} env steps "
-            f"asynchronously (seed {self.seed}); learning from iteration {self.min_itr_learn}."
+            f"asynchronously (seed {self.seed}), from iteration {self._start_itr}; learning "
+            f"from iteration {self.min_itr_learn}."
         )
         self._n_itr = n_itr
         return n_itr
 
-    def shutdown(self):
-        if getattr(self, "_pbar", None) is not None:
-            self._pbar.close()
-            self._pbar = None
+    def stop_sampling(self):
+        """Stop the copier thread, then every process of the sampler (Ctrl-C ignored meanwhile)."""
         with sigint_ignored():
             if self._copier is not None:
                 self._stop_copier = True
                 self._copier.join(timeout=5.0)
             self.sampler.shutdown()
-        self._remove_deferred_obs_rms()
+
+    def shutdown(self):
+        if self._pbar is not None:
+            self._pbar.close()
+            self._pbar = None
+        self.stop_sampling()
 
     # -- the copier thread ------------------------------------------------------------
 
@@ -214,12 +237,13 @@ class AsyncRlBase(MinibatchRlBase):
                 kind = message[0]
                 if kind == "batch":
                     _, itr, slot, traj_infos = message
-                    self.algo.append_samples(sampler.buffers_pyt[slot])
+                    with self._append_lock:  # a snapshot sees a batch wholly in or out
+                        self.algo.append_samples(sampler.buffers_pyt[slot])
+                        with self._cond:
+                            self._n_appended = itr + 1
+                            self._new_traj_infos.extend(traj_infos)
+                            self._cond.notify_all()
                     sampler.send(("free", slot))
-                    with self._cond:
-                        self._n_appended = itr + 1
-                        self._new_traj_infos.extend(traj_infos)
-                        self._cond.notify_all()
                 elif kind == "eval":
                     _, itr, traj_infos, seconds = message
                     with self._cond:
@@ -229,6 +253,9 @@ class AsyncRlBase(MinibatchRlBase):
                     with self._cond:
                         self._sampler_done = True
                         self._cond.notify_all()
+                elif kind == "preempted":  # SIGTERM reached the sampler process
+                    self._sigterm = True
+                    raise AsyncSamplerError(f"sampler process (pid {proc.pid}) got SIGTERM")
                 elif kind == "error":
                     raise AsyncSamplerError(f"the sampler process failed:\n{message[1]}")
         except (EOFError, ConnectionResetError):  # the sampler process is gone: say how
@@ -256,10 +283,9 @@ class AsyncRlBase(MinibatchRlBase):
         deadline = time.monotonic() + self.sampler_timeout
         with self._cond:
             while True:
+                self._check_sigterm()
                 if self._error is not None:
                     raise self._error
-                if self._sigterm:
-                    raise Preempted("stopped by SIGTERM")
                 if ready():
                     return
                 if time.monotonic() > deadline:
@@ -273,30 +299,11 @@ class AsyncRlBase(MinibatchRlBase):
         """Until ``n`` sampler batches are in the replay."""
         self._wait(lambda: self._n_appended >= n, f"sampler batch {n - 1}")
 
-    # -- observation statistics (see the module docstring) ----------------------------
-
-    def _install_deferred_obs_rms(self):
-        self._obs_rms = None
-        update = getattr(self.agent, "update_obs_rms", None)
-        if update is not None:
-            self._obs_rms = DeferredUpdate(update)
-            self.agent.update_obs_rms = self._obs_rms  # shadows the method for this run
-
-    def _remove_deferred_obs_rms(self):
-        if getattr(self, "_obs_rms", None) is not None:
-            del self.agent.update_obs_rms  # the agent's own method again
-            self._obs_rms = None
-
-    def fold_obs_statistics(self):
-        """Fold the observations of the batches appended so far into the statistics."""
-        if self._obs_rms is not None:
-            self._obs_rms.flush()
-
     # -- weights ----------------------------------------------------------------------
 
     def sync_weights(self):
         """Send the weights to the sampler every ``updates_per_sync`` updates."""
-        updates = getattr(self.algo, "update_counter", 0)
+        updates = self.algo.update_counter
         if updates - self._synced_updates >= self.updates_per_sync:
             self.sampler.weights.write(self.agent.model)
             self._synced_updates = updates
@@ -310,9 +317,10 @@ class AsyncRlBase(MinibatchRlBase):
         optimizer iteration that batch paid for (during warm-up, once the batch is in).
         """
         while self._n_appended > self._next_log_itr and (
-            self._next_log_itr < self.min_itr_learn + self._opt_done
+            self._all_optimized or self._next_log_itr < self.min_itr_learn + self._opt_done
         ):
             itr = self._next_log_itr
+            self._next_log_itr += self.log_interval_itrs  # (before the snapshot that follows)
             if self._eval:
                 self._wait(lambda itr=itr: itr in self._evaluations, f"the evaluation at itr {itr}")
             with self._cond:
@@ -321,7 +329,6 @@ class AsyncRlBase(MinibatchRlBase):
             if not self._eval:
                 self._traj_infos.extend(traj_infos)
             self.log_interval(itr)
-            self._next_log_itr += self.log_interval_itrs
 
     def store_diagnostics(self, itr, traj_infos, opt_info):
         for k, values in self._opt_infos.items():
@@ -333,27 +340,79 @@ class AsyncRlBase(MinibatchRlBase):
         logger.record_tabular("OptimizerItr", int(self.sampler.opt_itr.value))
         super().log_diagnostics(itr, eval_traj_infos, eval_time)
 
+    # -- snapshots ----------------------------------------------------------------------
+
+    def get_itr_snapshot(self, itr) -> dict:
+        """The snapshot, with the copier held between two appends (see the module docstring)."""
+        with self._append_lock:
+            self.algo.fold_obs_statistics()  # the agent's statistics match the replay
+            state = super().get_itr_snapshot(itr)
+            with self._cond:
+                state["async_counters"] = dict(
+                    sampler_itr=self._n_appended,
+                    opt_itr=self._opt_done,
+                    next_log_itr=self._next_log_itr,
+                    traj_infos=[dict(info) for info in self._new_traj_infos],
+                )
+        return state
+
+    def load_runner_state(self, snapshot: dict) -> None:
+        """The counters of an async snapshot (or those of a synchronous runner's)."""
+        counters = snapshot.get("async_counters")
+        if counters is None:  # a MinibatchRl snapshot: iterations 0..itr done, in lockstep
+            n_done = snapshot["itr"] + 1
+            interval = self.log_interval_itrs
+            counters = dict(
+                sampler_itr=n_done,
+                opt_itr=max(n_done - self.min_itr_learn, 0),
+                next_log_itr=(n_done // interval + 1) * interval - 1,
+                traj_infos=[],
+            )
+        self._n_appended = counters["sampler_itr"]
+        self._opt_done = counters["opt_itr"]
+        self._next_log_itr = counters["next_log_itr"]
+        self._new_traj_infos = [AttrDict(info) for info in counters["traj_infos"]]
+
     # -- signals --------------------------------------------------------------------------
 
     @contextlib.contextmanager
     def _sigterm_handler(self):
-        """SIGTERM ends the next wait with :class:`Preempted` (the last snapshot stands)."""
+        """SIGTERM ends the next wait or iteration with :class:`Preempted` (see :meth:`train`)."""
         if threading.current_thread() is not threading.main_thread():
             yield
             return
 
         def on_sigterm(signum, frame):
-            if self._sigterm:
-                raise Preempted("stopped by a second SIGTERM")
+            if self._preempting:  # a second SIGTERM while stopping: the stop goes on
+                return
             self._sigterm = True
 
         previous = signal.signal(signal.SIGTERM, on_sigterm)
         try:
             yield
-            if self._sigterm:
-                raise Preempted("stopped by SIGTERM")
         finally:
             signal.signal(signal.SIGTERM, previous)
+
+    def _check_sigterm(self):
+        if self._sigterm:
+            raise Preempted("stopped by SIGTERM")
+
+    def _preempt(self, cause):
+        """After SIGTERM: stop the sampler and the copier, snapshot the state they left, stop."""
+        self._preempting = True
+        self.stop_sampling()
+        self.algo.fold_obs_statistics()
+        itr = self._n_appended - 1
+        paths = []
+        if itr >= 0 and logger.get_snapshot_dir() is not None:
+            paths = self.save_snapshot(itr, force=True)
+        where = f": snapshot {', '.join(paths)}" if paths else ""
+        logger.log(f"Preempted (SIGTERM) after sampler iteration {itr}{where}.")
+        raise Preempted(
+            f"stopped by SIGTERM after sampler iteration {itr}{where}",
+            itr=itr if itr >= 0 else None,
+            snapshot_paths=paths,
+        ) from (cause if isinstance(cause, AsyncSamplerError) else None)
 
 
 class AsyncRl(AsyncRlBase):
@@ -369,7 +428,7 @@ class AsyncRlEval(AsyncRlBase):
     _eval = True
 
     def startup(self):
-        if getattr(self.sampler, "eval_n_envs", 0) < 1:
+        if self.sampler.eval_n_envs < 1:
             raise ValueError(
                 "AsyncRlEval needs a sampler with eval_n_envs >= 1 (and eval_max_steps); "
                 "use AsyncRl to log training episodes"
@@ -377,6 +436,8 @@ class AsyncRlEval(AsyncRlBase):
         return super().startup()
 
     def log_before_training(self):
+        if self._start_itr > 0:  # a resumed run logged it already
+            return
         self._wait(lambda: -1 in self._evaluations, "the first evaluation")
         traj_infos, seconds = self._evaluations.pop(-1)
         self.log_diagnostics(-1, traj_infos, seconds)

@@ -74,6 +74,9 @@ class SnapshotMixin:
             state["sampler_state_dict"] = sampler_state
         return state
 
+    def load_runner_state(self, snapshot: dict) -> None:
+        """Hook: restore what a runner added to :meth:`get_itr_snapshot` (the async counters)."""
+
     def save_snapshot(self, itr, force=False) -> list:
         """Write the snapshot of iteration ``itr`` as the snapshot mode says; returns the paths.
 
@@ -125,6 +128,7 @@ class SnapshotMixin:
                 self._cum_train_time, self._interval_train_time = diagnostics["train_time"]
                 self._last_update_counter = diagnostics["last_update_counter"]
         self._last_itr = itr + 1
+        self.load_runner_state(snapshot)
         set_rng_state(snapshot["rng_state"])
         current = logger.current_logger()
         if current is not None and hasattr(current, "truncate_progress"):

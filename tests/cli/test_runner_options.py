@@ -92,15 +92,13 @@ def test_bad_combination_refused_before_anything_starts(
     assert not os.listdir(tmp_path)
 
 
-def test_async_run_cannot_resume_but_minibatch_can_take_it_over(tmp_path, capsys, no_env_built):
+def test_async_run_resumes_as_async_or_minibatch(tmp_path, capsys, no_env_built):
     run_dir = tmp_path / "run_0"
     run_dir.mkdir()
     saved = config("dqn", "runner.kind=async", "runner.seed=1")
     (run_dir / "config.json").write_text(json.dumps(saved))
-    assert main(["train", "--resume", str(run_dir)]) == 2
-    err = capsys.readouterr().err
-    assert f"--resume {run_dir}: runner.kind='async' cannot resume a run" in err
-    assert "add --runner minibatch" in err
+    assert main(["train", "--resume", str(run_dir), "--print-config"]) == 0
+    assert json.loads(capsys.readouterr().out)["runner"]["kind"] == "async"
     assert main(["train", "--resume", str(run_dir), "--runner", "minibatch", "--print-config"]) == 0
     assert json.loads(capsys.readouterr().out)["runner"]["kind"] == "minibatch"
     assert not no_env_built

@@ -228,8 +228,8 @@ def test_bad_configurations_are_refused_before_anything_starts():
     async_sampler = AsyncSerialSampler(
         EnvCls=gym_make, env_kwargs=dict(id="CartPole-v1"), batch_T=4, batch_B=1
     )
-    with pytest.raises(ValueError, match="cannot resume"):
-        AsyncRl(algo=algo, agent=agent, sampler=async_sampler, n_steps=100, resume_from="x")
+    with pytest.raises(ValueError, match="cannot be reproducible"):
+        AsyncRl(algo=algo, agent=agent, sampler=async_sampler, n_steps=100, reproducible=True)
     with pytest.raises(ValueError, match="batch_T must be"):
         AsyncSerialSampler(EnvCls=gym_make, env_kwargs={}, batch_T=0, batch_B=1)
     with pytest.raises(ValueError, match="max_lead must be >= 1"):
@@ -292,6 +292,8 @@ def test_ctrl_c_and_sigterm_stop_everything(tmp_path, sig, code):
     assert gone == []
     assert shm_segments([proc.pid] + [p.pid for p in descendants]) == set()
     assert proc.returncode in (code, -sig)
+    if sig == signal.SIGTERM:  # a snapshot of the state the stopped sampler left
+        assert "snapshot" in err and os.path.getsize(tmp_path / "run_0" / "params.pkl") > 0
 
 
 def test_env_constructor_error_in_the_sampler_process_fails_start_up(tmp_path, clean):

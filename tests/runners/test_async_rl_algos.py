@@ -22,11 +22,12 @@ from rlpyt.agents.qpg.td3_agent import Td3Agent
 from rlpyt.algos.dqn.cat_dqn import CategoricalDQN
 from rlpyt.algos.dqn.dqn import DQN
 from rlpyt.algos.dqn.r2d1 import R2D1
+from rlpyt.algos.pg.ppo import PPO
 from rlpyt.algos.qpg.sac import SAC
 from rlpyt.algos.qpg.td3 import TD3
 from rlpyt.envs.gym import gym_make
 from rlpyt.models.running_mean_std import RunningMeanStdModel
-from rlpyt.replays.async_ import DeferredUpdate
+from rlpyt.replays.async_ import AsyncReplayBuffer, DeferredUpdate
 from rlpyt.replays.non_sequence.prioritized import PrioritizedReplayBuffer
 from rlpyt.runners.async_rl import AsyncRl
 from rlpyt.samplers.async_.serial_sampler import AsyncSerialSampler
@@ -203,6 +204,7 @@ def test_sac_folds_observation_statistics_in_the_optimizer_thread(tmp_path, clea
 
     def recording_update(self, x):
         threads.add(threading.current_thread().name)
+        assert "update_obs_rms" not in vars(agent)  # the agent's own method, never replaced
         return update(self, x)
 
     monkeypatch.setattr(RunningMeanStdModel, "update", recording_update)
@@ -219,6 +221,31 @@ def test_sac_folds_observation_statistics_in_the_optimizer_thread(tmp_path, clea
         assert rms.count.item() == N_STEPS, name
         np.testing.assert_allclose(rms.mean.numpy(), observations.mean(0), rtol=1e-9, atol=1e-9)
         np.testing.assert_allclose(rms.var.numpy(), observations.var(0), rtol=1e-7, atol=1e-9)
+
+
+def test_the_algorithm_hook_locks_its_replay_and_defers_observation_statistics():
+    """What AsyncRl asks of an algorithm (enable_concurrent_append, fold_obs_statistics),
+    on SAC with observation normalisation; an on-policy algorithm refuses the hook."""
+    sampler = AsyncSerialSampler(
+        EnvCls=gym_make, env_kwargs=dict(id="Pendulum-v1"), batch_T=BATCH_T, batch_B=BATCH_B
+    )
+    algo, agent = SAC(**qpg_kwargs()), SacAgent(model_kwargs=NORM, q_model_kwargs=NORM)
+    examples = sampler.async_initialize(agent, seed=1, final_observation=True)
+    try:
+        algo.initialize(agent, n_itr=N_ITR, batch_spec=sampler.batch_spec, examples=examples)
+        plain = algo.replay_buffer
+        algo.enable_concurrent_append()
+        assert isinstance(algo.replay_buffer, AsyncReplayBuffer)
+        assert algo.replay_buffer.replay_buffer is plain
+        algo.append_samples(sampler.buffers_pyt[0])
+        assert plain.n_sampleable > 0 and agent.model.obs_rms.count.item() == 0
+        algo.fold_obs_statistics()
+        assert agent.model.obs_rms.count.item() == BATCH_T * BATCH_B
+        assert "update_obs_rms" not in vars(agent)
+    finally:
+        sampler.shutdown()
+    with pytest.raises(TypeError, match="PPO does not learn from a replay buffer"):
+        PPO().enable_concurrent_append()
 
 
 def test_deferred_update_copies_then_applies_in_order_in_the_flushing_thread():

@@ -31,6 +31,7 @@ import traceback
 import warnings
 
 import numpy as np
+import psutil
 import torch
 
 from rlpyt.samplers.async_.weights import SharedWeights
@@ -100,6 +101,7 @@ class AsyncSamplerBase:
         self.eval_n_envs = probe.eval_n_envs
         self.EnvCls, self.env_kwargs = probe.EnvCls, probe.env_kwargs
         self.process = None
+        self._workers = []
         self.conn = None
         self.buffers_np = None
         self.weights = None
@@ -155,15 +157,29 @@ class AsyncSamplerBase:
         self.agent = agent
         return examples
 
-    def start(self, n_itr: int, log_interval_itrs: int, min_itr_learn: int, evaluate: bool):
-        """Start the sampler process; returns once it has built its envs (or raises)."""
+    def start(
+        self,
+        n_itr: int,
+        log_interval_itrs: int,
+        min_itr_learn: int,
+        evaluate: bool,
+        start_itr: int = 0,
+        opt_itr: int = 0,
+    ):
+        """Start the sampler process; returns once it has built its envs (or raises).
+
+        A resumed run starts at sampler iteration ``start_itr`` with ``opt_itr``
+        optimizer iterations done (the throttle's count); the first evaluation
+        (``evaluate``) is made only when ``start_itr`` is 0.
+        """
         self.weights = SharedWeights(self.agent.model, self.ctx)
-        self.opt_itr = self.ctx.RawValue("q", 0)
+        self.opt_itr = self.ctx.RawValue("q", int(opt_itr))
         self.conn, child_conn = self.ctx.Pipe(duplex=True)
         self._send_lock = threading.Lock()  # the runner's two threads both send
         spec = dict(
             sampler=self, n_itr=n_itr, log_interval_itrs=log_interval_itrs,
             min_itr_learn=min_itr_learn, evaluate=evaluate, parent_pid=os.getpid(),
+            start_itr=int(start_itr),
         )  # fmt: skip
         self.process = self.ctx.Process(
             target=_sampler_process, args=(spec, child_conn), name="rlpyt-async-sampler"
@@ -195,6 +211,7 @@ class AsyncSamplerBase:
             raise RuntimeError(f"sampler process failed at start-up:\n{message[1]}")
         if message[0] != "ready":
             raise RuntimeError(f"sampler process sent {message[0]!r} before 'ready'")
+        self._workers = _descendants(self.process.pid)  # reaped by shutdown, whatever happens
 
     def send(self, message) -> bool:
         """Send ``message`` to the sampler process (thread-safe); False if it has gone.
@@ -224,24 +241,28 @@ class AsyncSamplerBase:
     def shutdown(self, timeout: float = 5.0) -> None:
         """Stop the sampler process (stop message, join, terminate, kill); free shared memory.
 
-        Idempotent.
+        Returns only when the sampler process and its own workers have exited (a worker
+        left behind by a sampler process that was killed is killed here), so nothing
+        outlives the training process as an orphan. Idempotent.
         """
         if self._closed:
             return
         self._closed = True
         proc = self.process
         if proc is not None:
+            descendants = {*self._workers, *_descendants(proc.pid)}  # before it can exit
             try:
                 self.send(("stop",))
             except (OSError, ValueError):  # closed already
                 pass
-            proc.join(min(timeout, 2.0))  # then SIGTERM, which stops it as cleanly
-            if proc.exitcode is None:
+            proc.join(min(timeout, 2.0))  # then SIGTERM, which stops it as cleanly:
+            if proc.exitcode is None:  # (one already stopping its workers ignores it)
                 proc.terminate()
                 proc.join(timeout)
             if proc.exitcode is None:
                 proc.kill()
                 proc.join(timeout)
+            _reap(descendants, timeout)
             self.conn.close()
         if self.weights is not None:
             self.weights.release()
@@ -254,10 +275,35 @@ class AsyncSamplerBase:
             pass
 
 
+def _descendants(pid: int) -> list:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.Error:
+        return []
+
+
+def _reap(processes: list, timeout: float) -> None:
+    """Wait (bounded) for ``processes`` to exit; kill the ones still there, and wait again."""
+    _, alive = psutil.wait_procs(list(processes), timeout=timeout)
+    for p in alive:
+        try:
+            p.kill()
+        except psutil.Error:
+            pass
+    _, alive = psutil.wait_procs(alive, timeout=timeout)
+    if alive:
+        warnings.warn(
+            "async sampler: worker process(es) "
+            + ", ".join(str(p.pid) for p in alive)
+            + f" still alive {2 * timeout:g} s after the sampler process exited (killed)",
+            stacklevel=3,
+        )
+
+
 def _sampler_process(spec, conn):
     """The sampler process's main: build the synchronous sampler, then loop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the training process stops us
-    signal.signal(signal.SIGTERM, _raise_stop)  # not the runner's handler, inherited by fork
+    signal.signal(signal.SIGTERM, _on_sigterm)  # not the runner's handler, inherited by fork
     torch.set_num_threads(1)
     owner = spec["sampler"]
     sampler = None
@@ -280,13 +326,14 @@ def _sampler_process(spec, conn):
         conn.send(("ready",))
         _sampling_loop(spec, conn, sampler, agent, version)
     except _Stop:
-        pass
+        if _sigterm_seen:  # e.g. the whole job preempted: the training process snapshots
+            _send_quietly(conn, ("preempted",))
     except BaseException:  # noqa: BLE001 - everything goes to the training process
-        try:
-            conn.send(("error", traceback.format_exc()))
-        except (OSError, ValueError):
-            pass
+        # (A worker killed by the same SIGTERM is the preemption, not an error to report.)
+        _send_quietly(conn, ("preempted",) if _sigterm_seen else ("error", traceback.format_exc()))
     finally:
+        # A SIGTERM from now on must not cut the workers' shutdown short (orphans).
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if sampler is not None:
             try:
                 sampler.shutdown()
@@ -301,17 +348,30 @@ class _Stop(Exception):
     """The training process said stop (or died), or SIGTERM came."""
 
 
-def _raise_stop(signum, frame):
-    raise _Stop
+_sigterm_seen = False  # (in the sampler process)
+
+
+def _on_sigterm(signum, frame):
+    global _sigterm_seen
+    if not _sigterm_seen:
+        _sigterm_seen = True
+        raise _Stop
+
+
+def _send_quietly(conn, message) -> None:
+    try:
+        conn.send(message)
+    except (OSError, ValueError):
+        pass
 
 
 def _sampling_loop(spec, conn, sampler, agent, version):
     owner = spec["sampler"]
     n_itr, log_interval_itrs = spec["n_itr"], spec["log_interval_itrs"]
     free = list(range(N_SLOTS))
-    if spec["evaluate"]:
+    if spec["evaluate"] and spec["start_itr"] == 0:
         _evaluate(conn, sampler, agent, -1)
-    for itr in range(n_itr):
+    for itr in range(spec["start_itr"], n_itr):
         _poll_parent(spec, conn, free, timeout=0)  # keep the pipe drained
         # Throttle: at most max_lead batches ahead of the optimizer, and a free slot.
         while not free or itr >= spec["min_itr_learn"] + owner.opt_itr.value + owner.max_lead:
