@@ -8,7 +8,6 @@ the same seed: the snapshots hold the workers' envs, open trajectories, agent
 inputs and random generators.
 """
 
-import csv
 import os
 import signal
 import subprocess
@@ -19,6 +18,7 @@ import warnings
 
 import pytest
 import torch
+from progress_rows import read_rows
 
 from rlpyt.agents.pg.mlp import MlpFfAgent
 from rlpyt.algos.pg.ppo import PPO
@@ -36,7 +36,6 @@ pytestmark = [pytest.mark.timeout(120), pytest.mark.skipif(os.name != "posix", r
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 T, B, N = 16, 4, 2  # killed during iteration N, after the snapshot of iteration N - 1
 N_ITR = 5
-TIMING = {"CumTime (s)", "StepsPerSecond", "CumTrainTime", "UpdatesPerSecond"}
 SAMPLERS = {
     "cpu": (CpuSampler, {}),
     "cpu_wait": (CpuSampler, dict(CollectorCls=CpuWaitResetCollector)),
@@ -91,11 +90,6 @@ _SCRIPT = textwrap.dedent(
         runner.train()
     """
 )
-
-
-def read_rows(run_dir):
-    with open(os.path.join(run_dir, "progress.csv")) as f:
-        return [{k: v for k, v in row.items() if k not in TIMING} for row in csv.DictReader(f)]
 
 
 def run_killed(tmp_path, kind):

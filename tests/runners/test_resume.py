@@ -1,10 +1,10 @@
 """Resume: 2N iterations straight == N, kill, resume, N more (serial, same seed)."""
 
-import csv
 import os
 
 import pytest
 import torch
+from progress_rows import TIMING, Interrupted, StopAfter, read_rows
 
 from rlpyt.agents.dqn.mlp import DqnMlpAgent
 from rlpyt.agents.pg.mlp import MlpFfAgent
@@ -17,22 +17,6 @@ from rlpyt.utils.checkpoint import CheckpointError
 from rlpyt.utils.logging.context import logger_context
 
 T, B, N = 16, 4, 3
-TIMING = {"CumTime (s)", "StepsPerSecond", "CumTrainTime", "UpdatesPerSecond"}
-
-
-class Interrupted(Exception):
-    pass
-
-
-class StopAfter(MinibatchRl):
-    """Dies right after the snapshot of iteration ``stop_itr`` (like a kill -9 then)."""
-
-    stop_itr = None
-
-    def log_diagnostics(self, itr, *args, **kwargs):
-        super().log_diagnostics(itr, *args, **kwargs)
-        if itr == self.stop_itr:
-            raise Interrupted
 
 
 def make_runner(RunnerCls=MinibatchRl, resume_from=None, max_episode_steps=30, family="pg"):
@@ -70,11 +54,6 @@ def make_runner(RunnerCls=MinibatchRl, resume_from=None, max_episode_steps=30, f
         resume_from=resume_from,
         progress_bar=False,
     )
-
-
-def read_rows(run_dir):
-    with open(os.path.join(run_dir, "progress.csv")) as f:
-        return [{k: v for k, v in row.items() if k not in TIMING} for row in csv.DictReader(f)]
 
 
 @pytest.mark.parametrize("family", ["pg", "dqn"])

@@ -5,12 +5,11 @@ so the snapshot holds the envs mid-game and the resumed run continues bit-exactl
 instead of resetting them with a warning.
 """
 
-import csv
-import os
 import warnings
 
 import pytest
 import torch
+from progress_rows import Interrupted, StopAfter, read_rows
 
 from rlpyt.agents.pg.atari import AtariFfAgent
 from rlpyt.algos.pg.a2c import A2C
@@ -20,22 +19,6 @@ from rlpyt.samplers.serial.sampler import SerialSampler
 from rlpyt.utils.logging.context import logger_context
 
 T, B, N = 8, 2, 2
-TIMING = {"CumTime (s)", "StepsPerSecond", "CumTrainTime", "UpdatesPerSecond"}
-
-
-class Interrupted(Exception):
-    pass
-
-
-class StopAfter(MinibatchRl):
-    """Dies right after the snapshot of iteration ``stop_itr`` (like a kill -9 then)."""
-
-    stop_itr = None
-
-    def log_diagnostics(self, itr, *args, **kwargs):
-        super().log_diagnostics(itr, *args, **kwargs)
-        if itr == self.stop_itr:
-            raise Interrupted
 
 
 def make_runner(RunnerCls=MinibatchRl, resume_from=None):
@@ -66,11 +49,6 @@ def make_runner(RunnerCls=MinibatchRl, resume_from=None):
         resume_from=resume_from,
         progress_bar=False,
     )
-
-
-def read_rows(run_dir):
-    with open(os.path.join(run_dir, "progress.csv")) as f:
-        return [{k: v for k, v in row.items() if k not in TIMING} for row in csv.DictReader(f)]
 
 
 def test_atari_run_resumes_bit_exactly(tmp_path):

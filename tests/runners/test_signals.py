@@ -20,6 +20,7 @@ import time
 import psutil
 import pytest
 import torch
+from progress_rows import read_rows as progress
 
 from rlpyt.agents.pg.mlp import MlpFfAgent
 from rlpyt.algos.pg.ppo import PPO
@@ -167,7 +168,6 @@ def test_sigterm_saves_a_snapshot_and_resume_continues(tmp_path):
 
 T, B = 16, 4
 LOG_EVERY = 4  # iterations
-TIMING = {"CumTime (s)", "StepsPerSecond", "CumTrainTime", "UpdatesPerSecond"}
 
 
 class SigtermAt(MinibatchRl):
@@ -199,11 +199,6 @@ def make_runner(RunnerCls=MinibatchRl, resume_from=None):
         resume_from=resume_from,
         progress_bar=False,
     )
-
-
-def progress(run_dir):
-    with open(os.path.join(run_dir, "progress.csv")) as f:
-        return [{k: v for k, v in r.items() if k not in TIMING} for r in csv.DictReader(f)]
 
 
 @pytest.mark.timeout(120)

@@ -7,12 +7,12 @@ sets). Runs go through the real entry point in a subprocess: the settings must b
 before torch loads, so the CLI re-executes itself with them.
 """
 
-import csv
 import os
 import subprocess
 import sys
 
 import pytest
+from progress_rows import read_rows
 
 from rlpyt.cli.main import main
 from rlpyt.utils.reproducible import (
@@ -47,11 +47,7 @@ def train(log_dir, run_id, outer_env, reproducible):
         env=clean_environ(**outer_env),
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    with open(os.path.join(log_dir, f"run_{run_id}", "progress.csv")) as f:
-        rows = list(csv.DictReader(f))
-    # Everything but the clock: time and speed columns differ between any two runs.
-    timing = ("CumTime (s)", "StepsPerSecond", "CumTrainTime", "UpdatesPerSecond")
-    return [{k: v for k, v in row.items() if k not in timing} for row in rows]
+    return read_rows(os.path.join(log_dir, f"run_{run_id}"))
 
 
 @pytest.mark.timeout(600)

@@ -152,8 +152,6 @@ class AsyncSamplerBase:
         finally:
             example_env.close()
         self.buffers_pyt = [torchify_buffer(b) for b in self.buffers_np]
-        for k, v in self.traj_info_kwargs.items():
-            setattr(self.TrajInfoCls, "_" + k, v)
         self.agent = agent
         return examples
 
