@@ -12,7 +12,7 @@ import psutil
 import pytest
 from faulty_envs import FaultyEnv, NanActionAgent, wait_no_worker_children, worker_pids
 from faulty_envs import SyncRecordingAgent as RecordingAgent
-from test_parallel_faults import AFFINITY, B, T, expect_worker_error, leaks, make_sampler  # noqa: F401
+from test_parallel_faults import AFFINITY, B, T, expect_worker_error, make_sampler
 
 from rlpyt.samplers.parallel.errors import EnvFault, WorkerError
 from rlpyt.samplers.serial.sampler import SerialSampler
