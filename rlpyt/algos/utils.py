@@ -282,7 +282,8 @@ def vtrace_from_importance_weights(
     reward = _to_torch(reward).detach()
     log_rhos = _float(log_rhos, reward).detach()
     value = _float(value, reward).detach()
-    discount = _float(discount, reward) if not isinstance(discount, (int, float)) else discount
+    # A scalar or per-step [T, B]; built in reward's dtype (a float via float32 would round).
+    discount = torch.as_tensor(_to_torch(discount), dtype=reward.dtype, device=reward.device)
     not_done = 1 - _float(done, reward)
     timeout, timeout_value = _timeouts(timeout, timeout_value, reward)
     if timeout is not None:
@@ -297,7 +298,7 @@ def vtrace_from_importance_weights(
     next_value = _bootstrap(bootstrap_value, reward).detach()  # V_{t+1}
     next_vs = next_value  # v_{t+1}; v_T = V_T = bootstrap_value
     for t in reversed(range(reward.shape[0])):
-        gamma = discount[t] if isinstance(discount, torch.Tensor) else discount
+        gamma = discount[t] if discount.dim() > 0 else discount
         next_v = next_value * not_done[t]
         next_target = next_vs * not_done[t]
         if timeout is not None:

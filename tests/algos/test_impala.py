@@ -304,3 +304,41 @@ def test_appo_resume_repeats_the_run():
 def test_hyperparameter_validation(kwargs, message):
     with pytest.raises(ValueError, match=message):
         IMPALA(**kwargs)
+
+
+@pytest.mark.parametrize("recurrent", [False, True])
+def test_first_pass_is_on_policy_with_the_pg_agents(recurrent):
+    """Sampled by rlpyt's MLP agents (feed-forward and LSTM), re-evaluated: pi/mu = 1.
+
+    The learner's pass over the batch reproduces the behaviour distributions on every valid
+    step (for the LSTM, from the stored initial state up to each column's first done), so
+    IMPALA in the synchronous runner is on-policy at its first pass.
+    """
+    from rlpyt.agents.pg.mlp import MlpFfAgent, MlpLstmAgent
+    from rlpyt.cli.build import make_env_factory
+    from rlpyt.samplers.serial.sampler import SerialSampler
+
+    torch.manual_seed(0)
+    EnvCls, env_kwargs, _ = make_env_factory({"id": "CartPole-v1", "kwargs": {}})
+    sampler = SerialSampler(
+        EnvCls=EnvCls, env_kwargs=env_kwargs, batch_T=30, batch_B=4, max_decorrelation_steps=0
+    )
+    agent = MlpLstmAgent() if recurrent else MlpFfAgent()
+    algo = IMPALA()
+    examples = sampler.initialize(agent, seed=1, bootstrap_value=algo.bootstrap_value)
+    algo.initialize(
+        agent,
+        n_itr=10,
+        batch_spec=sampler.batch_spec,
+        mid_batch_reset=sampler.mid_batch_reset,
+        examples=examples,
+    )
+    try:
+        for itr in range(2):
+            samples, _ = sampler.obtain_samples(itr)
+            assert samples.env.done.any()  # episode ends inside the batch are covered
+            terms = algo.loss_terms(samples)
+            assert terms.rho.item() == pytest.approx(1.0, abs=1e-5)
+            algo.optimize_agent(itr, samples)
+    finally:
+        sampler.shutdown()

@@ -79,6 +79,13 @@ def test_recursion_equals_closed_form(B):
         clip_pg_rho_threshold=2.2,
     )
     assert isinstance(out_np.vs, np.ndarray)
+    scalar = vtrace_from_importance_weights(
+        log_rhos, reward, value, np.zeros((T, B)), bootstrap, np.float32(0.5)
+    )
+    expected_scalar, _ = closed_form(
+        log_rhos, np.full((T, B), 0.5), reward, value, bootstrap, 1.0, 1.0, 1.0
+    )
+    np.testing.assert_allclose(scalar.vs, expected_scalar, rtol=1e-6)
     np.testing.assert_allclose(out_np.vs, expected_vs, rtol=1e-6, atol=1e-10)
 
 
@@ -210,3 +217,45 @@ def test_trace_lambda_zero_is_one_step_td_target():
     next_value = torch.where(data["done"], torch.zeros_like(next_value), next_value)
     next_value = torch.where(data["timeout"], data["timeout_value"], next_value)
     torch.testing.assert_close(out.vs, data["reward"] + 0.9 * next_value)
+
+
+def test_expected_operator_converges_to_value_of_truncated_policy():
+    """IMPALA Theorem 1: the expected V-trace operator's fixed point is V of pi_rho_bar.
+
+    ``pi_rho_bar(a|x) ∝ min(rho_bar mu(a|x), pi(a|x))``. A 3-state, 2-action MDP with
+    deterministic transitions; the expectation over mu is taken exactly by evaluating
+    every (state, action) pair as a column of a one-step batch.
+    """
+    gamma, rho_bar = 0.9, 1.2
+    next_state = np.array([[1, 2], [2, 0], [0, 1]])
+    reward = np.array([[1.0, 0.0], [0.0, 2.0], [0.5, -1.0]])
+    mu = np.array([[0.5, 0.5], [0.8, 0.2], [0.3, 0.7]])
+    pi = np.array([[0.9, 0.1], [0.3, 0.7], [0.5, 0.5]])
+    truncated = np.minimum(rho_bar * mu, pi)
+    truncated /= truncated.sum(axis=1, keepdims=True)
+    P = np.zeros((3, 3))
+    for x in range(3):
+        for a in range(2):
+            P[x, next_state[x, a]] += truncated[x, a]
+    expected = np.linalg.solve(np.eye(3) - gamma * P, (truncated * reward).sum(axis=1))
+    V = np.zeros(3)
+    log_rhos = np.log(pi / mu).reshape(1, -1)
+    for _ in range(400):
+        out = vtrace_from_importance_weights(
+            log_rhos,
+            reward.reshape(1, -1),
+            np.repeat(V, 2).reshape(1, -1),
+            np.zeros((1, 6)),
+            V[next_state].reshape(1, -1),
+            gamma,
+            clip_rho_threshold=rho_bar,
+        )
+        V = (mu * out.vs.reshape(3, 2)).sum(axis=1)
+    np.testing.assert_allclose(V, expected, rtol=1e-8)
+    # and not the value of pi itself (the clip binds in every state)
+    P_pi = np.zeros((3, 3))
+    for x in range(3):
+        for a in range(2):
+            P_pi[x, next_state[x, a]] += pi[x, a]
+    v_pi = np.linalg.solve(np.eye(3) - gamma * P_pi, (pi * reward).sum(axis=1))
+    assert not np.allclose(V, v_pi, rtol=1e-3)

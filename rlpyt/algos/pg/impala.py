@@ -6,6 +6,10 @@ corrects for the lag with V-trace (:func:`rlpyt.algos.utils.vtrace_from_importan
 In the synchronous runners (``MinibatchRl`` with any sampler) the learner's policy is the
 behaviour policy, so ``pi/mu = 1`` and IMPALA is an on-policy actor-critic with
 ``lambda = 1`` returns; the correction matters with asynchronous sampling.
+
+Defects of some public ports not repeated here (pytorchrl's ``vtrace_buffer.py``): the
+deltas use rewards, not computed returns; ``gamma V(x_{t+1})`` is masked at ``done`` (and
+taken from the final observation at a time-limit cut); advantages are not normalised.
 """
 
 from collections import namedtuple
