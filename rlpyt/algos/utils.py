@@ -13,12 +13,18 @@ in Reinforcement Learning"). Without ``timeout`` these are the original rlpyt
 formulas, which treat every ``done`` as terminal.
 """
 
+from collections import namedtuple
+
 import numpy as np
 import torch
 
 __all__ = [
     "discount_return",
     "generalized_advantage_estimation",
+    "VTraceReturns",
+    "vtrace_from_importance_weights",
+    "vtrace_from_log_probs",
+    "vtrace_from_logits",
     "valid_from_done",
     "value_rescale",
     "inv_value_rescale",
@@ -214,3 +220,140 @@ def inv_value_rescale(x: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
         return torch.sign(x) * ((torch.abs(x) + 1) ** 2 - 1)
     root = (torch.sqrt(1 + 4 * eps * (torch.abs(x) + 1 + eps)) - 1) / (2 * eps)
     return torch.sign(x) * (root**2 - 1)
+
+
+# -- V-trace (Espeholt et al. 2018, "IMPALA", section 4.1) -------------------------------
+
+# vs: [T, B] value targets v_s; pg_advantages: [T, B] rho^pg_s (r_s + gamma v_{s+1} - V(x_s)).
+VTraceReturns = namedtuple("VTraceReturns", ["vs", "pg_advantages"])
+
+
+@torch.no_grad()
+def vtrace_from_importance_weights(
+    log_rhos,
+    reward,
+    value,
+    done,
+    bootstrap_value,
+    discount,
+    *,
+    clip_rho_threshold: float | None = 1.0,
+    clip_c_threshold: float | None = 1.0,
+    clip_pg_rho_threshold: float | None = 1.0,
+    trace_lambda: float = 1.0,
+    timeout=None,
+    timeout_value=None,
+) -> VTraceReturns:
+    """V-trace targets and policy-gradient advantages of a ``[T, B]`` batch (eq. 1).
+
+    ::
+
+        rho_t   = min(clip_rho_threshold, pi/mu),   c_t = trace_lambda * min(clip_c_threshold, pi/mu)
+        next_V_t = V_{t+1} (bootstrap_value at T-1), 0 if done_t, timeout_value_t if timeout_t
+        delta_t = rho_t (r_t + gamma_t next_V_t - V_t)
+        v_t - V_t = delta_t + gamma_t c_t (1 - done_t) (v_{t+1} - V_{t+1}),   v_T - V_T = 0
+        A_t     = min(clip_pg_rho_threshold, pi/mu) (r_t + gamma_t next_v_t - V_t)
+
+    where ``next_v_t`` is ``v_{t+1}`` with the same end-of-batch, ``done`` and
+    ``timeout`` cases as ``next_V_t``. This is the closed form
+    ``v_s = V_s + sum_{t>=s} (prod_{i=s}^{t-1} gamma_i c_i) delta_t`` computed backwards.
+    ``done`` masks the discount (a terminal step has no future); a time-limit cut
+    bootstraps from the value of the final observation, like :func:`discount_return`,
+    and cuts the trace (the next step belongs to a new episode). With ``pi = mu``
+    and unit clips, ``v_t`` is :func:`discount_return` and ``A_t = v_t - V_t``.
+
+    Everything is computed without gradient (targets are constants of the loss).
+
+    Args:
+        log_rhos: ``[T, B]`` ``log pi(a_t|x_t) - log mu(a_t|x_t)`` (target minus behaviour).
+        reward, value, done: ``[T, B]``; ``value`` is ``V(x_t)`` under the current estimate.
+        bootstrap_value: ``[1, B]`` (or ``[B]``) value of the observation after step T-1.
+        discount: gamma, a float or ``[T, B]`` per-step discounts.
+        clip_rho_threshold: rho_bar (None: no clip).
+        clip_c_threshold: c_bar (None: no clip).
+        clip_pg_rho_threshold: the clip of the ratio weighting the advantage (None: no clip).
+        trace_lambda: lambda of the paper's remark 2 (``c_t`` scaled by it); 1 is IMPALA.
+        timeout, timeout_value: as in :func:`discount_return`.
+
+    Returns:
+        :class:`VTraceReturns` ``(vs, pg_advantages)``, each ``[T, B]``.
+    """
+    was_numpy = isinstance(reward, np.ndarray)
+    reward = _to_torch(reward).detach()
+    log_rhos = _float(log_rhos, reward).detach()
+    value = _float(value, reward).detach()
+    # A scalar or per-step [T, B]; built in reward's dtype (a float via float32 would round).
+    discount = torch.as_tensor(_to_torch(discount), dtype=reward.dtype, device=reward.device)
+    not_done = 1 - _float(done, reward)
+    timeout, timeout_value = _timeouts(timeout, timeout_value, reward)
+    if timeout is not None:
+        not_done = not_done * (~timeout).to(reward.dtype)  # a cut ends the episode
+    rhos = torch.exp(log_rhos)
+    clipped_rhos = rhos.clamp(max=clip_rho_threshold) if clip_rho_threshold is not None else rhos
+    cs = rhos.clamp(max=clip_c_threshold) if clip_c_threshold is not None else rhos
+    cs = trace_lambda * cs
+    pg_rhos = rhos.clamp(max=clip_pg_rho_threshold) if clip_pg_rho_threshold is not None else rhos
+    vs = torch.zeros_like(reward)
+    pg_advantages = torch.zeros_like(reward)
+    next_value = _bootstrap(bootstrap_value, reward).detach()  # V_{t+1}
+    next_vs = next_value  # v_{t+1}; v_T = V_T = bootstrap_value
+    for t in reversed(range(reward.shape[0])):
+        gamma = discount[t] if discount.dim() > 0 else discount
+        next_v = next_value * not_done[t]
+        next_target = next_vs * not_done[t]
+        if timeout is not None:
+            # A time-limit cut continues from V(final observation): no trace beyond it.
+            next_v = torch.where(timeout[t], timeout_value[t], next_v)
+            next_target = torch.where(timeout[t], timeout_value[t], next_target)
+        delta = clipped_rhos[t] * (reward[t] + gamma * next_v - value[t])
+        # v_t - V_t = delta_t + gamma_t c_t (v_{t+1} - V_{t+1}), the trace cut at episode ends.
+        vs[t] = value[t] + delta + gamma * cs[t] * not_done[t] * (next_vs - next_value)
+        pg_advantages[t] = pg_rhos[t] * (reward[t] + gamma * next_target - value[t])
+        next_value = value[t]
+        next_vs = vs[t]
+    return VTraceReturns(_like_input(vs, was_numpy), _like_input(pg_advantages, was_numpy))
+
+
+def vtrace_from_log_probs(
+    target_log_prob, behaviour_log_prob, reward, value, done, bootstrap_value, discount, **kwargs
+) -> VTraceReturns:
+    """:func:`vtrace_from_importance_weights` with ``log_rhos = target - behaviour``.
+
+    ``target_log_prob`` and ``behaviour_log_prob`` are ``[T, B]`` log-probabilities of
+    the taken actions under pi (learner) and mu (actor); keyword arguments pass on.
+    """
+    log_rhos = _to_torch(target_log_prob) - _to_torch(behaviour_log_prob)
+    return vtrace_from_importance_weights(
+        log_rhos, reward, value, done, bootstrap_value, discount, **kwargs
+    )
+
+
+def vtrace_from_logits(
+    target_logits,
+    behaviour_logits,
+    action,
+    reward,
+    value,
+    done,
+    bootstrap_value,
+    discount,
+    **kwargs,
+) -> VTraceReturns:
+    """:func:`vtrace_from_importance_weights` for categorical policies given by logits.
+
+    ``target_logits`` and ``behaviour_logits`` are ``[T, B, A]`` unnormalised
+    log-probabilities of pi and mu, ``action`` the ``[T, B]`` indices taken.
+    """
+    action = _to_torch(action).long().unsqueeze(-1)
+    target = torch.log_softmax(_to_torch(target_logits), dim=-1).gather(-1, action)
+    behaviour = torch.log_softmax(_to_torch(behaviour_logits), dim=-1).gather(-1, action)
+    return vtrace_from_log_probs(
+        target.squeeze(-1),
+        behaviour.squeeze(-1),
+        reward,
+        value,
+        done,
+        bootstrap_value,
+        discount,
+        **kwargs,
+    )

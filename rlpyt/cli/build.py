@@ -171,6 +171,11 @@ def _algo_cls(name: str):
         from rlpyt.algos.pg.ppo import PPO
 
         return {"a2c": A2C, "ppo": PPO}[name]
+    if name in ("impala", "appo"):
+        from rlpyt.algos.pg.appo import APPO
+        from rlpyt.algos.pg.impala import IMPALA
+
+        return {"impala": IMPALA, "appo": APPO}[name]
     from rlpyt.algos.dqn.cat_dqn import CategoricalDQN
     from rlpyt.algos.dqn.dqn import DQN
     from rlpyt.algos.dqn.r2d1 import R2D1
@@ -187,7 +192,9 @@ def _algo_cls(name: str):
         "sac": SAC,
     }
     if name not in algos:
-        raise ValueError(f"algo_name must be one of a2c, ppo, {', '.join(algos)}; got {name!r}")
+        raise ValueError(
+            f"algo_name must be one of a2c, ppo, impala, appo, {', '.join(algos)}; got {name!r}"
+        )
     return algos[name]
 
 
@@ -262,7 +269,9 @@ def build_experiment(config: dict, resume_from=None, affinity_code: str | None =
     AlgoCls = _algo_cls(config["algo_name"])
     algo = AlgoCls(**algo_kwargs)  # validates its hyperparameters
     AgentCls = _agent_cls(config["agent"]["name"])
-    _check_minibatches(algo_kwargs.get("minibatches"), s, AgentCls.recurrent)
+    # APPO's minibatches are whole env columns, as recurrent PPO's.
+    whole_columns = AgentCls.recurrent or config["algo_name"] == "appo"
+    _check_minibatches(algo_kwargs.get("minibatches"), s, whole_columns)
     EnvCls, env_kwargs, TrajInfoCls = make_env_factory(config["env"])
     eval_n_envs = int(s.get("eval_n_envs") or 0)
     if r.get("eval") and eval_n_envs < 1:
@@ -310,7 +319,7 @@ def _check_minibatches(minibatches, s: dict, recurrent: bool) -> None:
         return
     batch = s["batch_T"] * s["batch_B"]
     unit, what = (
-        (s["batch_B"], "batch_B (recurrent agents split whole sequences)")
+        (s["batch_B"], "batch_B (recurrent agents and APPO split whole env columns)")
         if recurrent
         else (batch, f"batch_T * batch_B = {s['batch_T']} * {s['batch_B']}")
     )

@@ -193,8 +193,9 @@ _QPG_MUJOCO = {
     "td3": dict(batch_size=100, min_steps_learn=int(1e4), replay_ratio=100),
     "ddpg": dict(batch_size=64, min_steps_learn=int(1e4), replay_ratio=64),
 }
-ALGOS = ("a2c", "ppo", "dqn", "cat_dqn", "r2d1", "ddpg", "td3", "sac")
+ALGOS = ("a2c", "ppo", "impala", "appo", "dqn", "cat_dqn", "r2d1", "ddpg", "td3", "sac")
 _DQN_FAMILY = ("dqn", "cat_dqn", "r2d1")
+_VTRACE_FAMILY = ("impala", "appo")
 _QPG_FAMILY = ("ddpg", "td3", "sac")
 CLASSIC_CONTINUOUS = ("Pendulum-v1", "MountainCarContinuous-v0")
 
@@ -276,6 +277,50 @@ def _qpg_config(algo: str, env_id: str, kind: str):
     return sampler, agent, dict(algo_kwargs, updates_per_sync=1), runner
 
 
+# IMPALA/APPO on Atari: TorchBeast monobeast's settings (baseline cost 0.5, entropy cost 0.0006,
+# RMSprop lr 4.8e-4 alpha 0.99 eps 0.01 decayed linearly, gradient-norm clip 40, unrolls of 80
+# steps, batches of 8); AtariEnv clips rewards to their sign. APPO: RLlib's clip 0.4.
+_IMPALA_ATARI = dict(
+    discount=0.99,
+    learning_rate=4.8e-4,
+    value_loss_coeff=0.5,
+    entropy_loss_coeff=0.0006,
+    clip_grad_norm=40.0,
+    linear_lr_schedule=True,
+    clip_rho_threshold=1.0,
+    clip_c_threshold=1.0,
+    clip_pg_rho_threshold=1.0,
+    trace_lambda=1.0,
+)
+_APPO_ATARI = dict(_IMPALA_ATARI, ratio_clip=0.4, epochs=1, minibatches=1)
+# CartPole-v1: tuned on seed 1 (docs/benchmarks.md); the losses are sums over the batch.
+_IMPALA_CARTPOLE = dict(_IMPALA_ATARI, learning_rate=2e-3, entropy_loss_coeff=0.0)
+_APPO_CARTPOLE = dict(_IMPALA_CARTPOLE, ratio_clip=0.2, epochs=4, minibatches=4)
+_VTRACE_ATARI = {"impala": _IMPALA_ATARI, "appo": _APPO_ATARI}
+_VTRACE_CARTPOLE = {"impala": _IMPALA_CARTPOLE, "appo": _APPO_CARTPOLE}
+
+
+def _vtrace_config(algo: str, env_id: str, kind: str):
+    """``(sampler, agent, algo, runner)`` sections of IMPALA and APPO."""
+    if kind == "atari":
+        sampler = dict(batch_T=80, batch_B=8, max_decorrelation_steps=1000)
+        agent = {"name": "atari_ff", "model_kwargs": {}}
+        runner = dict(n_steps=int(10e6), log_interval_steps=int(1e5), torch_threads=None)
+        return sampler, agent, dict(_VTRACE_ATARI[algo]), runner
+    if kind == "discrete":
+        # IMPALA: 32 envs x 20 steps (16 envs at lr 1e-3 plateaued near 400 on seed 1).
+        batch_B = 32 if algo == "impala" else 16
+        sampler = dict(batch_T=20, batch_B=batch_B, max_decorrelation_steps=100)
+        agent = {"name": "mlp_ff", "model_kwargs": {}}
+        runner = dict(n_steps=int(3e5), log_interval_steps=int(1e4), torch_threads=1)
+        return sampler, agent, dict(_VTRACE_CARTPOLE[algo]), runner
+    # Continuous actions: monobeast's settings with a Gaussian MLP agent (not tuned).
+    sampler = dict(batch_T=80, batch_B=8, max_decorrelation_steps=100)
+    agent = {"name": "mujoco_ff", "model_kwargs": {"normalize_observation": True}}
+    runner = dict(n_steps=int(1e6), log_interval_steps=int(2e4), torch_threads=1)
+    return sampler, agent, dict(_VTRACE_ATARI[algo]), runner
+
+
 def default_config(algo: str, env_id: str) -> dict:
     """Settings that train ``algo`` (one of :data:`ALGOS`) well on ``env_id``."""
     if algo not in ALGOS:
@@ -287,6 +332,9 @@ def default_config(algo: str, env_id: str) -> dict:
     elif algo in _QPG_FAMILY:
         env = {"id": env_id, "kwargs": {}}
         sampler, agent, algo_kwargs, runner = _qpg_config(algo, env_id, kind)
+    elif algo in _VTRACE_FAMILY:
+        env = {"id": env_id, "kwargs": {}}
+        sampler, agent, algo_kwargs, runner = _vtrace_config(algo, env_id, kind)
     elif kind == "atari":
         env = {"id": env_id, "kwargs": {}}
         sampler = dict(

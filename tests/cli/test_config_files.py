@@ -195,7 +195,7 @@ def test_set_typos_get_the_same_hint(capsys, no_env_built):
         (
             "name.yaml",
             "algo_name: ppoo\nenv: {id: CartPole-v1}\n",
-            "unknown algo_name 'ppoo'; did you mean 'ppo'?",
+            "unknown algo_name 'ppoo'; did you mean 'ppo' or 'appo'?",
         ),
         (
             "shape.yaml",

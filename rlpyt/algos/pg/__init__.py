@@ -1,1 +1,1 @@
-"""Policy-gradient algorithms: A2C and PPO."""
+"""Policy-gradient algorithms: A2C, PPO, IMPALA and APPO (V-trace)."""
