@@ -13,8 +13,8 @@ on two other paths.
 
 Each test fails when the algorithm cannot learn: ``pytest -m slow tests/learning
 --break-loss`` maximises the TD (or distributional) loss instead of minimising it
-(tests/learning/conftest.py); then no run gets past a return of ~10-30 and R2D1's probe
-stays far below 0.8 (last run recorded in docs/benchmarks.md).
+(tests/learning/conftest.py); then no run gets past a return of ~20 and R2D1's probe stays
+near 0 (last run recorded in docs/benchmarks.md).
 """
 
 import csv
