@@ -8,67 +8,25 @@ import math
 
 import pytest
 import torch
+from pg_fakes import (
+    HIDDEN,
+    LN2,
+    N_ACTIONS,
+    OBS_DIM,
+    AgentInfo,
+    AgentInfoRnn,
+    EnvInfo,
+    GruAgent,
+    LinearAgent,
+    RnnState,
+    params_of,
+)
 
 from rlpyt.algos.pg.appo import APPO
 from rlpyt.algos.pg.impala import IMPALA, ImpalaOptInfo
 from rlpyt.algos.utils import discount_return, vtrace_from_importance_weights
-from rlpyt.distributions.categorical import Categorical, DistInfo
+from rlpyt.distributions.categorical import DistInfo
 from rlpyt.samplers.collections import AgentSamplesBsv, BatchSpec, EnvSamples, Samples
-from rlpyt.utils.collections import namedarraytuple
-
-AgentInfo = namedarraytuple("AgentInfo", ["dist_info", "value"])
-AgentInfoRnn = namedarraytuple("AgentInfoRnn", ["dist_info", "value", "prev_rnn_state"])
-RnnState = namedarraytuple("RnnState", ["h"])
-EnvInfo = namedarraytuple("EnvInfo", ["timeout"])
-
-OBS_DIM, N_ACTIONS, HIDDEN = 3, 2, 4
-LN2 = math.log(2.0)
-
-
-class LinearAgent:
-    """Linear logits and value head; zero weights give a uniform policy and V = 0."""
-
-    recurrent = False
-
-    def __init__(self, seed=0, zero=False):
-        torch.manual_seed(seed)
-        self.model = torch.nn.Linear(OBS_DIM, N_ACTIONS + 1)
-        if zero:
-            torch.nn.init.zeros_(self.model.weight)
-            torch.nn.init.zeros_(self.model.bias)
-        self.distribution = Categorical(dim=N_ACTIONS)
-        self.device = torch.device("cpu")
-
-    def __call__(self, observation, prev_action, prev_reward):
-        out = self.model(observation)
-        return DistInfo(prob=torch.softmax(out[..., :N_ACTIONS], dim=-1)), out[..., N_ACTIONS]
-
-    def parameters(self):
-        return self.model.parameters()
-
-
-class GruAgent:
-    """Recurrent fake: records the initial state each training call receives."""
-
-    recurrent = True
-
-    def __init__(self, seed=0):
-        torch.manual_seed(seed)
-        self.rnn = torch.nn.GRU(OBS_DIM, HIDDEN)
-        self.head = torch.nn.Linear(HIDDEN, N_ACTIONS + 1)
-        self.distribution = Categorical(dim=N_ACTIONS)
-        self.device = torch.device("cpu")
-        self.calls = []
-
-    def __call__(self, observation, prev_action, prev_reward, init_rnn_state):
-        self.calls.append(init_rnn_state.h.detach().clone())
-        out, hn = self.rnn(observation, init_rnn_state.h.transpose(0, 1).contiguous())
-        out = self.head(out)
-        dist_info = DistInfo(prob=torch.softmax(out[..., :N_ACTIONS], dim=-1))
-        return dist_info, out[..., N_ACTIONS], RnnState(h=hn.transpose(0, 1))
-
-    def parameters(self):
-        return list(self.rnn.parameters()) + list(self.head.parameters())
 
 
 def make_samples(T, B, seed=0, recurrent=False, behaviour_prob=None):
@@ -102,10 +60,6 @@ def make_samples(T, B, seed=0, recurrent=False, behaviour_prob=None):
         env_info=EnvInfo(timeout=timeout),
     )
     return Samples(agent=agent, env=env)
-
-
-def params_of(agent):
-    return [p.detach().clone() for p in agent.parameters()]
 
 
 def initialized(algo, agent, T, B, n_itr=10, mid_batch_reset=True):
@@ -238,7 +192,7 @@ def test_recurrent_starts_from_stored_state():
     agent = GruAgent()
     samples = make_samples(T, B, recurrent=True)
     initialized(IMPALA(), agent, T, B).optimize_agent(0, samples)
-    torch.testing.assert_close(agent.calls[-1], samples.agent.agent_info.prev_rnn_state.h[0])
+    torch.testing.assert_close(agent.calls[-1][1], samples.agent.agent_info.prev_rnn_state.h[0])
 
 
 def test_appo_surrogate_hand_computed():

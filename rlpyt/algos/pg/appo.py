@@ -31,38 +31,13 @@ class APPO(IMPALA):
     def __init__(
         self,
         *,
-        discount: float = 0.99,
-        learning_rate: float = 4.8e-4,
-        value_loss_coeff: float = 0.5,
-        entropy_loss_coeff: float = 0.0006,
-        OptimCls: type = torch.optim.RMSprop,
-        optim_kwargs: dict | None = None,
-        clip_grad_norm: float = 40.0,
-        initial_optim_state_dict: dict | None = None,
-        linear_lr_schedule: bool = True,
-        clip_rho_threshold: float | None = 1.0,
-        clip_c_threshold: float | None = 1.0,
-        clip_pg_rho_threshold: float | None = 1.0,
-        trace_lambda: float = 1.0,
         ratio_clip: float = 0.4,
         epochs: int = 1,
         minibatches: int = 1,
+        **impala_kwargs,
     ):
-        super().__init__(
-            discount=discount,
-            learning_rate=learning_rate,
-            value_loss_coeff=value_loss_coeff,
-            entropy_loss_coeff=entropy_loss_coeff,
-            OptimCls=OptimCls,
-            optim_kwargs=optim_kwargs,
-            clip_grad_norm=clip_grad_norm,
-            initial_optim_state_dict=initial_optim_state_dict,
-            linear_lr_schedule=linear_lr_schedule,
-            clip_rho_threshold=clip_rho_threshold,
-            clip_c_threshold=clip_c_threshold,
-            clip_pg_rho_threshold=clip_pg_rho_threshold,
-            trace_lambda=trace_lambda,
-        )
+        # The other keywords and their defaults are IMPALA's (monobeast's), not repeated here.
+        super().__init__(**impala_kwargs)
         require_positive("ratio_clip", ratio_clip)
         self.ratio_clip = ratio_clip
         self.epochs = require_int_at_least("epochs", epochs, 1)
