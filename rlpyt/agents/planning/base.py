@@ -1,0 +1,260 @@
+"""The base of the planning agents: searches with a model of the env, network calls batched.
+
+A planning agent acts through the ordinary contract, ``agent.step(observation,
+prev_action, prev_reward)`` for the ``[B]`` envs of a sampler, but decides each
+action by searching a model of its env: a :class:`~rlpyt.envs.model.PerfectModel`
+per env, restored to the real env's state before each real step. The sampler
+hands the agent its envs once, with :meth:`PlanningAgent.bind_envs`.
+
+**Searches are coroutines.** :meth:`PlanningAgent.search` is a generator, one
+per env and real step. When it needs the network it yields a ``[n, *obs_shape]``
+array of observations and receives the network's outputs for them, a dict of
+``[n, ...]`` numpy arrays (one entry per head of the model: ``"value"`` ``[n]``,
+``"policy"`` ``[n, A]`` logits, ``"q"`` ``[n, A]``)::
+
+    outputs = yield observations
+    values = outputs["value"]
+
+It finishes by returning a :class:`SearchResult`. :meth:`PlanningAgent.run_searches`
+advances the searches of all envs in lockstep: at each *search step* the
+requests of every search still running are concatenated into one batch, the
+network runs once on it (on the agent's device: the GPU when the run has one),
+and each search gets its rows back. So B envs cost one forward pass per search
+step, not B; :attr:`PlanningAgent.forward_calls` and
+:attr:`PlanningAgent.search_steps` count them. A search that never yields (random
+rollouts, no network) costs no forward pass.
+
+Whether the B envs live in this process (serial sampling), in worker processes
+(each worker's agent batches its own envs) or in Ray actors is the sampler's
+business: the agent code is the same.
+"""
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from rlpyt.agents.base import AgentStep, BaseAgent
+from rlpyt.envs.model import PerfectModel
+from rlpyt.utils.collections import namedarraytuple
+
+__all__ = ["PlanningAgent", "PlanningAgentInfo", "SearchResult"]
+
+# What every planner reports per real step, for training from search:
+# value: the search's estimate of the root (the real state);
+# action_probs [A]: the policy target (MCTS visit counts normalised; one-hot where a
+#     planner only picks an action);
+# qualities [A]: the search's value of each action at the root (NaN where it has none).
+PlanningAgentInfo = namedarraytuple("PlanningAgentInfo", ["value", "action_probs", "qualities"])
+
+
+@dataclass
+class SearchResult:
+    """What one search returns (the generator's return value)."""
+
+    action: int
+    value: float = float("nan")
+    action_probs: np.ndarray | None = None  # [A]; None: one-hot of ``action``
+    qualities: np.ndarray | None = None  # [A]; None: all NaN
+    metrics: dict = field(default_factory=dict)  # floats, averaged per episode by the sampler
+
+
+class PlanningAgent(BaseAgent):
+    """Acts by searching a model of each env; subclasses implement :meth:`search`.
+
+    Args:
+        ModelCls: the network's class (e.g. :class:`~rlpyt.models.planning.PlanningMlpModel`),
+            or None for planners without one (random rollouts).
+        model_kwargs: its keyword arguments besides the sizes taken from the env spaces.
+        initial_model_state_dict: weights to load after building it.
+
+    After :meth:`step`, :attr:`step_metrics` holds the metrics of each searched env
+    (same order as the step's envs); the sampler averages them per episode.
+    """
+
+    def __init__(self, ModelCls=None, model_kwargs=None, initial_model_state_dict=None):
+        super().__init__(
+            ModelCls=ModelCls,
+            model_kwargs=model_kwargs,
+            initial_model_state_dict=initial_model_state_dict,
+        )
+        self._envs = []
+        self._models = []
+        self.rng = np.random.default_rng()
+        self.forward_calls = 0  # network forward passes made by run_searches
+        self.search_steps = 0  # lockstep rounds of run_searches (forward_calls <= search_steps)
+        self.step_metrics = []
+
+    # -- set-up ---------------------------------------------------------------
+
+    def initialize(self, env_spaces, share_memory=False, global_B=1, env_ranks=None):
+        """Build the network (if the agent has one) for these spaces."""
+        self.env_spaces = env_spaces
+        self.env_model_kwargs = self.make_env_to_model_kwargs(env_spaces)
+        if self.ModelCls is not None:
+            self.model = self.ModelCls(**self.env_model_kwargs, **self.model_kwargs)
+            if self.initial_model_state_dict is not None:
+                self.model.load_state_dict(self.initial_model_state_dict)
+            if share_memory:
+                self.model.share_memory()
+                self.shared_model = self.model
+        self.global_B = global_B
+        self.env_ranks = env_ranks
+
+    def make_env_to_model_kwargs(self, env_spaces) -> dict:
+        return dict(
+            observation_shape=tuple(env_spaces.observation.shape),
+            action_size=int(env_spaces.action.n),
+        )
+
+    def bind_envs(self, envs, seed=None) -> None:
+        """Plan for these real envs (in the order of the ``[B]`` step inputs).
+
+        Makes a :class:`~rlpyt.envs.model.PerfectModel` of each, which raises
+        :class:`~rlpyt.envs.model.CloneStateUnsupportedError` naming an env that
+        cannot be cloned, and seeds the agent's generator (rollouts, tie breaks).
+        """
+        self._envs = list(envs)
+        self._models = [PerfectModel(env) for env in self._envs]
+        self.rng = np.random.default_rng(seed)
+        self.reset()
+
+    @property
+    def n_actions(self) -> int:
+        return int(self.env_spaces.action.n)
+
+    # -- acting ---------------------------------------------------------------
+
+    @torch.no_grad()
+    def step(self, observation, prev_action, prev_reward, env_ids=None):
+        """Plan one real step for envs ``env_ids`` (default: all bound envs).
+
+        ``observation`` etc. have one row per env in ``env_ids``. Returns
+        ``AgentStep(action [n], agent_info=PlanningAgentInfo [n])``.
+        """
+        ids = list(range(len(self._envs))) if env_ids is None else [int(b) for b in env_ids]
+        if not self._models:
+            raise RuntimeError(
+                f"{type(self).__name__}.step: no envs bound; the sampler calls bind_envs(envs) "
+                "before the first step"
+            )
+        observation = np.asarray(observation)
+        start = time.perf_counter()
+        for b in ids:
+            self._models[b].catch_up(self._envs[b])
+        results = self.run_searches(
+            [self.search(b, observation[i]) for i, b in enumerate(ids)]
+        )
+        elapsed = (time.perf_counter() - start) / max(len(ids), 1)
+        n = len(ids)
+        action = np.array([r.action for r in results], dtype=np.int64)
+        info = PlanningAgentInfo(
+            value=np.array([r.value for r in results], dtype=np.float32),
+            action_probs=np.zeros((n, self.n_actions), dtype=np.float32),
+            qualities=np.full((n, self.n_actions), np.nan, dtype=np.float32),
+        )
+        for i, r in enumerate(results):
+            if r.action_probs is None:
+                info.action_probs[i, r.action] = 1.0
+            else:
+                info.action_probs[i] = r.action_probs
+            if r.qualities is not None:
+                info.qualities[i] = r.qualities
+        self.step_metrics = [dict(r.metrics, time_per_step=elapsed) for r in results]
+        return AgentStep(action=action, agent_info=info)
+
+    def search(self, env_id: int, observation):
+        """The search for env ``env_id`` from its current state (a generator, see the module
+        docstring); ``self.model_of(env_id)`` is its model, already restored."""
+        raise NotImplementedError
+        yield  # pragma: no cover - makes this a generator function
+
+    def model_of(self, env_id: int) -> PerfectModel:
+        """The model of env ``env_id``."""
+        return self._models[env_id]
+
+    def run_searches(self, searches) -> list:
+        """Run generator searches in lockstep, one batched forward per search step."""
+        results = [None] * len(searches)
+        pending = {}  # index -> the observations its search asked about
+        for i, search in enumerate(searches):
+            self._advance(search, i, None, pending, results)
+        while pending:
+            order = list(pending)
+            requests = [np.asarray(pending[i]) for i in order]
+            sizes = [len(r) for r in requests]
+            outputs = self.evaluate(np.concatenate(requests)) if sum(sizes) else {}
+            self.search_steps += 1
+            pending.clear()
+            offset = 0
+            for i, size in zip(order, sizes, strict=True):
+                rows = {k: v[offset : offset + size] for k, v in outputs.items()}
+                offset += size
+                self._advance(searches[i], i, rows, pending, results)
+        return results
+
+    @staticmethod
+    def _advance(search, i, sent, pending, results):
+        try:
+            pending[i] = search.send(sent)
+        except StopIteration as stop:
+            if not isinstance(stop.value, SearchResult):
+                raise TypeError(
+                    f"a search must return a SearchResult, got {type(stop.value).__name__}"
+                ) from None
+            results[i] = stop.value
+
+    def evaluate(self, observations: np.ndarray) -> dict:
+        """One forward pass of the network on ``[n, *obs_shape]`` observations."""
+        if self.model is None:
+            raise RuntimeError(f"{type(self).__name__} asked for the network but has no model")
+        self.forward_calls += 1
+        obs = torch.as_tensor(np.asarray(observations, dtype=np.float32), device=self.device)
+        outputs = self.model(obs)
+        return {k: v.detach().cpu().numpy() for k, v in outputs.items()}
+
+    def __call__(self, observation, prev_action=None, prev_reward=None):
+        """Training forward pass: the network's outputs (dict of tensors, with gradients)."""
+        return self.model(observation.to(self.device, torch.float32))
+
+    # -- per-episode state, modes, state ---------------------------------------
+
+    def reset(self):
+        for b in range(len(self._envs)):
+            self.reset_one(b)
+
+    def reset_one(self, idx):
+        """Forget what the search kept about env ``idx``'s episode (trees, visited states)."""
+
+    def train_mode(self, itr):
+        if self.model is not None:
+            self.model.train()
+        self._mode = "train"
+
+    def sample_mode(self, itr):
+        if self.model is not None:
+            self.model.eval()
+        self._mode = "sample"
+
+    def eval_mode(self, itr):
+        if self.model is not None:
+            self.model.eval()
+        self._mode = "eval"
+
+    def parameters(self):
+        return self.model.parameters() if self.model is not None else iter(())
+
+    def state_dict(self) -> dict:
+        return self.model.state_dict() if self.model is not None else {}
+
+    def load_state_dict(self, state_dict: dict):
+        if self.model is not None:
+            self.model.load_state_dict(state_dict)
+
+    def sampling_state_dict(self) -> dict:
+        return {"rng": self.rng.bit_generator.state}
+
+    def load_sampling_state_dict(self, state: dict) -> None:
+        if "rng" in state:
+            self.rng.bit_generator.state = state["rng"]
