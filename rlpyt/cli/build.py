@@ -10,7 +10,7 @@ picks all actions in one batch), ``alternating`` (:class:`AlternatingSampler`:
 two groups of GPU-sampler workers take turns) or ``ray`` (``RaySampler``: Ray actors).
 ``sampler.workers`` is the number of worker processes, each pinned to one of the usable
 CPU cores. ``runner.kind`` picks the runner (``minibatch``, ``async``, ``sync``): see
-:mod:`rlpyt.cli.runners`.
+:mod:`rlpyt.cli.runners`. Planners are built by :mod:`rlpyt.cli.planning`.
 
 ``affinity_code`` (``train --affinity``, given by the launcher) is a slot affinity code
 (``rlpyt.utils.launching.affinity``): the run's master process is pinned to the slot's cores,
@@ -23,6 +23,7 @@ import warnings
 from functools import partial
 
 from rlpyt.cli.configs import env_kind
+from rlpyt.cli.planning import build_planning_experiment, is_planner
 from rlpyt.cli.runners import (
     SAMPLER_KINDS,
     check_runner_choice,
@@ -39,6 +40,7 @@ from rlpyt.utils.validation import require_int_at_least
 
 __all__ = [
     "build_experiment",
+    "run_affinity",
     "check_env",
     "make_env_factory",
     "usable_cpus",
@@ -51,12 +53,12 @@ GPU_COLLECTORS = {"reset": GpuResetCollector, "wait_reset": GpuWaitResetCollecto
 _AGENT_IN_MASTER = ("gpu", "alternating")
 
 
-def _n_workers(s: dict, kind: str, cpus: list, where: str) -> int | None:
+def _n_workers(s: dict, kind: str, cpus: list, where: str, envs_key="batch_B") -> int | None:
     """How many workers (or Ray actors) the sampler gets; ``None`` for the serial sampler.
 
     Default: one per core of ``cpus`` (the cores ``where`` describes). More workers than
-    those cores (Ray actors excepted: Ray places them) or than ``batch_B`` envs are clamped
-    with a warning.
+    those cores (Ray actors excepted: Ray places them) or than the ``sampler[envs_key]`` envs
+    are clamped with a warning.
     """
     workers = s.get("workers")
     if workers is not None:
@@ -77,20 +79,22 @@ def _n_workers(s: dict, kind: str, cpus: list, where: str) -> int | None:
             stacklevel=4,
         )
         n = len(cpus)
-    if n > s["batch_B"]:
+    n_envs = s[envs_key]
+    if n > n_envs:
         if workers is not None:
             warnings.warn(
-                f"sampler.workers={n} is more than sampler.batch_B={s['batch_B']} envs: "
-                f"using {s['batch_B']} workers (one env each)",
+                f"sampler.workers={n} is more than sampler.{envs_key}={n_envs} envs: "
+                f"using {n_envs} workers (one env each)",
                 stacklevel=4,
             )
-        n = s["batch_B"]
+        n = n_envs
     return n
 
 
-def _run_affinity(config: dict, runner_kind: str, kind: str, slot: dict | None):
+def _run_affinity(config: dict, runner_kind: str, kind: str, slot: dict | None, envs_key="batch_B"):
     """``(affinity, n_workers)``: the runner's affinity (for the sync runner, a list of one
-    dict per learner) and the number of sampler workers (per learner)."""
+    dict per learner) and the number of sampler workers (per learner); ``envs_key``: the
+    sampler setting that counts its envs."""
     s, r = config["sampler"], config["runner"]
     cpus = usable_cpus() if slot is None else list(slot["workers_cpus"])
     if runner_kind == "sync":
@@ -100,7 +104,7 @@ def _run_affinity(config: dict, runner_kind: str, kind: str, slot: dict | None):
         if slot is None
         else f"worker cores {cpus} of the --affinity slot"
     )
-    n = _n_workers(s, kind, cpus, where)
+    n = _n_workers(s, kind, cpus, where, envs_key)
     workers_cpus = None if n is None or kind == "ray" else cpus[:n]
     return _runner_affinity(r, workers_cpus, slot), n
 
@@ -211,6 +215,13 @@ def make_env_factory(env_config: dict):
     return partial(gym_make, env_id), kwargs, TrajInfo
 
 
+def run_affinity(config: dict, kind: str, affinity_code: str | None, n_envs_key: str):
+    """``(affinity, n_workers)`` of a one-process runner with a ``kind`` sampler whose envs
+    ``config["sampler"][n_envs_key]`` counts (the planning runs' episode samplers)."""
+    slot = None if affinity_code is None else _slot_affinity(affinity_code)
+    return _run_affinity(config, "episodes", kind, slot, envs_key=n_envs_key)
+
+
 def _slot_affinity(affinity_code: str) -> dict:
     """The run dict of a slot affinity code (one synchronous run); see the module docstring."""
     from rlpyt.utils.launching.exp_launcher import slot_affinity
@@ -253,8 +264,10 @@ def build_experiment(config: dict, resume_from=None, affinity_code: str | None =
     slot's cores and GPU. Raises ``ValueError`` (or ``TypeError`` for a value of the wrong
     type) naming the first invalid setting; no env is built here.
     """
-    s, r = config["sampler"], config["runner"]
     runner_kind, kind = check_runner_choice(config)
+    if is_planner(config["algo_name"]):
+        return build_planning_experiment(config, resume_from, affinity_code)
+    s, r = config["sampler"], config["runner"]
     slot = None if affinity_code is None else _slot_affinity(affinity_code)
     collector = s["collector"]
     if collector not in COLLECTORS:

@@ -1,7 +1,7 @@
 """Training configurations: nested dicts with per-env defaults, config files and ``--set``.
 
 A config has the sections ``env``, ``sampler``, ``agent``, ``algo``, ``runner``
-and ``logging``, plus ``algo_name``. :func:`default_config` gives good settings for an
+and ``logging``, plus ``algo_name`` (a planner's config: :mod:`rlpyt.cli.planning`). :func:`default_config` gives good settings for an
 algorithm on an env; :func:`~rlpyt.cli.config_files.config_from_file` updates them from a
 YAML or JSON file of the same shape; :func:`~rlpyt.cli.overrides.apply_override` changes one
 value by its dotted path (``algo.learning_rate=3e-4``). Unknown keys are refused with the
@@ -11,6 +11,7 @@ runner and sampler kinds (``runner.kind``, ``sampler.kind``): :mod:`rlpyt.cli.ru
 
 # Re-exported: these lived here before rlpyt.cli.overrides and rlpyt.cli.runners existed.
 from rlpyt.cli.overrides import apply_override, apply_overrides, flatten
+from rlpyt.cli.planning import PLANNERS, is_planner, planning_default_config
 from rlpyt.cli.runners import RUNNER_KINDS, SAMPLER_KINDS
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "flatten",
     "ATARI_GAMES_HINT",
     "ALGOS",
+    "MODEL_FREE_ALGOS",
     "RUNNER_KINDS",
     "SAMPLER_KINDS",
 ]
@@ -193,7 +195,9 @@ _QPG_MUJOCO = {
     "td3": dict(batch_size=100, min_steps_learn=int(1e4), replay_ratio=100),
     "ddpg": dict(batch_size=64, min_steps_learn=int(1e4), replay_ratio=64),
 }
-ALGOS = ("a2c", "ppo", "impala", "appo", "dqn", "cat_dqn", "r2d1", "ddpg", "td3", "sac")
+MODEL_FREE_ALGOS = ("a2c", "ppo", "impala", "appo", "dqn", "cat_dqn", "r2d1", "ddpg", "td3", "sac")
+# Planners (rlpyt.cli.planning): searches with a model of the env, trained from search.
+ALGOS = MODEL_FREE_ALGOS + tuple(PLANNERS)
 _DQN_FAMILY = ("dqn", "cat_dqn", "r2d1")
 _VTRACE_FAMILY = ("impala", "appo")
 _QPG_FAMILY = ("ddpg", "td3", "sac")
@@ -325,6 +329,8 @@ def default_config(algo: str, env_id: str) -> dict:
     """Settings that train ``algo`` (one of :data:`ALGOS`) well on ``env_id``."""
     if algo not in ALGOS:
         raise ValueError(f"--algo must be one of {', '.join(ALGOS)}; got {algo!r}")
+    if is_planner(algo):
+        return planning_default_config(algo, env_id)
     kind = env_kind(env_id)
     if algo in _DQN_FAMILY:
         env = {"id": env_id, "kwargs": {}}

@@ -136,6 +136,11 @@ def _resolve_config(args) -> tuple[dict, str | None]:
         elif config["runner"]["seed"] is None:  # none in the config file either
             config["runner"]["seed"] = _fresh_seed()
     if args.steps is not None:
+        if "n_epochs" in config["runner"]:
+            raise ValueError(
+                f"--steps: planner {config['algo_name']!r} runs epochs of whole episodes; "
+                "give their number with --set runner.n_epochs=N"
+            )
         config["runner"]["n_steps"] = int(args.steps)
     # Also when resuming: the sampler may change (e.g. more workers on a bigger machine), and
     # an async run may continue with --runner minibatch.

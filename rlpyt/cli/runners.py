@@ -17,6 +17,10 @@
   workers; the usable CPU cores (or the ``--affinity`` slot's) are split among the learners.
   ``runner.n_steps`` and ``runner.log_interval_steps`` count the env steps of all learners.
 
+* ``episodes``: :class:`~rlpyt.runners.episodes.EpisodeRunner`, epochs of whole episodes: the
+  runner of the planners (:mod:`rlpyt.cli.planning`), and theirs only. Their samplers are the
+  episode samplers of ``sampler.kind`` ``serial``, ``cpu`` or ``ray``.
+
 ``sampler.kind`` (``--sampler``) ``ray``: :class:`~rlpyt.samplers.ray.sampler.RaySampler`,
 whose ``sampler.workers`` workers are Ray actors (default: one per usable CPU core), with the
 minibatch runner. It starts a local Ray instance of one CPU per actor, or joins the cluster
@@ -43,9 +47,10 @@ __all__ = [
     "runner_class",
     "split_cores",
     "ray_options",
+    "require_ray",
 ]
 
-RUNNER_KINDS = ("minibatch", "async", "sync")
+RUNNER_KINDS = ("minibatch", "async", "sync", "episodes")
 # SerialSampler, CpuSampler, GpuSampler, AlternatingSampler, RaySampler.
 SAMPLER_KINDS = ("serial", "cpu", "gpu", "alternating", "ray")
 # The algorithms that learn from a replay buffer: the ones the async runner can train.
@@ -139,6 +144,7 @@ def check_runner_choice(config: dict) -> tuple[str, str]:
         raise ValueError(f"runner.kind must be one of {list(RUNNER_KINDS)}, got {runner!r}")
     if sampler not in SAMPLER_KINDS:
         raise ValueError(f"sampler.kind must be one of {list(SAMPLER_KINDS)}, got {sampler!r}")
+    _check_episodes(config["algo_name"], runner, sampler)
     if sampler == "ray" and runner != "minibatch":
         raise ValueError(
             f"sampler.kind='ray' runs with runner.kind='minibatch' only, not {runner!r} (the "
@@ -161,6 +167,28 @@ def check_runner_choice(config: dict) -> tuple[str, str]:
     return runner, sampler
 
 
+def _check_episodes(algo: str, runner: str, sampler: str) -> None:
+    """Planners run on the episode runner, and nothing else does."""
+    from rlpyt.cli.planning import EPISODE_SAMPLER_KINDS, PLANNERS
+
+    planner = algo in PLANNERS
+    if planner and runner != "episodes":
+        raise ValueError(
+            f"runner.kind={runner!r}: planner {algo!r} runs epochs of whole episodes, with "
+            "runner.kind='episodes' (--runner episodes, its default)"
+        )
+    if not planner and runner == "episodes":
+        raise ValueError(
+            f"runner.kind='episodes' is the planners' runner ({', '.join(PLANNERS)}); "
+            f"algo {algo!r} runs with --runner minibatch, async or sync"
+        )
+    if planner and sampler not in EPISODE_SAMPLER_KINDS:
+        raise ValueError(
+            f"sampler.kind={sampler!r}: planning runs sample whole episodes with one of "
+            f"{', '.join(EPISODE_SAMPLER_KINDS)} (--sampler serial, cpu or ray)"
+        )
+
+
 def _check_async(algo: str) -> None:
     if algo not in OFF_POLICY_ALGOS:
         raise ValueError(
@@ -177,7 +205,7 @@ def sampler_class(kind: str, runner_kind: str = "minibatch"):
     """
     module, name = (_ASYNC_SAMPLERS if runner_kind == "async" else _SAMPLERS)[kind]
     if kind == "ray":
-        _require_ray()
+        require_ray()
     try:
         # Import by name.
         return getattr(importlib.import_module(module), name)
@@ -188,7 +216,8 @@ def sampler_class(kind: str, runner_kind: str = "minibatch"):
         ) from None
 
 
-def _require_ray() -> None:
+def require_ray() -> None:
+    """A ``ValueError`` with the install command when Ray is not installed."""
     try:
         import ray  # noqa: F401 - Ray is optional: imported only when asked for
     except ModuleNotFoundError as err:
