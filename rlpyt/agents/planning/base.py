@@ -143,9 +143,7 @@ class PlanningAgent(BaseAgent):
         start = time.perf_counter()
         for b in ids:
             self._models[b].catch_up(self._envs[b])
-        results = self.run_searches(
-            [self.search(b, observation[i]) for i, b in enumerate(ids)]
-        )
+        results = self.run_searches([self.search(b, observation[i]) for i, b in enumerate(ids)])
         elapsed = (time.perf_counter() - start) / max(len(ids), 1)
         n = len(ids)
         action = np.array([r.action for r in results], dtype=np.int64)

@@ -31,8 +31,12 @@ One simulation:
    simulation (with the policy head when ``prior="policy"``), its outputs used as is.
    The actions' prior is uniform or ``softmax(policy logits)``. Until an action has been
    tried, its ``Q`` is the Q head's value for it (``"q"``), else the leaf's value.
-3. **Backup.** The return sampled along the path, ``r_1 + discount * r_2 + ... +
-   discount**k * leaf value``, is averaged into each action's ``Q`` and each node's value.
+3. **Backup.** ``backup="average"`` (default, classic MCTS): the return sampled along
+   the path, ``r_1 + discount * r_2 + ... + discount**k * leaf value``, is averaged into
+   each action's ``Q`` and each node's value. ``backup="max"`` (expectimax on the tree):
+   ``Q(s, a)`` is the mean over the action's outcome nodes, weighted by their visits, of
+   ``r + discount * V(s')``, and ``V(s) = max`` of the tried actions' ``Q`` (a leaf's:
+   its rating); it converges faster where the tree policy's averages lag the best action.
 
 The real action is the root's action with the most simulations (``action_selection="visits"``,
 default) or the largest ``Q`` among the tried ones (``"value"``). ``action_probs`` is the
