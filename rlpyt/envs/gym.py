@@ -221,6 +221,17 @@ class GymEnvWrapper(Env):
     def restore_state(self, state) -> None:
         restore_gym_state(self.env, state)
 
+    def reseed_transitions(self, seed: int) -> None:
+        """Give the env a fresh random generator seeded with ``seed`` (its ``np_random``).
+
+        Everything else of the state is kept. A gymnasium env draws the random outcomes
+        of ``step`` (slippery FrozenLake, rainy Taxi) from it, and the state of
+        :meth:`clone_state` includes it, so a planner that restores one state and wants
+        different outcomes per simulation re-seeds after the restore
+        (:meth:`rlpyt.envs.model.PerfectModel.reseed`).
+        """
+        self.env.unwrapped.np_random = np.random.default_rng(seed)
+
     @property
     def name(self) -> str:
         """The env's class and gymnasium id, e.g. ``"CartPoleEnv(CartPole-v1)"``."""

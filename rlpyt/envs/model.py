@@ -105,6 +105,27 @@ class PerfectModel:
     def step(self, action) -> EnvStep:
         return self._env.step(action)
 
+    def reseed(self, seed: int) -> None:
+        """Re-seed the generator that draws the random outcomes of the model's ``step``.
+
+        ``restore_state`` restores that generator too (the next steps are
+        bit-identical), so a planner that restores one state before each simulation
+        would see the same outcome of every random transition in all of them; it
+        re-seeds after each restore (from its own generator) to sample outcomes.
+        Needs the env's ``reseed_transitions(seed)`` (GymEnvWrapper has it).
+
+        Raises:
+            CloneStateUnsupportedError: the env cannot re-seed its transitions.
+        """
+        reseed = getattr(self._env, "reseed_transitions", None)  # optional part of ModelEnv
+        if reseed is None:
+            raise CloneStateUnsupportedError(
+                f"PerfectModel.reseed: {self._name} lacks reseed_transitions(seed), so its "
+                "random transitions cannot be re-drawn after restore_state (a stochastic "
+                "planner needs it). GymEnvWrapper (gym_make) implements it."
+            )
+        reseed(int(seed))
+
     @property
     def env(self):
         """The private copy (for its spaces and properties; stepping it is the model's job)."""

@@ -11,6 +11,8 @@
 Any other space (``Text``, ``Graph``, ``Sequence``, ``OneOf``...) is refused.
 """
 
+import operator
+
 import numpy as np
 from gymnasium import spaces as gym_spaces
 
@@ -93,10 +95,6 @@ def _converter(gym_space, space):
     return lambda v: np.asarray(v, dtype=dtype)
 
 
-def _identity(value):
-    return value
-
-
 def _reverter(gym_space, space):
     """Function turning one rlpyt value into what the gymnasium env expects."""
     if isinstance(space, Composite):
@@ -107,9 +105,10 @@ def _reverter(gym_space, space):
         revs = [_reverter(g, s) for g, s in zip(subs, space.spaces)]
         return lambda v: tuple(r(x) for r, x in zip(revs, v))
     if isinstance(gym_space, gym_spaces.Discrete):
-        # Pass numpy integers through: gymnasium's Discrete.contains checks them
-        # faster than python ints (which go through np.iinfo on every step).
-        return _identity
+        # A Python int: toy-text envs index dicts with the action (FrozenLake's
+        # ``P[s][a]``), which a 0-d array, unhashable, breaks. operator.index
+        # refuses a float action instead of truncating it.
+        return operator.index
     if isinstance(gym_space, gym_spaces.Box):
         gym_dtype = gym_space.dtype
         return lambda v: np.asarray(v, dtype=gym_dtype)

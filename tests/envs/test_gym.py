@@ -211,3 +211,15 @@ def test_gym_make_atari_id_registers_ale():
     assert obs.shape == (210, 160, 3) and obs.dtype == np.uint8
     assert "lives" in env.step(np.int64(0)).env_info._fields
     env.close()
+
+
+@pytest.mark.parametrize("action", [np.array(2), np.int64(2), 2])
+def test_discrete_action_reaches_the_env_as_python_int(action):
+    """FrozenLake indexes its transition dict with the action (``P[s][a]``): a 0-d
+    array action, what a sampler's action buffer gives, used to raise "unhashable"."""
+    env = gym_make("FrozenLake-v1", is_slippery=False, map_name="4x4")
+    env.reset()
+    step = env.step(action)  # action 2 = right, not slippery: from cell 0 to cell 1
+    assert int(step.observation) == 1
+    with pytest.raises(TypeError):  # a float action is refused, not truncated
+        env.step(np.array(2.0))

@@ -96,3 +96,41 @@ def test_perfect_model_plans_without_touching_the_real_env():
     roll(model, [0, 0, 0], reset_on_done=False)  # stepping the model freely...
     assert pickle.dumps(real.clone_state()) == pickle.dumps(before)  # ...leaves real as is
     assert same_steps(roll(real, [1, 0, 0, 1], reset_on_done=False), imagined)
+
+
+def _slippery_outcomes(model, state, seeds):
+    """The cell reached by action 2 (right) from ``state``, once per seed (None: no reseed)."""
+    cells = []
+    for seed in seeds:
+        model.restore_state(state)
+        if seed is not None:
+            model.reseed(seed)
+        cells.append(int(model.step(2).observation))
+    return cells
+
+
+def test_perfect_model_reseed_redraws_random_transitions():
+    real = gym_make("FrozenLake-v1", is_slippery=True, map_name="4x4")
+    real.seed(0)
+    real.reset()
+    model = PerfectModel(real)
+    state = real.clone_state()
+    # Restoring restores the generator: the same outcome every time.
+    assert len(set(_slippery_outcomes(model, state, [None] * 20))) == 1
+    # Re-seeded after each restore: the outcomes of the slippery move vary (from cell 0,
+    # "right" slides down to 4, right to 1 or up, staying at 0), and a seed repeats its own.
+    outcomes = _slippery_outcomes(model, state, range(40))
+    assert set(outcomes) == {0, 1, 4}
+    assert _slippery_outcomes(model, state, range(40)) == outcomes
+
+
+def test_perfect_model_reseed_needs_the_env_method():
+    class Stateful(Env):
+        def clone_state(self):
+            return 0
+
+        def restore_state(self, state):
+            pass
+
+    with pytest.raises(CloneStateUnsupportedError, match=r"Stateful lacks reseed_transitions"):
+        PerfectModel(Stateful()).reseed(1)
