@@ -32,10 +32,10 @@ from rlpyt.utils.buffer import torchify_buffer
 from rlpyt.utils.collections import is_namedtuple
 from rlpyt.utils.validation import require_in_range, require_int_at_least
 
-__all__ = ["EpisodeReplay", "EpisodeTargets", "episode_targets"]
+__all__ = ["EpisodeReplay", "EpisodeTargets", "check_hierarchy", "episode_targets"]
 
 # Fields that describe a whole episode and can name a stratum (the arrays cannot).
-_STRATUM_FIELDS = ("solved", "terminated", "env_rank")
+STRATUM_FIELDS = ("solved", "terminated", "env_rank")
 
 
 @dataclasses.dataclass
@@ -84,6 +84,21 @@ def episode_targets(
     )
 
 
+def check_hierarchy(hierarchy) -> tuple:
+    """``hierarchy`` as a tuple of stratum fields (a single name is taken as one level);
+    a ``ValueError`` naming those that cannot name a stratum."""
+    if isinstance(hierarchy, str):
+        hierarchy = (hierarchy,)
+    hierarchy = tuple(hierarchy)
+    unknown = [name for name in hierarchy if name not in STRATUM_FIELDS]
+    if unknown:
+        raise ValueError(
+            f"EpisodeReplay hierarchy {hierarchy}: {unknown} cannot name a stratum; use "
+            f"episode fields among {STRATUM_FIELDS}, or () for uniform sampling"
+        )
+    return hierarchy
+
+
 def _concat(parts):
     """Concatenate arrays, or namedtuples of arrays field by field (agent infos)."""
     first = parts[0]
@@ -125,15 +140,7 @@ class EpisodeReplay:
         require_in_range("discount", discount, 0.0, 1.0)
         self.discount = float(discount)
         self.n_step = require_int_at_least("n_step", n_step, 1)
-        if isinstance(hierarchy, str):
-            hierarchy = (hierarchy,)
-        hierarchy = tuple(hierarchy)
-        unknown = [name for name in hierarchy if name not in _STRATUM_FIELDS]
-        if unknown:
-            raise ValueError(
-                f"EpisodeReplay hierarchy {hierarchy}: {unknown} cannot name a stratum; use "
-                f"episode fields among {_STRATUM_FIELDS}, or () for uniform sampling"
-            )
+        hierarchy = check_hierarchy(hierarchy)
         self.hierarchy = hierarchy
         self.rng = np.random.default_rng(seed)
         self._episodes = deque()  # (Episode, EpisodeTargets), oldest first
