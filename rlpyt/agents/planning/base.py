@@ -27,6 +27,14 @@ rollouts, no network) costs no forward pass.
 Whether the B envs live in this process (serial sampling), in worker processes
 (each worker's agent batches its own envs) or in Ray actors is the sampler's
 business: the agent code is the same.
+
+**Randomness per env.** While the search of env ``b`` runs (inside
+:meth:`PlanningAgent.step`), ``self.rng`` is env ``b``'s own generator,
+``self.env_rngs[b]``, seeded from the bind seed and the env's global rank. So the
+draws of one env's searches (rollouts, tie breaks) do not depend on which other
+envs the agent holds, and a run gives the same episodes whether its envs are
+played in one process or split among workers. Outside the searches ``self.rng``
+is the agent's own generator.
 """
 
 import time
@@ -38,6 +46,7 @@ import torch
 from rlpyt.agents.base import AgentStep, BaseAgent
 from rlpyt.envs.model import PerfectModel
 from rlpyt.utils.collections import namedarraytuple
+from rlpyt.utils.seed import derive_seed
 
 __all__ = ["PlanningAgent", "PlanningAgentInfo", "SearchResult"]
 
@@ -81,7 +90,10 @@ class PlanningAgent(BaseAgent):
         )
         self._envs = []
         self._models = []
-        self.rng = np.random.default_rng()
+        self.env_ranks = None  # global ranks of the bound envs (set by initialize)
+        self.rng = np.random.default_rng()  # env b's generator while env b's search runs
+        self._own_rng = self.rng
+        self.env_rngs = []  # one generator per bound env (see the module docstring)
         self.forward_calls = 0  # network forward passes made by run_searches
         self.search_steps = 0  # lockstep rounds of run_searches (forward_calls <= search_steps)
         self.step_metrics = []
@@ -113,11 +125,25 @@ class PlanningAgent(BaseAgent):
 
         Makes a :class:`~rlpyt.envs.model.PerfectModel` of each, which raises
         :class:`~rlpyt.envs.model.CloneStateUnsupportedError` naming an env that
-        cannot be cloned, and seeds the agent's generator (rollouts, tie breaks).
+        cannot be cloned, and seeds the agent's generators (rollouts, tie breaks):
+        its own from ``seed``, and env ``b``'s, ``self.env_rngs[b]``, from ``seed`` and
+        the env's global rank (``env_ranks[b]`` of :meth:`initialize`; ``b`` without
+        them), so that it does not depend on how the envs are split among workers.
+        ``seed=None``: fresh entropy.
         """
         self._envs = list(envs)
         self._models = [PerfectModel(env) for env in self._envs]
-        self.rng = np.random.default_rng(seed)
+        ranks = list(self.env_ranks) if self.env_ranks is not None else range(len(self._envs))
+        if len(ranks) != len(self._envs):
+            raise ValueError(
+                f"{type(self).__name__}.bind_envs: {len(self._envs)} envs, but the agent was "
+                f"initialized with {len(ranks)} env_ranks"
+            )
+        self.rng = self._own_rng = np.random.default_rng(seed)
+        self.env_rngs = [
+            np.random.default_rng(None if seed is None else derive_seed(seed, "env_rng", rank))
+            for rank in ranks
+        ]
         self.reset()
 
     @property
@@ -144,7 +170,7 @@ class PlanningAgent(BaseAgent):
         for b in ids:
             self._models[b].catch_up(self._envs[b])
         results = self.run_searches(
-            [self.search(b, observation[i]) for i, b in enumerate(ids)]
+            [self.search(b, observation[i]) for i, b in enumerate(ids)], env_ids=ids
         )
         elapsed = (time.perf_counter() - start) / max(len(ids), 1)
         n = len(ids)
@@ -174,28 +200,38 @@ class PlanningAgent(BaseAgent):
         """The model of env ``env_id``."""
         return self._models[env_id]
 
-    def run_searches(self, searches) -> list:
-        """Run generator searches in lockstep, one batched forward per search step."""
+    def run_searches(self, searches, env_ids=None) -> list:
+        """Run generator searches in lockstep, one batched forward per search step.
+
+        ``env_ids[i]``: the env of ``searches[i]``; while it runs, ``self.rng`` is that
+        env's generator (None: the agent's own generator throughout).
+        """
         results = [None] * len(searches)
+        rngs = [self._own_rng] * len(searches)
+        if env_ids is not None and self.env_rngs:
+            rngs = [self.env_rngs[b] for b in env_ids]
         pending = {}  # index -> the observations its search asked about
-        for i, search in enumerate(searches):
-            self._advance(search, i, None, pending, results)
-        while pending:
-            order = list(pending)
-            requests = [np.asarray(pending[i]) for i in order]
-            sizes = [len(r) for r in requests]
-            outputs = self.evaluate(np.concatenate(requests)) if sum(sizes) else {}
-            self.search_steps += 1
-            pending.clear()
-            offset = 0
-            for i, size in zip(order, sizes, strict=True):
-                rows = {k: v[offset : offset + size] for k, v in outputs.items()}
-                offset += size
-                self._advance(searches[i], i, rows, pending, results)
+        try:
+            for i, search in enumerate(searches):
+                self._advance(search, i, None, pending, results, rngs[i])
+            while pending:
+                order = list(pending)
+                requests = [np.asarray(pending[i]) for i in order]
+                sizes = [len(r) for r in requests]
+                outputs = self.evaluate(np.concatenate(requests)) if sum(sizes) else {}
+                self.search_steps += 1
+                pending.clear()
+                offset = 0
+                for i, size in zip(order, sizes, strict=True):
+                    rows = {k: v[offset : offset + size] for k, v in outputs.items()}
+                    offset += size
+                    self._advance(searches[i], i, rows, pending, results, rngs[i])
+        finally:
+            self.rng = self._own_rng
         return results
 
-    @staticmethod
-    def _advance(search, i, sent, pending, results):
+    def _advance(self, search, i, sent, pending, results, rng):
+        self.rng = rng
         try:
             pending[i] = search.send(sent)
         except StopIteration as stop:
@@ -253,8 +289,20 @@ class PlanningAgent(BaseAgent):
             self.model.load_state_dict(state_dict)
 
     def sampling_state_dict(self) -> dict:
-        return {"rng": self.rng.bit_generator.state}
+        """The generators' states: the agent's own (``rng``) and each env's (``env_rngs``)."""
+        return {
+            "rng": self._own_rng.bit_generator.state,
+            "env_rngs": [g.bit_generator.state for g in self.env_rngs],
+        }
 
     def load_sampling_state_dict(self, state: dict) -> None:
         if "rng" in state:
-            self.rng.bit_generator.state = state["rng"]
+            self._own_rng.bit_generator.state = state["rng"]
+        env_states = state.get("env_rngs", [])
+        if env_states and len(env_states) != len(self.env_rngs):
+            raise ValueError(
+                f"{type(self).__name__}: the sampling state holds {len(env_states)} env "
+                f"generators, the agent has {len(self.env_rngs)} envs bound"
+            )
+        for g, s in zip(self.env_rngs, env_states):
+            g.bit_generator.state = s

@@ -79,12 +79,25 @@ class BaseEpisodeSampler:
         n_envs: episodes per epoch (B).
         episode_time_limit: cut each episode after this many steps (None: the env's own limit).
         TrajInfoCls: the record of each episode.
+
+    Raises ValueError for ``n_envs < 1`` or ``episode_time_limit < 1``.
     """
 
     def __init__(
-        self, EnvCls, env_kwargs=None, n_envs=16, episode_time_limit=None,
+        self,
+        EnvCls,
+        env_kwargs=None,
+        n_envs=16,
+        episode_time_limit=None,
         TrajInfoCls=EpisodeTrajInfo,
     ):
+        if int(n_envs) < 1:
+            raise ValueError(f"{type(self).__name__}: n_envs must be >= 1, got {n_envs}")
+        if episode_time_limit is not None and int(episode_time_limit) < 1:
+            raise ValueError(
+                f"{type(self).__name__}: episode_time_limit must be >= 1 (or None: the env's "
+                f"own limit), got {episode_time_limit}"
+            )
         self.EnvCls = EnvCls
         self.env_kwargs = dict(env_kwargs or {})
         self.n_envs = int(n_envs)
