@@ -214,3 +214,29 @@ def test_state_dict_round_trip_continues_identically():
     assert info_a.loss == info_b.loss
     for pa, pb in zip(a.agent.parameters(), b.agent.parameters(), strict=True):
         assert torch.equal(pa, pb)
+
+
+def test_every_head_trains_and_is_logged():
+    agent = make_agent(heads=("value", "policy", "q"))
+    qualities = np.array([[1.0, np.nan, 3.0], [np.nan] * 3, [2.0, 0.0, np.nan]], np.float32)
+    solved = episode(0, [0.0, 0.0, 1.0], terminated=True, solved=True, qualities=qualities)
+    algo = make_algo(
+        agent,
+        value_target="td",
+        policy_target="action_probs",
+        q_target="qualities",
+        n_updates_per_epoch=40,
+        learning_rate=1e-2,
+        batch_size=16,
+    )
+    assert algo.opt_info_fields == (
+        "loss", "valueLoss", "policyLoss", "qLoss", "gradNorm", "skipped"
+    )  # fmt: skip
+    first = algo.optimize_agent(0, [solved, CUT])
+    for itr in range(1, 5):
+        last = algo.optimize_agent(itr, [])
+    for name in ("valueLoss", "policyLoss", "qLoss"):
+        assert len(getattr(first, name)) == 40
+        assert np.mean(getattr(last, name)[-10:]) < 0.5 * np.mean(getattr(first, name)[:10]), name
+    total = np.array(first.valueLoss) + np.array(first.policyLoss) + np.array(first.qLoss)
+    np.testing.assert_allclose(first.loss, total, rtol=1e-5)

@@ -21,6 +21,7 @@ target made from the search (Alpacka's ``SupervisedTrainer`` and ``TDTrainer``):
 """
 
 from collections import namedtuple
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -46,11 +47,17 @@ Q_TARGETS = ("qualities",)
 # norm (before clipping), and skipped = 1.0 for a step skipped as non-finite.
 OptInfo = namedtuple("OptInfo", ["loss", "valueLoss", "policyLoss", "qLoss", "gradNorm", "skipped"])
 
-# head -> (its loss's name in OptInfo, the keyword that sets its target)
+
+class _Head(NamedTuple):
+    loss_name: str  # its loss's name in OptInfo
+    keyword: str  # the constructor argument that sets its target
+    targets: tuple  # the targets it can train on
+
+
 _HEADS = {
-    "value": ("valueLoss", "value_target"),
-    "policy": ("policyLoss", "policy_target"),
-    "q": ("qLoss", "q_target"),
+    "value": _Head("valueLoss", "value_target", VALUE_TARGETS),
+    "policy": _Head("policyLoss", "policy_target", POLICY_TARGETS),
+    "q": _Head("qLoss", "q_target", Q_TARGETS),
 }
 
 
@@ -107,13 +114,13 @@ class SupervisedFromSearch(RlAlgorithm):
         super().__init__()
         require_in_range("discount", discount, 0.0, 1.0)
         require_positive("learning_rate", learning_rate)
-        for name, value, choices in (
-            ("value_target", value_target, VALUE_TARGETS),
-            ("policy_target", policy_target, POLICY_TARGETS),
-            ("q_target", q_target, Q_TARGETS),
-        ):
-            if value is not None and value not in choices:
-                raise ValueError(f"{name} must be one of {choices} or None, got {value!r}")
+        targets = dict(value_target=value_target, policy_target=policy_target, q_target=q_target)
+        for head in _HEADS.values():
+            target = targets[head.keyword]
+            if target is not None and target not in head.targets:
+                raise ValueError(
+                    f"{head.keyword} must be one of {head.targets} or None, got {target!r}"
+                )
         if value_target is None and policy_target is None and q_target is None:
             raise ValueError(
                 "SupervisedFromSearch: value_target, policy_target and q_target are all None: "
@@ -150,11 +157,14 @@ class SupervisedFromSearch(RlAlgorithm):
         self.OptimCls = OptimCls
         self.optim_kwargs = dict(optim_kwargs or {})
         self.initial_optim_state_dict = initial_optim_state_dict
-        self.heads = tuple(
-            head for head, (_, keyword) in _HEADS.items() if getattr(self, keyword) is not None
-        )
+        self.heads = tuple(h for h, head in _HEADS.items() if targets[head.keyword] is not None)
         # Logged: the total loss, the loss of each trained head, the gradient norm, skips.
-        self.opt_info_fields = ("loss", *(_HEADS[h][0] for h in self.heads), "gradNorm", "skipped")
+        self.opt_info_fields = (
+            "loss",
+            *(_HEADS[h].loss_name for h in self.heads),
+            "gradNorm",
+            "skipped",
+        )
         self.replay = None
 
     # -- set-up ---------------------------------------------------------------
@@ -209,20 +219,20 @@ class SupervisedFromSearch(RlAlgorithm):
                 f"SupervisedFromSearch needs a model that declares its output heads (a tuple "
                 f"`heads`, as PlanningMlpModel does); {type(model).__name__} has none"
             )
-        for head, (_, keyword) in _HEADS.items():
-            target = getattr(self, keyword)
-            if target is not None and head not in heads:
+        for name, head in _HEADS.items():
+            trained = name in self.heads
+            if trained and name not in heads:
+                target = getattr(self, head.keyword)
                 raise ValueError(
-                    f"SupervisedFromSearch: {keyword}={target!r} trains the {head!r} head, but "
-                    f"the network's heads are {tuple(heads)}: add {head!r} to the model's "
-                    f"heads, or set {keyword}=None"
+                    f"SupervisedFromSearch: {head.keyword}={target!r} trains the {name!r} head, "
+                    f"but the network's heads are {tuple(heads)}: add {name!r} to the model's "
+                    f"heads, or set {head.keyword}=None"
                 )
-            if target is None and head in heads:
+            if not trained and name in heads:
                 raise ValueError(
-                    f"SupervisedFromSearch: the network's {head!r} head has no target "
-                    f"({keyword}=None): set {keyword} (one of "
-                    f"{ {'value': VALUE_TARGETS, 'policy': POLICY_TARGETS, 'q': Q_TARGETS}[head] }"
-                    f") or drop the head from the model"
+                    f"SupervisedFromSearch: the network's {name!r} head has no target "
+                    f"({head.keyword}=None): set {head.keyword} (one of {head.targets}) or drop "
+                    "the head from the model"
                 )
 
     # -- one epoch ----------------------------------------------------------------
@@ -253,7 +263,7 @@ class SupervisedFromSearch(RlAlgorithm):
             opt_info.skipped.append(0.0 if applied else 1.0)
         # Diagnostics to floats once per epoch, not a host sync per step.
         columns = torch.stack([torch.stack(step) for step in steps]).T.tolist()
-        names = ["loss", *(_HEADS[h][0] for h in self.heads), "gradNorm"]
+        names = ["loss", *(_HEADS[h].loss_name for h in self.heads), "gradNorm"]
         for name, values in zip(names, columns, strict=True):
             getattr(opt_info, name).extend(values)
         return opt_info
