@@ -122,9 +122,20 @@ class EpisodeCollector:
 
 
 def make_collector(
-    EnvCls, env_kwargs, env_ranks, agent, global_B, traj_info_factory, episode_time_limit, seed
+    EnvCls,
+    env_kwargs,
+    env_ranks,
+    agent,
+    global_B,
+    traj_info_factory,
+    episode_time_limit,
+    seed,
+    share_memory=False,
 ) -> EpisodeCollector:
     """Build the envs of ``env_ranks``, initialize ``agent`` for them and bind it to them.
+
+    ``share_memory``: passed to ``agent.initialize`` (a Ray actor's agent sets it, so
+    that its model is ``agent.shared_model``, where the Ray weights arrive).
 
     The agent's generators are seeded from ``derive_seed(seed, "agent")`` and, per env,
     the env's rank (:meth:`~rlpyt.agents.planning.base.PlanningAgent.bind_envs`): the same
@@ -135,7 +146,10 @@ def make_collector(
         for _ in env_ranks:
             envs.append(make_example_env(EnvCls, env_kwargs))
         agent.initialize(
-            envs[0].spaces, share_memory=False, global_B=global_B, env_ranks=list(env_ranks)
+            envs[0].spaces,
+            share_memory=share_memory,
+            global_B=global_B,
+            env_ranks=list(env_ranks),
         )
         agent.bind_envs(envs, seed=derive_seed(seed, "agent"))
     except BaseException:

@@ -9,6 +9,8 @@
 * :class:`RaisingAgent` raises at a given real step (worker fault tests).
 """
 
+import os
+
 import numpy as np
 
 from rlpyt.agents.planning.base import PlanningAgent, SearchResult
@@ -106,4 +108,18 @@ class RaisingAgent(ScriptedAgent):
     def search(self, env_id, observation):
         if self.env_ranks[env_id] == self.fail_rank and self._t[env_id] == self.fail_at:
             raise RuntimeError(f"planned failure of env rank {self.fail_rank}")
+        return (yield from super().search(env_id, observation))
+
+
+class ExitingAgent(ScriptedAgent):
+    """A scripted agent whose process exits hard (``os._exit(3)``) at its first search of
+    env rank ``exit_rank``."""
+
+    def __init__(self, exit_rank=0, **kwargs):
+        super().__init__(**kwargs)
+        self.exit_rank = exit_rank
+
+    def search(self, env_id, observation):
+        if self.env_ranks[env_id] == self.exit_rank:
+            os._exit(3)
         return (yield from super().search(env_id, observation))
