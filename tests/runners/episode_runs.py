@@ -31,13 +31,21 @@ TIMING = {"CumTime (s)", "StepsPerSecond", "CumTrainTime", "UpdatesPerSecond", "
 TIMING |= {"agent/time_per_step"}
 
 
-def make_runner(RunnerCls=EpisodeRunner, n_disks=2, resume_from=None, log_interval_epochs=1):
+def make_runner(
+    RunnerCls=EpisodeRunner,
+    n_disks=2,
+    resume_from=None,
+    log_interval_epochs=1,
+    SamplerCls=SerialEpisodeSampler,
+    **sampler_kwargs,
+):
     """MCTS stand-in on Hanoi: one-step lookahead with a value network trained on "solved"."""
-    sampler = SerialEpisodeSampler(
+    sampler = SamplerCls(
         EnvCls=gym_make,
         env_kwargs=dict(id="rlpyt/Hanoi-v0", n_disks=n_disks),
         n_envs=N_ENVS,
         episode_time_limit=5,
+        **sampler_kwargs,
     )
     algo = SupervisedFromSearch(
         value_target="solved",

@@ -15,6 +15,7 @@ from episode_runs import N_ENVS, N_EPOCHS, PRECOLLECT, TIMING, UPDATES, make_run
 
 from rlpyt.runners.episodes import EpisodeRunner
 from rlpyt.runners.minibatch_rl import Preempted
+from rlpyt.samplers.episodes import CpuEpisodeSampler
 from rlpyt.utils.checkpoint import load_checkpoint
 from rlpyt.utils.logging.context import logger_context
 
@@ -80,6 +81,18 @@ def test_progress_rows_and_precollect_epochs(straight):
     sizes = runner.algo.replay.stratum_sizes()
     assert set(sizes) == {(False,), (True,)} and sum(sizes.values()) <= 100
     assert int(rows[-1]["CumSteps"]) > 100
+
+
+@pytest.mark.timeout(120)
+def test_worker_processes_give_the_rows_of_serial_sampling(straight, tmp_path):
+    """The runner is the same with the envs in two worker processes (weights sent each
+    epoch): the same episodes, so the same rows and network."""
+    runner_a, run_dir_a = straight
+    runner = make_runner(SamplerCls=CpuEpisodeSampler, n_workers=2)
+    with logger_context(tmp_path, 0, "cpu", snapshot_mode="last") as lg:
+        runner.train()
+    assert read_rows(lg.run_dir) == read_rows(run_dir_a)
+    assert_same_training_state(runner_a, runner)
 
 
 class StopAfter(EpisodeRunner):
@@ -187,7 +200,7 @@ def test_sigterm_between_rows_snapshots_and_resumes_exactly(tmp_path):
 
 
 def test_bad_settings_are_refused():
-    with pytest.raises(ValueError, match="n_epochs must be an int >= 1|n_epochs"):
-        make_runner().__class__(algo=None, agent=None, sampler=None, n_epochs=0)
+    with pytest.raises(ValueError, match="n_epochs"):
+        EpisodeRunner(algo=None, agent=None, sampler=None, n_epochs=0)
     with pytest.raises(ValueError, match="log_interval_epochs"):
         EpisodeRunner(algo=None, agent=None, sampler=None, n_epochs=3, log_interval_epochs=0)
