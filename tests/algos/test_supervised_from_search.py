@@ -21,6 +21,7 @@ SPACES = EnvSpaces(observation=FloatBox(0.0, 10.0, shape=(2,)), action=IntBox(0,
 
 
 def make_agent(heads=("value",)):
+    torch.set_num_threads(1)  # tiny networks: a second thread only adds contention
     torch.manual_seed(0)
     agent = LookaheadAgent(heads=heads)
     agent.initialize(SPACES)
