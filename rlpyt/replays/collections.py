@@ -46,6 +46,18 @@ Out of the buffer:
     steps ``warmup_T .. warmup_T + batch_T - 1``; ``init_rnn_state`` the stored
     state at position 0, ``[batch_B, ...]``.
 ``SamplesFromReplaySeqPri``: the same plus ``is_weights`` ``[batch_B]``.
+
+Out of the episode replay (:class:`~rlpyt.replays.episodes.EpisodeReplay`, whole finished
+episodes, no ``[T, B]`` layout), ``[N]`` transitions:
+
+``EpisodeSamples(observation, action, discounted_return, solved, n_step_return, bootstrap_discount, bootstrap_observation, agent_info)``
+    ``observation`` the one the agent acted on at step ``t``; ``discounted_return`` the
+    discounted sum of the rewards from ``t`` to the episode's end; ``solved`` 1.0 when the
+    episode was solved; ``n_step_return`` the discounted sum of the ``m`` rewards from ``t``
+    (``m = min(n_step, T - t)``); ``bootstrap_observation`` the observation at ``t + m``
+    and ``bootstrap_discount = discount^m``, 0 when ``t + m`` is the end of a terminated
+    episode (a time-limit cut bootstraps); ``agent_info`` the agent's info at ``t`` (e.g.
+    the search's ``action_probs`` and ``qualities``).
 """
 
 from rlpyt.utils.collections import namedarraytuple
@@ -59,6 +71,7 @@ __all__ = [
     "SamplesFromReplayPri",
     "SamplesFromReplaySeq",
     "SamplesFromReplaySeqPri",
+    "EpisodeSamples",
 ]
 
 _TO_BUFFER = ["observation", "action", "reward", "done", "timeout", "final_observation"]
@@ -99,4 +112,18 @@ _FROM_REPLAY_SEQ = [
 SamplesFromReplaySeq = namedarraytuple("SamplesFromReplaySeq", _FROM_REPLAY_SEQ)
 SamplesFromReplaySeqPri = namedarraytuple(
     "SamplesFromReplaySeqPri", _FROM_REPLAY_SEQ + ["is_weights"]
+)
+
+EpisodeSamples = namedarraytuple(
+    "EpisodeSamples",
+    [
+        "observation",
+        "action",
+        "discounted_return",
+        "solved",
+        "n_step_return",
+        "bootstrap_discount",
+        "bootstrap_observation",
+        "agent_info",
+    ],
 )

@@ -125,7 +125,7 @@ class MinibatchRlBase(SnapshotMixin):
                 for itr in range(self._start_itr, n_itr):
                     with logger.prefix(f"itr #{itr} "):
                         self.agent.sample_mode(itr)
-                        samples, traj_infos = self.sampler.obtain_samples(itr)
+                        samples, traj_infos = self.obtain_samples(itr)
                         self.agent.train_mode(itr)
                         opt_info = self.optimize_agent(itr, samples)
                         self.store_diagnostics(itr, traj_infos, opt_info)
@@ -215,28 +215,11 @@ class MinibatchRlBase(SnapshotMixin):
         if self.seed is None:
             self.seed = make_seed()
         set_seed(self.seed)
-        examples = self.sampler.initialize(
-            agent=self.agent,
-            affinity=self.affinity,
-            seed=self.seed + 1,
-            bootstrap_value=self.algo.bootstrap_value,
-            final_observation=self.algo.final_observation,
-            traj_info_kwargs=self.get_traj_info_kwargs(),
-            rank=0,
-            world_size=1,
-        )
+        examples = self.initialize_sampler()
         self.itr_batch_size = self.sampler.batch_spec.size
         n_itr = self.get_n_itr()
         self.agent.to_device(cuda_idx)
-        self.algo.initialize(
-            agent=self.agent,
-            n_itr=n_itr,
-            batch_spec=self.sampler.batch_spec,
-            mid_batch_reset=self.sampler.mid_batch_reset,
-            examples=examples,
-            world_size=1,
-            rank=0,
-        )
+        self.initialize_algo(n_itr, examples)
         self.initialize_logging()
         self._start_itr = 0
         if self.resume_from is not None:
@@ -246,6 +229,32 @@ class MinibatchRlBase(SnapshotMixin):
             f"(seed {self.seed}), from iteration {self._start_itr}."
         )
         return n_itr
+
+    def initialize_sampler(self):
+        """Build the sampler's envs (and workers) and initialize the agent; returns the
+        sampler's examples (one sample of each buffer field) for the algorithm."""
+        return self.sampler.initialize(
+            agent=self.agent,
+            affinity=self.affinity,
+            seed=self.seed + 1,
+            bootstrap_value=self.algo.bootstrap_value,
+            final_observation=self.algo.final_observation,
+            traj_info_kwargs=self.get_traj_info_kwargs(),
+            rank=0,
+            world_size=1,
+        )
+
+    def initialize_algo(self, n_itr, examples):
+        """Bind the algorithm to the agent for ``n_itr`` iterations of the sampler's batches."""
+        self.algo.initialize(
+            agent=self.agent,
+            n_itr=n_itr,
+            batch_spec=self.sampler.batch_spec,
+            mid_batch_reset=self.sampler.mid_batch_reset,
+            examples=examples,
+            world_size=1,
+            rank=0,
+        )
 
     def _cuda_idx(self):
         """``affinity["cuda_idx"]``, refused (before anything starts) where there is no such GPU."""
@@ -306,11 +315,19 @@ class MinibatchRlBase(SnapshotMixin):
         self._start_time = self._last_time = time.time()
         self._cum_time = 0.0
         self._cum_completed_trajs = 0
-        self._last_itr = 0
+        self._last_cum_steps = 0  # cum_steps at the last log
         self._pbar = None
         self._cum_train_time = 0.0  # seconds in algo.optimize_agent, up to the last log
         self._interval_train_time = 0.0  # ... and since the last log
         self._last_update_counter = self.algo.update_counter
+
+    def obtain_samples(self, itr):
+        """``sampler.obtain_samples``: ``(samples, traj_infos)`` of iteration ``itr``."""
+        return self.sampler.obtain_samples(itr)
+
+    def cum_steps(self, itr) -> int:
+        """Env steps sampled in iterations ``0..itr`` (``itr`` the latest one completed)."""
+        return (itr + 1) * self.itr_batch_size
 
     def optimize_agent(self, itr, samples, **kwargs):
         """``algo.optimize_agent``, timed: the training time of ``CumTrainTime`` and
@@ -350,22 +367,23 @@ class MinibatchRlBase(SnapshotMixin):
         now = time.time()
         interval_time = now - self._last_time
         self._cum_time += interval_time
-        new_itrs = itr + 1 - self._last_itr
-        samples_per_second = new_itrs * self.itr_batch_size / max(interval_time - eval_time, 1e-9)
+        cum_steps = self.cum_steps(itr)
+        new_steps = cum_steps - self._last_cum_steps
+        samples_per_second = new_steps / max(interval_time - eval_time, 1e-9)
         logger.record_tabular("Iteration", itr)
-        logger.record_tabular("CumSteps", (itr + 1) * self.itr_batch_size)
+        logger.record_tabular("CumSteps", cum_steps)
         logger.record_tabular("CumTime (s)", self._cum_time)
         logger.record_tabular("StepsPerSecond", samples_per_second)
         logger.record_tabular("CumCompletedTrajs", self._cum_completed_trajs)
         logger.record_tabular("CumUpdates", self.algo.update_counter)
-        self._log_training_rates(new_itrs * self.itr_batch_size)
+        self._log_training_rates(new_steps)
         if eval_traj_infos is not None:
             logger.record_tabular("EvalTime (s)", eval_time)
             logger.record_tabular("StepsInEval", sum(info["Length"] for info in eval_traj_infos))
         self._log_infos(eval_traj_infos if eval_traj_infos is not None else self._traj_infos)
         logger.dump_tabular()
         self._last_time = now
-        self._last_itr = itr + 1
+        self._last_cum_steps = cum_steps
         self._traj_infos = []
         for values in self._opt_infos.values():
             values.clear()

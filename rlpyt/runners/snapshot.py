@@ -49,7 +49,7 @@ class SnapshotMixin:
     def get_itr_snapshot(self, itr) -> dict:
         state = {
             "itr": itr,
-            "cum_steps": (itr + 1) * self.itr_batch_size,
+            "cum_steps": self.cum_steps(itr),
             # Time up to now: at a log interval _last_time is now; between two, the
             # time since the last log is counted too.
             "cum_time": self._cum_time + (time.time() - self._last_time),
@@ -66,6 +66,7 @@ class SnapshotMixin:
                 "opt_infos": {k: list(v) for k, v in self._opt_infos.items()},
                 "train_time": (self._cum_train_time, self._interval_train_time),
                 "last_update_counter": self._last_update_counter,
+                "last_cum_steps": self._last_cum_steps,
             },
         }
         state["agent_sampling_state"] = self.agent.sampling_state_dict()
@@ -127,8 +128,12 @@ class SnapshotMixin:
             if "train_time" in diagnostics:  # (added with CumTrainTime)
                 self._cum_train_time, self._interval_train_time = diagnostics["train_time"]
                 self._last_update_counter = diagnostics["last_update_counter"]
-        self._last_itr = itr + 1
         self.load_runner_state(snapshot)
+        # The steps of the next row (ReplayRatio) count from the last row, as they would
+        # have without the interruption (snapshots of older versions: from this one).
+        self._last_cum_steps = self.cum_steps(itr)
+        if diagnostics is not None and "last_cum_steps" in diagnostics:
+            self._last_cum_steps = diagnostics["last_cum_steps"]
         set_rng_state(snapshot["rng_state"])
         current = logger.current_logger()
         if current is not None and hasattr(current, "truncate_progress"):

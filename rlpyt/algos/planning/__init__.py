@@ -1,0 +1,5 @@
+"""Algorithms of the planning agents: training their networks from search results."""
+
+from rlpyt.algos.planning.supervised import SupervisedFromSearch
+
+__all__ = ["SupervisedFromSearch"]
