@@ -15,7 +15,8 @@ model-free algorithms. A planning config differs in three sections:
   ``--steps`` is refused) and logs every ``log_interval_epochs``;
 * ``algo``: :class:`~rlpyt.algos.planning.SupervisedFromSearch` settings, which train the
   network from the search's results; ``algo.train: false`` (the default for planners without a
-  network) plans with the network as it is.
+  network) plans with the agent as it is (:class:`~rlpyt.algos.planning.NoTraining`, which
+  reads only ``algo.discount``).
 
 :data:`PLANNERS` maps ``--algo`` names to agents. Shipped configs: ``examples/planning/``.
 """
@@ -57,6 +58,23 @@ _TARGETS = {
     "value": dict(value_target="discounted_return", policy_target=None, q_target=None),
     "q": dict(value_target=None, policy_target=None, q_target="qualities"),
 }
+# SupervisedFromSearch's keywords and defaults (its targets come from the network's heads):
+# listed here so that --set and config files may change each one (this module imports no
+# torch; a test checks the list against the signature).
+_TRAINING = dict(
+    discount=0.99,
+    learning_rate=1e-3,
+    batch_size=64,
+    n_updates_per_epoch=100,
+    n_precollect_epochs=0,
+    replay_capacity=30000,
+    replay_hierarchy=["solved"],
+    n_step=10,
+    value_loss_coeff=1.0,
+    policy_loss_coeff=1.0,
+    q_loss_coeff=1.0,
+    clip_grad_norm=None,
+)
 
 
 def is_planner(algo) -> bool:
@@ -68,9 +86,8 @@ def planning_default_config(algo: str, env_id: str) -> dict:
     """The default config of planner ``algo`` on ``env_id`` (see the module docstring)."""
     network = _NETWORK[algo]
     model_kwargs = dict(hidden_sizes=[64, 64], **(network or dict(heads=["value"])))
-    algo_kwargs = dict(train=network is not None, discount=1.0)
-    if network is not None:
-        algo_kwargs.update(_TARGETS[network["heads"][0]])
+    algo_kwargs = dict(train=network is not None, **_TRAINING)
+    algo_kwargs.update(_TARGETS[model_kwargs["heads"][0]])
     return {
         "algo_name": algo,
         "env": {"id": env_id, "kwargs": {}},
@@ -123,7 +140,7 @@ def build_planning_experiment(config: dict, resume_from=None, affinity_code=None
     Raises ``ValueError``/``TypeError`` naming the first invalid setting (the planner and the
     algorithm validate their own keywords).
     """
-    from rlpyt.algos.planning import SupervisedFromSearch
+    from rlpyt.algos.planning import NoTraining, SupervisedFromSearch
     from rlpyt.cli.build import run_affinity
     from rlpyt.envs.gym import gym_make
     from rlpyt.models.planning import PlanningMlpModel
@@ -152,7 +169,12 @@ def build_planning_experiment(config: dict, resume_from=None, affinity_code=None
         model_kwargs=dict(a.get("model_kwargs") or {}) if network else None,
         **dict(a.get("kwargs") or {}),
     )
-    algo = SupervisedFromSearch(train=train, **algo_kwargs)
+    if train:
+        if "replay_hierarchy" in algo_kwargs:  # a list in config files
+            algo_kwargs["replay_hierarchy"] = tuple(algo_kwargs["replay_hierarchy"] or ())
+        algo = SupervisedFromSearch(**algo_kwargs)
+    else:  # the other settings of the section are SupervisedFromSearch's: unused
+        algo = NoTraining(discount=algo_kwargs["discount"])
     sampler_kwargs = {} if n_workers is None else dict(n_workers=n_workers)
     sampler = SamplerCls(
         EnvCls=gym_make,

@@ -27,8 +27,9 @@ class PlanningMlpModel(torch.nn.Module):
         heads = tuple(heads)
         unknown = [h for h in heads if h not in HEADS]
         if not heads or unknown:
-            raise ValueError(f"PlanningMlpModel: heads must be a non-empty subset of {HEADS}, "
-                             f"got {heads}")
+            raise ValueError(
+                f"PlanningMlpModel: heads must be a non-empty subset of {HEADS}, got {heads}"
+            )
         self.heads = heads
         self._obs_ndim = len(observation_shape)
         self.trunk = MlpModel(int(math.prod(observation_shape)), hidden_sizes)
