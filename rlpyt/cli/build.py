@@ -23,6 +23,7 @@ import warnings
 from functools import partial
 
 from rlpyt.cli.configs import env_kind
+from rlpyt.cli.pearl import build_pearl_experiment, check_meta_env, is_meta
 from rlpyt.cli.planning import build_planning_experiment, is_planner
 from rlpyt.cli.runners import (
     SAMPLER_KINDS,
@@ -267,6 +268,8 @@ def build_experiment(config: dict, resume_from=None, affinity_code: str | None =
     runner_kind, kind = check_runner_choice(config)
     if is_planner(config["algo_name"]):
         return build_planning_experiment(config, resume_from, affinity_code)
+    if is_meta(config["algo_name"]):
+        return build_pearl_experiment(config, resume_from, affinity_code)
     s, r = config["sampler"], config["runner"]
     slot = None if affinity_code is None else _slot_affinity(affinity_code)
     collector = s["collector"]
@@ -363,6 +366,11 @@ def _check_alternating(config: dict, recurrent: bool, n_workers: int) -> None:
 
 def check_env(env_config: dict) -> None:
     """Build and close one env, so a bad env id or argument fails before a run starts."""
+    from rlpyt.envs.meta import META_ENVS
+
+    if env_config["id"] in META_ENVS:
+        check_meta_env(env_config)
+        return
     EnvCls, env_kwargs, _ = make_env_factory(env_config)
     try:
         env = EnvCls(**env_kwargs)

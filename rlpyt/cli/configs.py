@@ -11,6 +11,7 @@ runner and sampler kinds (``runner.kind``, ``sampler.kind``): :mod:`rlpyt.cli.ru
 
 # Re-exported: these lived here before rlpyt.cli.overrides and rlpyt.cli.runners existed.
 from rlpyt.cli.overrides import apply_override, apply_overrides, flatten
+from rlpyt.cli.pearl import META_ALGOS, is_meta, pearl_default_config
 from rlpyt.cli.planning import PLANNERS, is_planner, planning_default_config
 from rlpyt.cli.runners import RUNNER_KINDS, SAMPLER_KINDS
 
@@ -197,7 +198,7 @@ _QPG_MUJOCO = {
 }
 MODEL_FREE_ALGOS = ("a2c", "ppo", "impala", "appo", "dqn", "cat_dqn", "r2d1", "ddpg", "td3", "sac")
 # Planners (rlpyt.cli.planning): searches with a model of the env, trained from search.
-ALGOS = MODEL_FREE_ALGOS + tuple(PLANNERS)
+ALGOS = MODEL_FREE_ALGOS + tuple(PLANNERS) + META_ALGOS
 _DQN_FAMILY = ("dqn", "cat_dqn", "r2d1")
 _VTRACE_FAMILY = ("impala", "appo")
 _QPG_FAMILY = ("ddpg", "td3", "sac")
@@ -331,6 +332,8 @@ def default_config(algo: str, env_id: str) -> dict:
         raise ValueError(f"--algo must be one of {', '.join(ALGOS)}; got {algo!r}")
     if is_planner(algo):
         return planning_default_config(algo, env_id)
+    if is_meta(algo):
+        return pearl_default_config(algo, env_id)
     kind = env_kind(env_id)
     if algo in _DQN_FAMILY:
         env = {"id": env_id, "kwargs": {}}

@@ -141,6 +141,11 @@ def _resolve_config(args) -> tuple[dict, str | None]:
                 f"--steps: planner {config['algo_name']!r} runs epochs of whole episodes; "
                 "give their number with --set runner.n_epochs=N"
             )
+        if "n_itr" in config["runner"]:
+            raise ValueError(
+                f"--steps: {config['algo_name']!r} runs meta-training iterations; give their "
+                "number with --set runner.n_itr=N"
+            )
         config["runner"]["n_steps"] = int(args.steps)
     # Also when resuming: the sampler may change (e.g. more workers on a bigger machine), and
     # an async run may continue with --runner minibatch.

@@ -50,7 +50,7 @@ __all__ = [
     "require_ray",
 ]
 
-RUNNER_KINDS = ("minibatch", "async", "sync", "episodes")
+RUNNER_KINDS = ("minibatch", "async", "sync", "episodes", "meta")
 # SerialSampler, CpuSampler, GpuSampler, AlternatingSampler, RaySampler.
 SAMPLER_KINDS = ("serial", "cpu", "gpu", "alternating", "ray")
 # The algorithms that learn from a replay buffer: the ones the async runner can train.

@@ -1,0 +1,191 @@
+"""PEARL runs from the command line: ``python -m rlpyt train --algo pearl --env cheetah-vel``.
+
+``--env`` is a task distribution of :data:`rlpyt.envs.meta.META_ENVS` (``point-robot``,
+``sparse-point-robot``, ``cheetah-vel``, ``cheetah-dir``, ``ant-dir``, ``ant-goal``,
+``humanoid-dir``, ``hopper-rand-params``, ``walker-rand-params``). A PEARL config differs
+from a model-free one in its sections:
+
+* ``env``: ``id`` (the distribution) and ``kwargs`` (of its env class, plus ``horizon``);
+* ``sampler``: :class:`~rlpyt.samplers.meta.MetaSerialSampler` keywords (``kind`` serial):
+  task counts and seeds, the collection schedule, the meta-test;
+* ``agent``: :class:`~rlpyt.agents.qpg.pearl_agent.PearlAgent` keywords;
+* ``algo``: :class:`~rlpyt.algos.qpg.pearl.PEARL` keywords;
+* ``runner``: :class:`~rlpyt.runners.meta_rl.MetaRl` counts ``n_itr`` iterations (not env
+  steps; ``--steps`` is refused) and meta-tests every ``log_interval_itrs``.
+
+Settings per env are the paper's (``oyster``'s configs, see :data:`PAPER`).
+"""
+
+import copy
+
+__all__ = ["META_ALGOS", "PAPER", "is_meta", "pearl_default_config", "build_pearl_experiment"]
+
+META_ALGOS = ("pearl",)
+
+_COMMON_SAMPLER = dict(
+    kind="serial", num_initial_steps=2000, num_tasks_sample=5, num_steps_prior=400,
+    num_steps_posterior=0, num_extra_rl_steps_posterior=600, embedding_batch_size=100,
+    num_steps_per_eval=600, num_exp_traj_eval=2, train_task_seed=1337, test_task_seed=7331,
+)  # fmt: skip
+
+PAPER = {
+    "cheetah-vel": dict(sampler=dict(n_train_tasks=100, n_test_tasks=30), algo=dict(meta_batch=16)),
+    "cheetah-dir": dict(
+        sampler=dict(n_train_tasks=2, n_test_tasks=2, allow_shared_tasks=True,
+                     num_steps_prior=1000, num_extra_rl_steps_posterior=1000,
+                     embedding_batch_size=256),
+        algo=dict(meta_batch=4, embedding_batch_size=256),
+    ),
+    "ant-dir": dict(
+        env=dict(forward_backward=True),
+        sampler=dict(n_train_tasks=2, n_test_tasks=2, allow_shared_tasks=True,
+                     embedding_batch_size=256),
+        algo=dict(meta_batch=4, num_train_steps_per_itr=4000, embedding_batch_size=256),
+    ),
+    "ant-goal": dict(
+        sampler=dict(n_train_tasks=150, n_test_tasks=30, embedding_batch_size=256),
+        algo=dict(meta_batch=10, num_train_steps_per_itr=4000, embedding_batch_size=256,
+                  kl_lambda=1.0),
+    ),
+    "humanoid-dir": dict(
+        sampler=dict(n_train_tasks=100, n_test_tasks=30, embedding_batch_size=256),
+        algo=dict(meta_batch=16, num_train_steps_per_itr=4000, embedding_batch_size=256),
+    ),
+    "hopper-rand-params": dict(
+        sampler=dict(n_train_tasks=40, n_test_tasks=10),
+        agent=dict(use_next_obs_in_context=True),
+        algo=dict(meta_batch=10, num_train_steps_per_itr=4000),
+    ),
+    "walker-rand-params": dict(
+        sampler=dict(n_train_tasks=40, n_test_tasks=10),
+        agent=dict(use_next_obs_in_context=True),
+        algo=dict(meta_batch=10, num_train_steps_per_itr=4000),
+    ),
+    "point-robot": dict(
+        sampler=dict(n_train_tasks=80, n_test_tasks=20, num_initial_steps=200,
+                     num_steps_prior=200, num_extra_rl_steps_posterior=200,
+                     embedding_batch_size=64, num_steps_per_eval=60, num_exp_traj_eval=1),
+        algo=dict(meta_batch=16, num_train_steps_per_itr=1000, embedding_batch_size=64,
+                  reward_scale=100.0),
+    ),
+    "sparse-point-robot": dict(
+        sampler=dict(n_train_tasks=80, n_test_tasks=20, num_initial_steps=200,
+                     num_tasks_sample=10, num_steps_prior=100, num_steps_posterior=900,
+                     num_extra_rl_steps_posterior=0, embedding_batch_size=1024,
+                     num_steps_per_eval=400, num_exp_traj_eval=5),
+        agent=dict(sparse_rewards=True),
+        algo=dict(meta_batch=16, num_train_steps_per_itr=1000, embedding_batch_size=1024,
+                  reward_scale=100.0, discount=0.9, kl_lambda=1.0),
+    ),
+}  # fmt: skip
+"""Per env: what differs from the defaults of the sampler, agent, algorithm (the paper's)."""
+
+
+def is_meta(algo) -> bool:
+    return algo in META_ALGOS
+
+
+def pearl_default_config(algo: str, env_id: str) -> dict:
+    """The paper's config of PEARL on task distribution ``env_id``."""
+    from rlpyt.envs.meta import META_ENVS
+
+    if env_id not in META_ENVS:
+        import difflib
+
+        close = difflib.get_close_matches(env_id, META_ENVS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(
+            f"--algo pearl needs a task distribution as --env, got {env_id!r}{hint}; one of "
+            f"{', '.join(META_ENVS)}"
+        )
+    from rlpyt.agents.qpg.pearl_agent import PearlAgent
+    from rlpyt.algos.qpg.pearl import PEARL
+    from rlpyt.samplers.meta import MetaSerialSampler
+
+    paper = copy.deepcopy(PAPER[env_id])
+    sampler = {**keyword_defaults(MetaSerialSampler), **_COMMON_SAMPLER, **paper["sampler"]}
+    del sampler["env_kwargs"]  # from env.kwargs
+    return {
+        "algo_name": algo,
+        "env": {"id": env_id, "kwargs": paper.get("env", {})},
+        "sampler": sampler,
+        "agent": {**keyword_defaults(PearlAgent), **paper.get("agent", {})},
+        "algo": {**keyword_defaults(PEARL), **paper.get("algo", {})},
+        "runner": dict(
+            kind="meta",
+            n_itr=500,
+            log_interval_itrs=1,
+            seed=None,
+            torch_threads=1,
+            reproducible=False,
+            eval=False,
+            learners=1,
+        ),  # fmt: skip
+        "logging": {
+            "log_dir": "data/local",
+            "run_ID": 0,
+            "snapshot_mode": "last",
+            "use_summary_writer": False,
+        },
+    }
+
+
+def keyword_defaults(cls) -> dict:
+    """The keywords of ``cls.__init__`` with plain (JSON) defaults: the settable config keys."""
+    import inspect
+
+    defaults = {}
+    for name, param in inspect.signature(cls.__init__).parameters.items():
+        value = param.default
+        if param.kind is not param.KEYWORD_ONLY or value is param.empty:
+            continue
+        if value is None or isinstance(value, bool | int | float | str):
+            defaults[name] = value
+        elif isinstance(value, tuple | list) and all(isinstance(v, int) for v in value):
+            defaults[name] = list(value)
+    return defaults
+
+
+def build_pearl_experiment(config: dict, resume_from=None, affinity_code=None):
+    """The :class:`~rlpyt.runners.meta_rl.MetaRl` of a PEARL config; nothing started (the
+    components validate their keywords here)."""
+    from rlpyt.agents.qpg.pearl_agent import PearlAgent
+    from rlpyt.algos.qpg.pearl import PEARL
+    from rlpyt.envs.meta import META_ENVS, meta_make
+    from rlpyt.runners.meta_rl import MetaRl
+    from rlpyt.samplers.meta import MetaSerialSampler
+
+    env_id = config["env"]["id"]
+    if env_id not in META_ENVS:
+        raise ValueError(f"env.id {env_id!r} is not a task distribution: one of {list(META_ENVS)}")
+    sampler_kwargs = dict(config["sampler"])
+    kind = sampler_kwargs.pop("kind", "serial")
+    sampler_kwargs.pop("workers", None)
+    if kind != "serial":
+        raise ValueError(f"sampler.kind={kind!r}: PEARL collects with the serial meta sampler only")
+    r = config["runner"]
+    sampler = MetaSerialSampler(
+        EnvCls=meta_make,
+        env_kwargs=dict(name=env_id, **(config["env"].get("kwargs") or {})),
+        **sampler_kwargs,
+    )
+    affinity = dict(torch_threads=r.get("torch_threads") or 1)
+    return MetaRl(
+        algo=PEARL(**config["algo"]),
+        agent=PearlAgent(**config["agent"]),
+        sampler=sampler,
+        n_itr=r["n_itr"],
+        seed=r.get("seed"),
+        affinity=affinity,
+        log_interval_itrs=r.get("log_interval_itrs", 1),
+        resume_from=resume_from,
+        reproducible=bool(r.get("reproducible", False)),
+    )
+
+
+def check_meta_env(env_config: dict) -> None:
+    """Build and close the task env, so bad kwargs fail before a run starts."""
+    from rlpyt.envs.meta import meta_make
+
+    env = meta_make(env_config["id"], **(env_config.get("kwargs") or {}))
+    env.close()

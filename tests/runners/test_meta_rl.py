@@ -1,0 +1,54 @@
+"""MetaRl: meta-test columns in progress.csv, and exact resume from a snapshot."""
+
+import csv
+
+import pytest
+import torch
+
+from rlpyt.agents.qpg.pearl_agent import PearlAgent
+from rlpyt.algos.qpg.pearl import PEARL
+from rlpyt.envs.meta import meta_make
+from rlpyt.runners.meta_rl import MetaRl
+from rlpyt.samplers.meta import MetaSerialSampler
+from rlpyt.utils.logging.context import logger_context
+
+
+def _runner(n_itr, resume_from=None):
+    sampler = MetaSerialSampler(
+        EnvCls=meta_make, env_kwargs=dict(name="point-robot"), n_train_tasks=3, n_test_tasks=2,
+        num_initial_steps=20, num_tasks_sample=2, num_steps_prior=20,
+        num_extra_rl_steps_posterior=20, embedding_batch_size=8, num_steps_per_eval=60,
+        num_exp_traj_eval=1,
+    )  # fmt: skip
+    agent = PearlAgent(hidden_sizes=[16], encoder_hidden_sizes=[16], latent_size=2)
+    algo = PEARL(num_train_steps_per_itr=3, meta_batch=2, batch_size=8, embedding_batch_size=6)
+    return MetaRl(algo=algo, agent=agent, sampler=sampler, n_itr=n_itr, seed=4,
+                  resume_from=resume_from, progress_bar=False,
+                  affinity=dict(torch_threads=1))  # fmt: skip
+
+
+def _train(tmp_path, run_ID, n_itr, resume_from=None):
+    runner = _runner(n_itr, resume_from)
+    with logger_context(str(tmp_path), run_ID, "pearl", snapshot_mode="all",
+                        resume=resume_from is not None, exist_ok=True):  # fmt: skip
+        runner.train()
+    return runner
+
+
+@pytest.mark.slow
+def test_progress_columns_and_exact_resume(tmp_path):
+    full = _train(tmp_path, 0, 3)
+    with open(tmp_path / "run_0" / "progress.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 3
+    for key in ("MetaTest/FinalReturn", "MetaTest/Return_traj0", "MetaTest/Return_traj2",
+                "MetaTrain/FinalReturn", "CumEnvSteps"):  # fmt: skip
+        assert key in rows[0]
+    assert float(rows[0]["MetaTest/FinalReturn"]) == float(rows[0]["MetaTest/Return_traj2"])
+    # Run 1: two iterations, then resumed from its iteration-1 snapshot for the third.
+    _train(tmp_path, 1, 2)
+    resumed = _train(tmp_path, 1, 3, resume_from=str(tmp_path / "run_1" / "itr_1.pkl"))
+    for key, value in full.agent.state_dict().items():
+        for name, tensor in value.items():
+            assert torch.equal(tensor, resumed.agent.state_dict()[key][name]), (key, name)
+    assert full.last_meta_test == resumed.last_meta_test
