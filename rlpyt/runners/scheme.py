@@ -42,6 +42,7 @@ collection worker, ``max_decorrelation_steps``, ``TrajInfoCls``); it is never st
 
 import copy
 import os
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -166,7 +167,9 @@ class SchemeRl(MinibatchRlBase):
     Attributes after :meth:`train`: ``lag_histogram`` (policy lag -> valid samples,
     whole run), ``staleness_histogram`` (gradient staleness -> gradients),
     ``round_seconds`` (collection time of each gradient-worker batch), ``min_valid_steps``
-    (fewest valid steps of a rollout, per batch), ``collection_pids``, ``gradient_pids``.
+    (fewest valid steps of a rollout, per batch), ``loop_seconds`` (the training loop,
+    after start-up), ``collection_pids``, ``gradient_pids``; ``valid_steps`` counts the
+    env steps trained on.
     """
 
     def __init__(self, algo, agent, sampler, n_steps, scheme: SchemeConfig, **kwargs):
@@ -185,6 +188,7 @@ class SchemeRl(MinibatchRlBase):
         self._placement_group = None
         self._started_ray = False
         self.stage = None
+        self.loop_seconds = float("nan")
 
     # -- the loop -----------------------------------------------------------------
 
@@ -196,6 +200,7 @@ class SchemeRl(MinibatchRlBase):
             try:
                 n_itr = self.startup()
                 self.completed_itr = self._saved_itr = self._start_itr - 1
+                loop_start = time.perf_counter()
                 for itr in range(self._start_itr, n_itr):
                     with logger.prefix(f"itr #{itr} "):
                         report = self.stage.step(itr)
@@ -205,6 +210,7 @@ class SchemeRl(MinibatchRlBase):
                     self.completed_itr = itr
                     if self._preempt_requested:
                         self._preempt(itr)
+                self.loop_seconds = time.perf_counter() - loop_start
             finally:
                 self._in_shutdown = True
                 self.shutdown()
@@ -438,6 +444,11 @@ class SchemeRl(MinibatchRlBase):
         self._cum_valid_steps += report.n_steps
         self._interval_valid_steps += report.n_steps
         self._interval_shortened += report.n_shortened
+
+    @property
+    def valid_steps(self) -> int:
+        """Valid env steps collected and trained on so far."""
+        return self._cum_valid_steps
 
     def log_diagnostics(self, itr, eval_traj_infos=None, eval_time=0.0):
         """MinibatchRlBase's row plus policy lag, gradient staleness and valid steps."""

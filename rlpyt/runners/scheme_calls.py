@@ -84,11 +84,11 @@ def fetch(ref, who: str, timeout: float = 0.0):
     except RayActorError as err:
         raise WorkerDied(f"{who} died: {ray_cause(err)}") from err
     except RayTaskError as err:
-        cause = err.cause if err.cause is not None else err
-        raise WorkerError(
-            f"{who} raised {type(cause).__name__}: {cause}\n--- {who}'s traceback ---\n"
-            f"{err.traceback_str}"
-        ) from None
+        cause = getattr(err, "cause", None)  # the worker's exception, when Ray kept it
+        if isinstance(cause, WorkerError):  # already names the worker at fault
+            raise WorkerError(f"{who} raised {type(cause).__name__}: {cause}") from None
+        # Ray's message of a task error is the worker's traceback.
+        raise WorkerError(f"{who} raised an error; its traceback:\n{err}") from None
 
 
 def fetch_within(ref, who: str, timeout: float):
