@@ -180,7 +180,29 @@ class GuardedStep:
                 opt.optimizer.step()
             self.streaks[name] = 0
             return norms, True
-        for opt, _loss in pairs:
+        self._skip(itr, [opt for opt, _loss in pairs], losses, norms, terms, norm_names, name)
+        return norms, False
+
+    def apply(
+        self, itr: int, opt: Optimizer, max_grad_norm: float, name: str = ""
+    ) -> tuple[torch.Tensor, bool]:
+        """The guarded step on gradients already in ``opt``'s parameters' ``.grad``.
+
+        For gradients computed elsewhere (the Ray scheme's gradient workers): clip,
+        check the norm, step or skip, exactly as :meth:`step` after its backward pass.
+        Returns ``(grad norm, applied)``.
+        """
+        norm = opt.tools.clip_grad_norm(max_grad_norm)
+        if bool(torch.isfinite(norm)):
+            opt.optimizer.step()
+            self.streaks[name] = 0
+            return norm, True
+        self._skip(itr, [opt], [], [norm], None, ("gradNorm",), name)
+        return norm, False
+
+    def _skip(self, itr, opts, losses, norms, terms, norm_names, name):
+        """Drop the gradients, count the skip; raise after ``max_consecutive`` in a row."""
+        for opt in opts:
             opt.tools.zero_grad()  # leave no non-finite gradient behind
         self.skipped_steps += 1
         streak = self.streaks[name] = self.streaks.get(name, 0) + 1
@@ -194,7 +216,6 @@ class GuardedStep:
                 f"was skipped ({self.skipped_steps} in all). Check observations and rewards "
                 "for NaN/inf, or lower the learning rate."
             )
-        return norms, False
 
     def state_dict(self) -> dict:
         return dict(skipped_steps=self.skipped_steps, nonfinite_streaks=dict(self.streaks))

@@ -62,15 +62,18 @@ class APPO(IMPALA):
         """``epochs`` x ``minibatches`` gradient steps on one ``[T, B]`` batch."""
         self._apply_lr_schedule(itr)
         self._update_obs_rms_from(samples)
-        B = samples.env.reward.shape[1]
-        mb_size = B // self.minibatches
         opt_info = self.empty_opt_info()
+        for columns in self.minibatch_columns(samples.env.reward.shape[1]):
+            self._step(itr, self.loss_terms(samples[:, columns]), opt_info)
+        return opt_info
+
+    def minibatch_columns(self, B: int):
+        """``epochs`` passes over ``minibatches`` random groups of whole env columns."""
+        mb_size = B // self.minibatches
         for _ in range(self.epochs):
             perm = torch.randperm(B, generator=self._generator)
             for start in range(0, B, mb_size):
-                columns = samples[:, perm[start : start + mb_size]]
-                self._step(itr, self.loss_terms(columns), opt_info)
-        return opt_info
+                yield perm[start : start + mb_size]
 
     def policy_loss(self, log_prob, behaviour_log_prob, pg_advantages, valid) -> torch.Tensor:
         """``-sum_t min(r_t A_t, clip(r_t, 1 - eps, 1 + eps) A_t)``, ``r_t = pi/mu``."""

@@ -174,8 +174,22 @@ class IMPALA(PolicyGradientAlgo):
             timeout_value=timeout_value,
         )
 
-    def loss_terms(self, samples) -> ImpalaLossTerms:
-        """The parts of the loss for a ``[T, B]`` batch (sums over valid steps)."""
+    def minibatch_columns(self, B: int):
+        """The env columns of each gradient step on a batch of ``B`` columns: all, once.
+
+        The Ray scheme (:mod:`rlpyt.runners.scheme`) computes one gradient per item on
+        ``samples[:, columns]`` and has its update stage apply it; APPO yields its
+        epochs x minibatches.
+        """
+        yield slice(None)
+
+    def loss_terms(self, samples, valid=None) -> ImpalaLossTerms:
+        """The parts of the loss for a ``[T, B]`` batch (sums over valid steps).
+
+        ``valid`` (optional ``[T, B]``, 1 where a step carries data): steps where it is 0
+        add nothing to the loss, e.g. the unfilled tail of a rollout shortened by the Ray
+        scheme's straggler pre-emption. It is combined with the collector's own mask.
+        """
         init_rnn_state = None
         if self.agent.recurrent:
             # The state before the batch's first step, one per env column: [B, N, H].
@@ -192,7 +206,11 @@ class IMPALA(PolicyGradientAlgo):
         with torch.no_grad():
             behaviour_log_prob = dist.log_likelihood(action, samples.agent.agent_info.dist_info)
         log_rhos = log_prob.detach() - behaviour_log_prob
-        valid = self._valid(samples.env.done)
+        own_valid = self._valid(samples.env.done)
+        if valid is not None:
+            valid = valid.to(value.dtype) if own_valid is None else valid * own_valid
+        else:
+            valid = own_valid
         vs, pg_advantages = self.vtrace_targets(samples, log_rhos, value.detach())
         pi_loss = self.policy_loss(log_prob, behaviour_log_prob, pg_advantages, valid)
         value_loss = self.value_loss_coeff * valid_sum(0.5 * (vs - value) ** 2, valid)

@@ -18,7 +18,7 @@ from ray.exceptions import ActorUnavailableError, GetTimeoutError, RayActorError
 
 from rlpyt.samplers.parallel.errors import WorkerError, describe_itr, error_message
 
-__all__ = ["ActorPool"]
+__all__ = ["ActorPool", "ray_cause"]
 
 _RESTARTED = object()  # an answer dropped because its actor was restarted
 
@@ -174,7 +174,7 @@ class ActorPool:
         return "Ray actor" + message[len("worker") :]
 
     def _death(self, w, itr, what, err):
-        cause = "restarted by Ray" if err is None else _ray_cause(err)
+        cause = "restarted by Ray" if err is None else ray_cause(err)
         limit = (
             f"max_restarts={self.max_restarts} used up"
             if self.max_restarts
@@ -186,7 +186,7 @@ class ActorPool:
         )
 
 
-def _ray_cause(err) -> str:
+def ray_cause(err) -> str:
     """Ray's many-line actor error in short: its first line and its root cause."""
     lines = [line.strip() for line in str(err).strip().splitlines()]
     lines = [line for line in lines if line and set(line) - set("^~ ")]

@@ -35,11 +35,26 @@ def _has_fields(env_info_buffer) -> bool:
 
 
 class CpuResetCollector(DecorrelatingStartCollector):
-    """Resets envs mid-batch as soon as their trajectory ends."""
+    """Resets envs mid-batch as soon as their trajectory ends.
+
+    Attributes:
+        n_steps: time steps written by the last :meth:`collect_batch` (``batch_T``
+            unless ``should_stop`` ended it early).
+    """
+
+    n_steps = 0
 
     mid_batch_reset = True
 
-    def collect_batch(self, agent_inputs, traj_infos, itr):
+    def collect_batch(self, agent_inputs, traj_infos, itr, should_stop=None):
+        """Fill the batch; returns ``(agent_inputs, traj_infos, completed_infos)``.
+
+        ``should_stop`` (optional): called with the number of steps written after each
+        step; when it returns True the batch ends there (a shortened batch, as the Ray
+        scheme's straggler pre-emption asks). :attr:`n_steps` says how many time steps
+        the last batch wrote; ``bootstrap_value`` is the value of the observation after
+        the last of them.
+        """
         agent_buf, env_buf = self.samples_np.agent, self.samples_np.env
         completed_infos = []
         observation, action, reward = agent_inputs
@@ -94,6 +109,9 @@ class CpuResetCollector(DecorrelatingStartCollector):
                 reward[b] = r
             if write_infos:
                 write_env_infos(env_buf.env_info, t, env_infos)
+            if should_stop is not None and t + 1 < self.batch_T and should_stop(t + 1):
+                break
+        self.n_steps = t + 1
         if self._bootstrap:
             agent_buf.bootstrap_value[0] = self.agent.value(*inputs_pyt)
         return AgentInputs(observation, action, reward), traj_infos, completed_infos
