@@ -1,5 +1,18 @@
 """Planning agents: act by searching a model of the env (see :mod:`.base`)."""
 
 from rlpyt.agents.planning.base import PlanningAgent, PlanningAgentInfo, SearchResult
+from rlpyt.agents.planning.best_first_search import BestFirstSearchAgent
+from rlpyt.agents.planning.random import RandomAgent
+from rlpyt.agents.planning.shooting import ShootingAgent
+from rlpyt.agents.planning.value_agents import EpsilonGreedyAgent, SoftmaxAgent
 
-__all__ = ["PlanningAgent", "PlanningAgentInfo", "SearchResult"]
+__all__ = [
+    "PlanningAgent",
+    "PlanningAgentInfo",
+    "SearchResult",
+    "BestFirstSearchAgent",
+    "EpsilonGreedyAgent",
+    "RandomAgent",
+    "ShootingAgent",
+    "SoftmaxAgent",
+]
