@@ -45,9 +45,18 @@ class ShootingAgent(PlanningAgent):
     Args:
         n_rollouts: rollouts per action and real step.
         rollout_time_limit: the most steps of a rollout, the rated action included.
+            The defaults (8 x 100, random rollouts, truncated returns) keep CartPole-v1
+            up: mean return 481.5 over 8 episodes, seed 1, no network.
         rollout_policy: ``"random"`` (uniform) or ``"network"`` (the policy head).
         aggregate: ``"truncated_return"`` or ``"bootstrap"`` (needs a value head).
         discount: discount of the rollout returns.
+        common_random_numbers: with random rollouts, rollout ``i`` of every action
+            follows the same random actions after its first: the actions are compared
+            on the same futures, which removes most of the noise from their difference
+            (a classic variance reduction; the mean of each action is still unbiased).
+            Default False, independent actions for every rollout: on CartPole-v1 the
+            shared futures did not score better (2 x 50 rollouts: mean returns 358 and
+            294 on two seeds, against 399 for independent 2 x 40).
         ModelCls, model_kwargs, initial_model_state_dict: the network, needed by the
             ``"network"`` policy and by ``"bootstrap"``.
 
@@ -59,10 +68,11 @@ class ShootingAgent(PlanningAgent):
         self,
         *,
         n_rollouts: int = 8,
-        rollout_time_limit: int = 50,
+        rollout_time_limit: int = 100,
         rollout_policy: str = "random",
         aggregate: str = "truncated_return",
         discount: float = 1.0,
+        common_random_numbers: bool = False,
         ModelCls=None,
         model_kwargs=None,
         initial_model_state_dict=None,
@@ -87,6 +97,7 @@ class ShootingAgent(PlanningAgent):
         self.rollout_policy = rollout_policy
         self.aggregate = aggregate
         self.discount = float(discount)
+        self.common_random_numbers = bool(common_random_numbers)
         self._heads = tuple(
             h
             for h, needed in (
@@ -116,7 +127,14 @@ class ShootingAgent(PlanningAgent):
         root = model.clone_state()
         first_actions = np.repeat(np.arange(n_actions), n)  # rollout j rates action j // n
         if self.rollout_policy == "random":
-            rollouts = [self._random_rollout(model, root, a, n_actions) for a in first_actions]
+            # The actions after the first, drawn at once; rollout j = a * n + i uses row
+            # i (common random numbers) or row j.
+            rows = n if self.common_random_numbers else n_actions * n
+            later = self.rng.integers(n_actions, size=(rows, self.rollout_time_limit - 1))
+            rollouts = [
+                self._random_rollout(model, root, a, later[j % rows].tolist())
+                for j, a in enumerate(first_actions)
+            ]
         else:
             rollouts = yield from self._network_rollouts(model, root, first_actions)
         returns = np.array([r.ret for r in rollouts])
@@ -141,11 +159,9 @@ class ShootingAgent(PlanningAgent):
             },
         )
 
-    def _random_rollout(self, model, root, first_action, n_actions) -> "_Rollout":
+    def _random_rollout(self, model, root, first_action, later) -> "_Rollout":
         model.restore_state(root)
         rollout = _Rollout()
-        # The actions after the first, drawn at once (one generator call per rollout).
-        later = self.rng.integers(n_actions, size=self.rollout_time_limit - 1).tolist()
         for action in [int(first_action), *later]:
             rollout.add(model.step(action), self.discount)
             if rollout.ended:
