@@ -149,7 +149,7 @@ def test_a_seeded_run_repeats_and_seeds_differ():
     def actions(seed):
         envs = [gym_make("CartPole-v1") for _ in range(2)]
         agent = ShootingAgent(n_rollouts=2, rollout_time_limit=5)
-        played, _ = play_episodes(agent, envs, seed=seed, max_steps=30)
+        played, _ = play_episodes(agent, envs, seed=seed, max_steps=15)
         return [p.actions for p in played]
 
     assert actions(1) == actions(1)
