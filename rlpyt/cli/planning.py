@@ -164,11 +164,12 @@ def build_planning_experiment(config: dict, resume_from=None, affinity_code=None
             f"{config['algo_name']!r}: set agent.network=True (and agent.model_kwargs) or "
             "algo.train=False"
         )
-    agent = planner_class(config["algo_name"])(
-        ModelCls=PlanningMlpModel if network else None,
-        model_kwargs=dict(a.get("model_kwargs") or {}) if network else None,
-        **dict(a.get("kwargs") or {}),
-    )
+    agent_kwargs = dict(a.get("kwargs") or {})
+    if network:  # (a planner without a network takes no ModelCls: RandomAgent)
+        agent_kwargs.update(
+            ModelCls=PlanningMlpModel, model_kwargs=dict(a.get("model_kwargs") or {})
+        )
+    agent = planner_class(config["algo_name"])(**agent_kwargs)
     if train:
         if "replay_hierarchy" in algo_kwargs:  # a list in config files
             algo_kwargs["replay_hierarchy"] = tuple(algo_kwargs["replay_hierarchy"] or ())

@@ -80,6 +80,11 @@ class PlanningAgent(BaseAgent):
 
     After :meth:`step`, :attr:`step_metrics` holds the metrics of each searched env
     (same order as the step's envs); the sampler averages them per episode.
+
+    A subclass whose search never steps a model (a random agent, acting from a Q
+    head) returns False from :attr:`uses_env_model`: then :meth:`bind_envs` makes no
+    :class:`~rlpyt.envs.model.PerfectModel`, so such an agent also runs on envs that
+    cannot be cloned.
     """
 
     def __init__(self, ModelCls=None, model_kwargs=None, initial_model_state_dict=None):
@@ -132,7 +137,7 @@ class PlanningAgent(BaseAgent):
         ``seed=None``: fresh entropy.
         """
         self._envs = list(envs)
-        self._models = [PerfectModel(env) for env in self._envs]
+        self._models = [PerfectModel(env) for env in self._envs] if self.uses_env_model else []
         ranks = list(self.env_ranks) if self.env_ranks is not None else range(len(self._envs))
         if len(ranks) != len(self._envs):
             raise ValueError(
@@ -147,8 +152,37 @@ class PlanningAgent(BaseAgent):
         self.reset()
 
     @property
+    def uses_env_model(self) -> bool:
+        """Whether :meth:`search` steps a model of the env (then :meth:`bind_envs` needs
+        envs with ``clone_state``/``restore_state``)."""
+        return True
+
+    @property
     def n_actions(self) -> int:
         return int(self.env_spaces.action.n)
+
+    def require_heads(self, heads, purpose: str) -> None:
+        """Raise ``ValueError`` unless the network exists and outputs each of ``heads``.
+
+        Called by a subclass's :meth:`initialize`, so that a missing head fails at
+        start-up (one forward pass on a zero observation) instead of at the first search
+        that asks for it. ``purpose`` says why the heads are needed.
+        """
+        if self.model is None:
+            raise ValueError(
+                f"{type(self).__name__}: {purpose} needs a network with heads {tuple(heads)}; "
+                "pass ModelCls (e.g. rlpyt.models.planning.PlanningMlpModel)"
+            )
+        shape = self.env_model_kwargs["observation_shape"]
+        with torch.no_grad():
+            outputs = self.model(torch.zeros((1, *shape), device=self.device))
+        missing = [h for h in heads if h not in outputs]
+        if missing:
+            raise ValueError(
+                f"{type(self).__name__}: {purpose} needs the network's {missing} head(s), but "
+                f"{type(self.model).__name__} outputs {sorted(outputs)}; e.g. "
+                f"model_kwargs=dict(heads={tuple(sorted(set(outputs) | set(heads)))})"
+            )
 
     # -- acting ---------------------------------------------------------------
 
@@ -160,14 +194,14 @@ class PlanningAgent(BaseAgent):
         ``AgentStep(action [n], agent_info=PlanningAgentInfo [n])``.
         """
         ids = list(range(len(self._envs))) if env_ids is None else [int(b) for b in env_ids]
-        if not self._models:
+        if not self._envs:
             raise RuntimeError(
                 f"{type(self).__name__}.step: no envs bound; the sampler calls bind_envs(envs) "
                 "before the first step"
             )
         observation = np.asarray(observation)
         start = time.perf_counter()
-        for b in ids:
+        for b in ids if self._models else ():
             self._models[b].catch_up(self._envs[b])
         results = self.run_searches(
             [self.search(b, observation[i]) for i, b in enumerate(ids)], env_ids=ids
@@ -198,6 +232,10 @@ class PlanningAgent(BaseAgent):
 
     def model_of(self, env_id: int) -> PerfectModel:
         """The model of env ``env_id``."""
+        if not self._models:
+            raise RuntimeError(
+                f"{type(self).__name__}.model_of: no env models (uses_env_model is False)"
+            )
         return self._models[env_id]
 
     def run_searches(self, searches, env_ids=None) -> list:
