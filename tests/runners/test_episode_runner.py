@@ -58,11 +58,12 @@ def test_progress_rows_and_precollect_epochs(straight):
     for column in (
         "Iteration", "CumSteps", "CumTime (s)", "StepsPerSecond", "CumCompletedTrajs",
         "CumUpdates", "CumTrainTime", "episode/return_mean", "episode/length_mean",
-        "episode/solved_rate", "episode/count", "episode/time", "agent/expanded",
+        "episode/solved_rate", "episode/count", "episode/time", "agent/tree_size",
         "agent/time_per_step", "loss", "valueLoss", "gradNorm", "ReturnAverage",
     ):  # fmt: skip
         assert column in rows[0], column
-    assert not any(k.startswith("agent/expanded") and k != "agent/expanded" for k in rows[0])
+    # The agent's metrics are logged as means only (no Std/Min/Max columns).
+    assert not any(k.startswith("agent/n_passes") and k != "agent/n_passes" for k in rows[0])
     # The first PRECOLLECT epochs only fill the replay.
     assert [int(r["CumUpdates"]) for r in rows] == [
         max(0, e + 1 - PRECOLLECT) * UPDATES for e in range(N_EPOCHS)
@@ -73,7 +74,7 @@ def test_progress_rows_and_precollect_epochs(straight):
     lengths = [float(r["episode/length_mean"]) * int(r["episode/count"]) for r in rows]
     assert [int(r["CumSteps"]) for r in rows] == list(np.cumsum(lengths).astype(int))
     assert all(int(r["episode/count"]) == N_ENVS for r in rows)
-    assert all(float(r["agent/expanded"]) == 6.0 for r in rows)  # Hanoi's 6 moves each step
+    assert all(float(r["agent/n_passes"]) == 4.0 for r in rows)  # the MCTS passes each step
     solved = [float(r["episode/solved_rate"]) for r in rows]
     assert solved == [float(r["SolvedAverage"]) for r in rows] and 0 < np.mean(solved) < 1
     assert float(rows[0]["episode/time"]) > 0
@@ -91,7 +92,16 @@ def test_worker_processes_give_the_rows_of_serial_sampling(straight, tmp_path):
     runner = make_runner(SamplerCls=CpuEpisodeSampler, n_workers=2)
     with logger_context(tmp_path, 0, "cpu", snapshot_mode="last") as lg:
         runner.train()
-    assert read_rows(lg.run_dir) == read_rows(run_dir_a)
+    # The network rates each worker's leaves in batches of its own envs, not of all four: a
+    # matrix product over another batch size may round differently (in the last bits), so
+    # the search's values are equal to rounding; the actions, episodes and training are not.
+    rounding = {"agent/root_value"}
+    rows, rows_a = read_rows(lg.run_dir), read_rows(run_dir_a)
+    assert [{k: v for k, v in r.items() if k not in rounding} for r in rows] == [
+        {k: v for k, v in r.items() if k not in rounding} for r in rows_a
+    ]
+    for r, r_a in zip(rows, rows_a, strict=True):
+        assert float(r["agent/root_value"]) == pytest.approx(float(r_a["agent/root_value"]), 1e-6)
     assert_same_training_state(runner_a, runner)
 
 
