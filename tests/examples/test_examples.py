@@ -169,3 +169,18 @@ def test_example_2_falls_back_to_pendulum_without_mujoco(monkeypatch, capsys):
     assert example_2.choose_env("HalfCheetah-v5") == "Pendulum-v1"
     assert "MuJoCo is not installed" in capsys.readouterr().err
     assert example_2.choose_env("Pendulum-v1") == "Pendulum-v1"
+
+
+@pytest.mark.timeout(300)
+def test_example_planning_mcts_hanoi_then_resume(tmp_path):
+    args = ["--n_disks", "3", "--n_envs", "2", "--n_passes", "5", "--log_dir", "exp"]
+    proc = run_example("example_planning.py", *args, "--n_epochs", "2", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_dir = tmp_path / "exp" / "run_0"
+    rows = progress_rows(run_dir)
+    assert [int(r["Iteration"]) for r in rows] == [0, 1]
+    assert all(int(r["episode/count"]) == 2 for r in rows)
+    assert int(rows[0]["CumUpdates"]) == 0 and int(rows[1]["CumUpdates"]) == 100  # precollect
+    proc = run_example("example_planning.py", *args, "--n_epochs", "3", "--resume", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert [int(r["Iteration"]) for r in progress_rows(run_dir)] == [0, 1, 2]
