@@ -21,13 +21,17 @@ __all__ = ["Episode", "EpisodeTrajInfo", "BaseEpisodeSampler"]
 class Episode:
     """One finished episode of length ``T``.
 
-    observation: ``[T + 1, *obs_shape]``, the last row is the observation after the last step.
-    action, reward: ``[T]``.
-    terminated: the last step ended the episode in a terminal state (False: cut by the time
-        limit, the env's or the sampler's ``episode_time_limit``; value targets bootstrap).
-    solved: the env reported ``solved`` at the end (False for envs without the flag).
-    agent_info: the agent's ``[T]`` agent_info (a namedarraytuple, e.g. ``PlanningAgentInfo``).
-    env_rank: the global index of the env that played it (for stratified/ordered use).
+    Attributes:
+        observation: ``[T + 1, *obs_shape]``; the last row is the observation after the last
+            step.
+        action, reward: ``[T]``.
+        terminated: the last step ended the episode in a terminal state (False: cut by the
+            time limit, the env's or the sampler's ``episode_time_limit``; value targets
+            bootstrap).
+        solved: the env reported ``solved`` at the end (False for envs without the flag).
+        agent_info: the agent's ``[T]`` agent_info (a namedarraytuple, e.g.
+            ``PlanningAgentInfo``).
+        env_rank: the global index of the env that played it (for stratified/ordered use).
     """
 
     observation: np.ndarray
