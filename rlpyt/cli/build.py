@@ -9,7 +9,7 @@ agent), ``gpu`` (:class:`GpuSampler`: workers step envs, the training process
 picks all actions in one batch), ``alternating`` (:class:`AlternatingSampler`:
 two groups of GPU-sampler workers take turns) or ``ray`` (``RaySampler``: Ray actors).
 ``sampler.workers`` is the number of worker processes, each pinned to one of the usable
-CPU cores. ``runner.kind`` picks the runner (``minibatch``, ``async``, ``sync``): see
+CPU cores. ``runner.kind`` picks the runner (``minibatch``, ``async``, ``actor_learner``, ``sync``): see
 :mod:`rlpyt.cli.runners`.
 
 ``affinity_code`` (``train --affinity``, given by the launcher) is a slot affinity code
