@@ -127,7 +127,9 @@ class ActorLearnerRlBase(AsyncRlBase):
         """Weights to the actors as version ``update_counter``; then they may collect on.
 
         Written before the progress report, so a rollout the report lets the actors start
-        acts with the weights of every update before it (the lag bound).
+        acts with the weights of every update before it (the lag bound). After a rollout
+        whose gradient step was skipped (non-finite, ``algo.guard``) the version is unchanged
+        and the actors keep their weights.
         """
         self.sampler.weights.write(self.agent.model, version=self.algo.update_counter)
         self._opt_done = itr + 1

@@ -124,6 +124,28 @@ def test_policy_lag_counts_and_buckets():
         lag.record(5, np.array([6]))
 
 
+def test_policy_lag_row_and_tensorboard_histogram(tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from rlpyt.utils.logging import logger
+
+    lag = PolicyLag()
+    lag.record(3, np.array([3, 3, 2, 0]))
+    with logger_context(tmp_path, 0, "tb", use_summary_writer=True) as lg:
+        lag.log(step=4)
+        logger.dump_tabular()
+    with open(os.path.join(lg.run_dir, "progress.csv")) as f:
+        (row,) = list(csv.DictReader(f))
+    assert (row["PolicyLagMin"], row["PolicyLagMean"], row["PolicyLagMax"]) == ("0", "1.0", "3")
+    assert hist(row) == [2, 1, 1, 0, 0, 0, 0, 0]
+    events = EventAccumulator(lg.run_dir, size_guidance={"histograms": 0}).Reload()
+    (event,) = events.Histograms("PolicyLag")
+    assert event.step == 4 and event.histogram_value.num == 4
+    assert event.histogram_value.sum == 4 and event.histogram_value.max == 3
+    assert lag.n_samples == 0  # a new interval
+
+
 @pytest.mark.parametrize(
     "algo",
     [IMPALA(learning_rate=1e-3), APPO(learning_rate=1e-3, epochs=1, minibatches=1)],
