@@ -15,9 +15,10 @@ gradient step per batch (the CLI's Atari settings of each algorithm). A mode is
   the last one with ``1t``/``2t`` torch threads.
 
 Figures from each run's progress.csv over the log intervals after the first (start-up and
-decorrelation dropped): frames/s (env steps x 4 / s), env steps/s, gradient updates/s, and
-for IMPALA the logged policy lag. Each run is a fresh subprocess, one at a time (``--rounds``
-interleaves the modes, medians reported). A line per finished run goes to stderr.
+decorrelation dropped): frames/s (env steps x 4 / s), env steps/s, gradient updates/s, the
+share of the time in gradient steps (``CumTrainTime``), and for IMPALA the logged policy
+lag. Each run is a fresh subprocess, one at a time (``--rounds`` interleaves the modes,
+medians reported). A line per finished run goes to stderr; the JSON to stdout.
 
 Usage: ``python benchmarks/impala_pong.py [--seconds 75] [--batch-T 20] [--batch-B 16]
 [--workers 2] [--modes ...] [--rounds 1]``
@@ -37,6 +38,7 @@ import torch
 
 FRAME_SKIP = 4
 MODES = (
+    "a2c_serial_1t",
     "a2c_serial_2t",
     "a2c_cpu_2t",
     "a2c_cpu_1t",
@@ -44,7 +46,14 @@ MODES = (
     "impala_cpu_1t",
     "impala_cpu_2t",
 )
-DEFAULT_MODES = ("a2c_serial_2t", "a2c_cpu_2t", "impala_serial_1t", "impala_cpu_1t")
+DEFAULT_MODES = (
+    "a2c_serial_1t",
+    "a2c_serial_2t",
+    "a2c_cpu_1t",
+    "a2c_cpu_2t",
+    "impala_serial_1t",
+    "impala_cpu_1t",
+)
 N_LOG_ROWS = 6  # the first one is dropped
 
 
@@ -111,6 +120,10 @@ def run_one(mode, args, log_dir):
         updates_per_s=round(updates / seconds, 2),
         timed_env_steps=steps,
         timed_seconds=round(seconds, 2),
+        # The share of the time this process spent in the gradient steps.
+        train_share=round(
+            (float(last["CumTrainTime"]) - float(first["CumTrainTime"])) / seconds, 3
+        ),
     )
     if impala:
         out["policy_lag_mean"] = round(float(np.mean([float(r["PolicyLagMean"]) for r in rows])), 3)
