@@ -34,6 +34,10 @@ class RlAlgorithm:
             through (non-finite steps are skipped and counted, FAULTS.md E1).
         replay_ratio: data consumed / data generated that an off-policy algorithm keeps
             (logged as ``ReplayRatio``); None for on-policy algorithms.
+        corrects_policy_lag: an on-policy algorithm that corrects for the lag between the
+            policy that collected a batch and the learner's (V-trace): it can train from
+            :class:`~rlpyt.runners.actor_learner.ActorLearnerRl`'s rollouts, and runners
+            log the policy lag of its batches (:mod:`rlpyt.runners.policy_lag`).
     """
 
     opt_info_fields = ()
@@ -43,6 +47,7 @@ class RlAlgorithm:
     min_itr_learn = 0
     updates_per_sync = 1
     replay_ratio: float | None = None
+    corrects_policy_lag = False
 
     def __init__(self):
         self.agent = None

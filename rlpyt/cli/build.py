@@ -9,8 +9,8 @@ agent), ``gpu`` (:class:`GpuSampler`: workers step envs, the training process
 picks all actions in one batch), ``alternating`` (:class:`AlternatingSampler`:
 two groups of GPU-sampler workers take turns) or ``ray`` (``RaySampler``: Ray actors).
 ``sampler.workers`` is the number of worker processes, each pinned to one of the usable
-CPU cores. ``runner.kind`` picks the runner (``minibatch``, ``async``, ``sync``): see
-:mod:`rlpyt.cli.runners`. Planners are built by :mod:`rlpyt.cli.planning`.
+CPU cores. ``runner.kind`` picks the runner (``minibatch``, ``async``, ``actor_learner``,
+``sync``): see :mod:`rlpyt.cli.runners`. Planners are built by :mod:`rlpyt.cli.planning`.
 
 ``affinity_code`` (``train --affinity``, given by the launcher) is a slot affinity code
 (``rlpyt.utils.launching.affinity``): the run's master process is pinned to the slot's cores,

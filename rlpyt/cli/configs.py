@@ -386,7 +386,7 @@ def default_config(algo: str, env_id: str) -> dict:
         eval_max_steps=None,
         eval_max_trajectories=None,
     )
-    # kind: minibatch | async | sync; learners: the sync runner's learner processes;
+    # kind: minibatch | async | actor_learner | sync; learners: the sync runner's learner processes;
     # reproducible: the same results on any x86-64 machine (rlpyt.utils.reproducible).
     runner.update(seed=None, eval=False, kind="minibatch", learners=2, reproducible=False)
     return {

@@ -3,6 +3,7 @@
 python -m rlpyt train --algo ppo --env CartPole-v1 --steps 100000 --seed 1
 python -m rlpyt train --algo a2c --env pong --sampler cpu --workers 8 --set sampler.batch_B=32
 python -m rlpyt train --algo dqn --env pong --runner async --sampler cpu   # sample while training
+python -m rlpyt train --algo impala --env CartPole-v1 --runner actor_learner   # IMPALA layout
 python -m rlpyt train --algo ppo --env CartPole-v1 --runner sync --learners 2
 python -m rlpyt train --algo ppo --env CartPole-v1 --sampler ray --workers 4   # Ray actors
 python -m rlpyt train --config ppo_cartpole.yaml --seed 2 --set algo.epochs=10

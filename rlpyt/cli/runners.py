@@ -11,6 +11,11 @@
   from a replay buffer). ``--resume`` continues an async run with a fresh sampler process
   (from the snapshot's counters, weights, optimizer and replay; not bit-for-bit as an
   uninterrupted run would have gone), or with ``--runner minibatch``.
+* ``actor_learner``: :class:`~rlpyt.runners.actor_learner.ActorLearnerRl`
+  (``ActorLearnerRlEval``): the asynchronous sampler of ``sampler.kind`` (as for ``async``)
+  collects rollouts with lagging copies of the policy while this process trains on each
+  rollout as it arrives; the policy lag is logged. IMPALA and APPO only (V-trace corrects
+  for the lag).
 * ``sync``: :class:`~rlpyt.runners.sync_rl.SyncRl` (``SyncRlEval``): ``runner.learners``
   learner processes (CPU, gloo) average their gradients in every step. Each learner has its
   own sampler of ``sampler.kind`` with ``sampler.batch_B`` envs and ``sampler.workers``
@@ -50,11 +55,15 @@ __all__ = [
     "require_ray",
 ]
 
-RUNNER_KINDS = ("minibatch", "async", "sync", "episodes", "meta")
+RUNNER_KINDS = ("minibatch", "async", "actor_learner", "sync", "episodes", "meta")
 # SerialSampler, CpuSampler, GpuSampler, AlternatingSampler, RaySampler.
 SAMPLER_KINDS = ("serial", "cpu", "gpu", "alternating", "ray")
 # The algorithms that learn from a replay buffer: the ones the async runner can train.
 OFF_POLICY_ALGOS = ("dqn", "cat_dqn", "r2d1", "ddpg", "td3", "sac")
+# The algorithms that correct for policy lag (V-trace): the ones the actor-learner runner can train.
+LAG_CORRECTING_ALGOS = ("impala", "appo")
+# The runners that run the asynchronous counterpart of sampler.kind in a sampler process.
+_ASYNC_RUNNERS = ("async", "actor_learner")
 RAY_INSTALL = "pip install 'rlpyt[ray]'"
 
 _SAMPLERS = {
@@ -73,6 +82,7 @@ _ASYNC_SAMPLERS = {
 _RUNNERS = {
     "minibatch": ("rlpyt.runners.minibatch_rl", "MinibatchRl"),
     "async": ("rlpyt.runners.async_rl", "AsyncRl"),
+    "actor_learner": ("rlpyt.runners.actor_learner", "ActorLearnerRl"),
     "sync": ("rlpyt.runners.sync_rl", "SyncRl"),
 }
 # config key of each flag that add_runner_arguments defines
@@ -105,8 +115,9 @@ def add_runner_arguments(train: argparse.ArgumentParser) -> None:
         "--runner",
         choices=RUNNER_KINDS,
         help="minibatch (default: sample, then optimize), async (a sampler process fills the "
-        "replay while this one optimizes; off-policy algorithms) or sync (--learners "
-        "learner processes averaging gradients); sets runner.kind",
+        "replay while this one optimizes; off-policy algorithms), actor_learner (a sampler "
+        "process collects rollouts while this one trains on each as it arrives; impala, "
+        "appo) or sync (--learners learner processes averaging gradients); sets runner.kind",
     )
     train.add_argument(
         "--learners",
@@ -153,6 +164,13 @@ def check_runner_choice(config: dict) -> tuple[str, str]:
         )
     if runner == "async":
         _check_async(config["algo_name"])
+    if runner == "actor_learner" and config["algo_name"] not in LAG_CORRECTING_ALGOS:
+        raise ValueError(
+            f"runner.kind='actor_learner' trains on rollouts of lagging copies of the policy, "
+            f"which algo {config['algo_name']!r} does not correct for: use --algo impala or "
+            f"appo (V-trace) with it, or --runner minibatch or sync for "
+            f"{config['algo_name']}"
+        )
     if runner == "sync":
         learners = config["runner"].get("learners", 2)
         if isinstance(learners, bool) or not isinstance(learners, int):
@@ -199,11 +217,12 @@ def _check_async(algo: str) -> None:
 
 
 def sampler_class(kind: str, runner_kind: str = "minibatch"):
-    """The sampler class of ``sampler.kind``: its asynchronous counterpart for the async runner.
+    """The sampler class of ``sampler.kind``: its asynchronous counterpart for the async and
+    actor-learner runners.
 
     A ``ValueError`` when it cannot be imported (``ray`` without Ray installed).
     """
-    module, name = (_ASYNC_SAMPLERS if runner_kind == "async" else _SAMPLERS)[kind]
+    module, name = (_ASYNC_SAMPLERS if runner_kind in _ASYNC_RUNNERS else _SAMPLERS)[kind]
     if kind == "ray":
         require_ray()
     try:

@@ -165,9 +165,7 @@ class AsyncRlBase(MinibatchRlBase):
             mid_batch_reset=self.sampler.mid_batch_reset,
             examples=examples,
         )
-        self.algo.enable_concurrent_append()  # the algorithm's hook (module docstring)
-        self.min_itr_learn = int(self.algo.min_itr_learn)
-        self.updates_per_sync = max(int(self.algo.updates_per_sync), 1)
+        self.prepare_algo()
         self.initialize_logging()
         self._cond = threading.Condition()
         self._append_lock = threading.Lock()  # held by the copier over one whole append
@@ -191,6 +189,7 @@ class AsyncRlBase(MinibatchRlBase):
             evaluate=self._eval,
             start_itr=self._start_itr,
             opt_itr=self._opt_done,
+            weights_version=self.initial_weights_version(),
         )
         self._copier = threading.Thread(target=self._copy_loop, name="rlpyt-replay-copier")
         self._copier.daemon = True
@@ -203,6 +202,16 @@ class AsyncRlBase(MinibatchRlBase):
         )
         self._n_itr = n_itr
         return n_itr
+
+    def prepare_algo(self):
+        """After ``algo.initialize``: concurrent appends to its replay; the throttle's settings."""
+        self.algo.enable_concurrent_append()  # the algorithm's hook (module docstring)
+        self.min_itr_learn = int(self.algo.min_itr_learn)
+        self.updates_per_sync = max(int(self.algo.updates_per_sync), 1)
+
+    def initial_weights_version(self) -> int:
+        """The version the weights are first shared with (then one more per write)."""
+        return 0
 
     def stop_sampling(self):
         """Stop the copier thread, then every process of the sampler (Ctrl-C ignored meanwhile)."""
@@ -236,14 +245,7 @@ class AsyncRlBase(MinibatchRlBase):
                 message = conn.recv()
                 kind = message[0]
                 if kind == "batch":
-                    _, itr, slot, traj_infos = message
-                    with self._append_lock:  # a snapshot sees a batch wholly in or out
-                        self.algo.append_samples(sampler.buffers_pyt[slot])
-                        with self._cond:
-                            self._n_appended = itr + 1
-                            self._new_traj_infos.extend(traj_infos)
-                            self._cond.notify_all()
-                    sampler.send(("free", slot))
+                    self.receive_batch(*message[1:])
                 elif kind == "eval":
                     _, itr, traj_infos, seconds = message
                     with self._cond:
@@ -272,6 +274,16 @@ class AsyncRlBase(MinibatchRlBase):
             )
         except BaseException as err:  # noqa: BLE001 - handed to the optimizer thread
             self._set_error(err)
+
+    def receive_batch(self, itr: int, slot: int, traj_infos: list):
+        """(Copier thread) Append sampler batch ``itr`` from ``slot`` to the replay; free the slot."""
+        with self._append_lock:  # a snapshot sees a batch wholly in or out
+            self.algo.append_samples(self.sampler.buffers_pyt[slot])
+            with self._cond:
+                self._n_appended = itr + 1
+                self._new_traj_infos.extend(traj_infos)
+                self._cond.notify_all()
+        self.sampler.send(("free", slot))
 
     def _set_error(self, err):
         with self._cond:
@@ -348,13 +360,18 @@ class AsyncRlBase(MinibatchRlBase):
             self.algo.fold_obs_statistics()  # the agent's statistics match the replay
             state = super().get_itr_snapshot(itr)
             with self._cond:
-                state["async_counters"] = dict(
-                    sampler_itr=self._n_appended,
-                    opt_itr=self._opt_done,
-                    next_log_itr=self._next_log_itr,
-                    traj_infos=[dict(info) for info in self._new_traj_infos],
-                )
+                state["async_counters"] = self.runner_counters()
         return state
+
+    def runner_counters(self) -> dict:
+        """The counters a resumed run starts from: sampler batches in the replay, optimizer
+        iterations done, the next row's sampler iteration, traj_infos not yet logged."""
+        return dict(
+            sampler_itr=self._n_appended,
+            opt_itr=self._opt_done,
+            next_log_itr=self._next_log_itr,
+            traj_infos=[dict(info) for info in self._new_traj_infos],
+        )
 
     def load_runner_state(self, snapshot: dict) -> None:
         """The counters of an async snapshot (or those of a synchronous runner's)."""
@@ -402,7 +419,7 @@ class AsyncRlBase(MinibatchRlBase):
         self._preempting = True
         self.stop_sampling()
         self.algo.fold_obs_statistics()
-        itr = self._n_appended - 1
+        itr = self.runner_counters()["sampler_itr"] - 1  # the last batch the snapshot holds
         paths = []
         if itr >= 0 and logger.get_snapshot_dir() is not None:
             paths = self.save_snapshot(itr, force=True)

@@ -23,10 +23,12 @@ import threading
 import time
 import warnings
 
+import numpy as np
 import psutil
 import torch
 from tqdm import tqdm
 
+from rlpyt.runners.policy_lag import PolicyLag
 from rlpyt.runners.snapshot import SnapshotMixin
 from rlpyt.samplers.parallel.errors import WorkerError
 from rlpyt.utils.logging import logger
@@ -125,8 +127,10 @@ class MinibatchRlBase(SnapshotMixin):
                 for itr in range(self._start_itr, n_itr):
                     with logger.prefix(f"itr #{itr} "):
                         self.agent.sample_mode(itr)
+                        behaviour_version = self.algo.update_counter
                         samples, traj_infos = self.obtain_samples(itr)
                         self.agent.train_mode(itr)
+                        self.record_policy_lag(behaviour_version)
                         opt_info = self.optimize_agent(itr, samples)
                         self.store_diagnostics(itr, traj_infos, opt_info)
                         if (itr + 1) % self.log_interval_itrs == 0:
@@ -320,6 +324,21 @@ class MinibatchRlBase(SnapshotMixin):
         self._cum_train_time = 0.0  # seconds in algo.optimize_agent, up to the last log
         self._interval_train_time = 0.0  # ... and since the last log
         self._last_update_counter = self.algo.update_counter
+        self._policy_lag = PolicyLag() if self.algo.corrects_policy_lag else None
+
+    def record_policy_lag(self, behaviour_versions):
+        """Count the policy lag of a batch about to be trained on (algorithms that correct
+        for it, :attr:`~rlpyt.algos.base.RlAlgorithm.corrects_policy_lag`).
+
+        ``behaviour_versions``: the weights version (``update_counter``) each sample was
+        collected with: an int for the whole batch (this runner's sampler acts with the
+        learner's weights of the iteration), or per-step versions ``[T, B]``.
+        """
+        if self._policy_lag is None:
+            return
+        if isinstance(behaviour_versions, int):
+            behaviour_versions = np.full(tuple(self.sampler.batch_spec), behaviour_versions)
+        self._policy_lag.record(self.algo.update_counter, behaviour_versions)
 
     def obtain_samples(self, itr):
         """``sampler.obtain_samples``: ``(samples, traj_infos)`` of iteration ``itr``."""
@@ -377,6 +396,8 @@ class MinibatchRlBase(SnapshotMixin):
         logger.record_tabular("CumCompletedTrajs", self._cum_completed_trajs)
         logger.record_tabular("CumUpdates", self.algo.update_counter)
         self._log_training_rates(new_steps)
+        if self._policy_lag is not None:
+            self._policy_lag.log(step=self.cum_steps(itr))
         if eval_traj_infos is not None:
             logger.record_tabular("EvalTime (s)", eval_time)
             logger.record_tabular("StepsInEval", sum(info["Length"] for info in eval_traj_infos))

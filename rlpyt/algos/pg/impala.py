@@ -72,6 +72,7 @@ class IMPALA(PolicyGradientAlgo):
     """
 
     opt_info_fields = tuple(ImpalaOptInfo._fields)
+    corrects_policy_lag = True
 
     def __init__(
         self,

@@ -5,14 +5,16 @@ GPU-parallel, alternating) and runs it in its own child process (which, for
 the parallel ones, starts its own worker processes). The training process and
 the sampler process share, through POSIX shared memory:
 
-* a **double buffer**: two ``[T, B]`` samples buffers. The sampler process
-  collects a batch, copies it into a free slot and sends ``("batch", itr,
-  slot, traj_infos)`` down a pipe; the runner's copier thread appends that slot
-  to the replay and sends the slot back as free. Sampling of the next batch
-  overlaps the copy and the optimisation.
+* **slots**: ``max(2, max_lead)`` ``[T, B]`` samples buffers (a double buffer by
+  default). The sampler process collects a batch, copies it into a free slot,
+  stamps every step of it with the version of the weights it acted with
+  (``versions_np[slot]``, ``[T, B]`` int64) and sends ``("batch", itr, slot,
+  traj_infos)`` down a pipe; the runner hands the slot back as free once it has
+  used it (appended it to a replay, or trained on it). Sampling of the next
+  batch overlaps the copy and the optimisation.
 * **weights** (:class:`~rlpyt.samplers.async_.weights.SharedWeights`): the
-  optimizer writes new weights; the sampler process loads them before a batch
-  when they are newer than its own.
+  optimizer writes new weights with their version; the sampler process loads them
+  before a batch when they are newer than its own.
 * **the optimizer's progress** (``opt_itr``): the sampler process collects
   batch ``s`` only while ``s < min_itr_learn + opt_itr + max_lead``, so it
   never runs more than ``max_lead`` batches ahead of the replay ratio.
@@ -39,12 +41,16 @@ from rlpyt.samplers.buffer import build_samples_buffer
 from rlpyt.samplers.parallel.env_groups import make_example_env
 from rlpyt.utils.buffer import torchify_buffer
 from rlpyt.utils.seed import derive_seed, make_seed
-from rlpyt.utils.shared_memory import release_shared_memory, sweep_stale_shared_memory
+from rlpyt.utils.shared_memory import (
+    allocate_shared_arrays,
+    release_shared_memory,
+    sweep_stale_shared_memory,
+)
 from rlpyt.utils.signals import sigint_ignored
 
 __all__ = ["AsyncSamplerBase", "SharedWeights", "copy_buffer"]
 
-N_SLOTS = 2  # the double buffer
+N_SLOTS = 2  # the double buffer (at least; max_lead slots when max_lead is larger)
 _POLL = 0.05  # seconds between liveness checks while waiting
 
 
@@ -68,7 +74,9 @@ class AsyncSamplerBase:
         SamplerCls: the synchronous sampler class run in the sampler process.
         *args, **kwargs: its constructor arguments (the original's keywords:
             ``EnvCls``, ``env_kwargs``, ``batch_T``, ``batch_B``, ``eval_n_envs``...).
-        max_lead: batches the sampler may run ahead of the replay ratio (>= 1).
+        max_lead: batches the sampler may run ahead of the optimizer (>= 1): of the replay
+            ratio (:class:`~rlpyt.runners.async_rl.AsyncRl`), or of the learner, the bound
+            of the rollout queue (:class:`~rlpyt.runners.actor_learner.ActorLearnerRl`).
         start_method: ``"fork"`` only (the sampler process inherits the agent,
             pipes and locks); kept as a keyword for the synchronous samplers' symmetry.
         startup_timeout: seconds for the sampler process to build its envs.
@@ -91,6 +99,8 @@ class AsyncSamplerBase:
         self.sampler_args = args
         self.sampler_kwargs = dict(kwargs)
         self.max_lead = int(max_lead)
+        # Enough slots that the max_lead throttle, not a full set of slots, bounds the lead.
+        self.n_slots = max(N_SLOTS, self.max_lead)
         self.start_method = start_method
         self.startup_timeout = float(startup_timeout)
         # Validates the settings now (D1), in this process, before anything starts.
@@ -104,6 +114,7 @@ class AsyncSamplerBase:
         self._workers = []
         self.conn = None
         self.buffers_np = None
+        self.versions_np = None
         self.weights = None
         self._closed = True
 
@@ -143,7 +154,9 @@ class AsyncSamplerBase:
             # this call or in the runner's start-up (before the sampler process starts).
             self.buffers_np, self._closed = [], False
             examples = None
-            for _ in range(N_SLOTS):
+            T, B = self.batch_spec
+            self.versions_np = allocate_shared_arrays([((T, B), np.int64)] * self.n_slots)
+            for _ in range(self.n_slots):
                 _, samples_np, examples = build_samples_buffer(
                     agent, example_env, self.batch_spec, bootstrap_value,
                     examples=examples, final_observation=final_observation,
@@ -152,6 +165,7 @@ class AsyncSamplerBase:
         finally:
             example_env.close()
         self.buffers_pyt = [torchify_buffer(b) for b in self.buffers_np]
+        self.versions_pyt = [torchify_buffer(v) for v in self.versions_np]
         self.agent = agent
         return examples
 
@@ -163,14 +177,16 @@ class AsyncSamplerBase:
         evaluate: bool,
         start_itr: int = 0,
         opt_itr: int = 0,
+        weights_version: int = 0,
     ):
         """Start the sampler process; returns once it has built its envs (or raises).
 
         A resumed run starts at sampler iteration ``start_itr`` with ``opt_itr``
         optimizer iterations done (the throttle's count); the first evaluation
-        (``evaluate``) is made only when ``start_itr`` is 0.
+        (``evaluate``) is made only when ``start_itr`` is 0. The agent's current
+        weights are shared as version ``weights_version``.
         """
-        self.weights = SharedWeights(self.agent.model, self.ctx)
+        self.weights = SharedWeights(self.agent.model, self.ctx, version=weights_version)
         self.opt_itr = self.ctx.RawValue("q", int(opt_itr))
         self.conn, child_conn = self.ctx.Pipe(duplex=True)
         self._send_lock = threading.Lock()  # the runner's two threads both send
@@ -265,6 +281,7 @@ class AsyncSamplerBase:
         if self.weights is not None:
             self.weights.release()
         release_shared_memory(self.buffers_np)
+        release_shared_memory(self.versions_np)
 
     def __del__(self):
         try:
@@ -366,7 +383,7 @@ def _send_quietly(conn, message) -> None:
 def _sampling_loop(spec, conn, sampler, agent, version):
     owner = spec["sampler"]
     n_itr, log_interval_itrs = spec["n_itr"], spec["log_interval_itrs"]
-    free = list(range(N_SLOTS))
+    free = list(range(owner.n_slots))
     if spec["evaluate"] and spec["start_itr"] == 0:
         _evaluate(conn, sampler, agent, -1)
     for itr in range(spec["start_itr"], n_itr):
@@ -375,10 +392,12 @@ def _sampling_loop(spec, conn, sampler, agent, version):
         while not free or itr >= spec["min_itr_learn"] + owner.opt_itr.value + owner.max_lead:
             _poll_parent(spec, conn, free)
         version = owner.weights.read_into(agent.model, version)
+        behaviour_version = version  # every step of the batch acts with these weights
         agent.sample_mode(itr)
         samples, traj_infos = sampler.obtain_samples(itr)
         slot = free.pop(0)
         copy_buffer(owner.buffers_np[slot], samples)
+        owner.versions_np[slot].fill(behaviour_version)
         conn.send(("batch", itr, slot, traj_infos))
         if spec["evaluate"] and (itr + 1) % log_interval_itrs == 0:
             version = owner.weights.read_into(agent.model, version)

@@ -19,17 +19,19 @@ class SharedWeights:
     """A model's ``state_dict`` in shared memory, with a lock and a version counter.
 
     Built in the training process from the model; a forked (or spawned) sampler
-    process reads it. ``version`` 0 means "the initial weights".
+    process reads it. ``version`` is the version of the model's current weights
+    (0: the initial weights; a runner resuming a run may number them on, e.g. by
+    its gradient updates so far).
     """
 
-    def __init__(self, model: torch.nn.Module, ctx, timeout: float = 60.0):
+    def __init__(self, model: torch.nn.Module, ctx, timeout: float = 60.0, version: int = 0):
         state = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
         self.keys = list(state)
         self.arrays = allocate_shared_arrays([(v.shape, v.dtype) for v in state.values()])
         self.lock = ctx.Lock()
         self.version = ctx.RawValue("q", 0)
         self.timeout = timeout
-        self.write(model, version=0)
+        self.write(model, version=int(version))
 
     def _acquire(self, what):
         if not self.lock.acquire(timeout=self.timeout):
@@ -39,7 +41,8 @@ class SharedWeights:
             )
 
     def write(self, model: torch.nn.Module, version: int | None = None) -> None:
-        """Copy ``model``'s weights in and bump the version (optimizer side)."""
+        """Copy ``model``'s weights in and bump the version, or set it to ``version``
+        (optimizer side; versions must not decrease, or readers skip the weights)."""
         self._acquire("write new weights")
         try:
             for dst, v in zip(self.arrays, model.state_dict().values()):
