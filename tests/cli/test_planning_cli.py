@@ -150,3 +150,15 @@ def test_planner_keywords_reach_the_agent():
     assert runner.agent.n_passes == 7
     assert runner.agent.model_kwargs["hidden_sizes"] == [8]
     assert runner.sampler.n_envs == 3
+
+
+@pytest.mark.parametrize("name", ["bfs_bitflipper", "bfs_hanoi", "bfs_toy_mr"])
+def test_the_shipped_bfs_configs_build_a_trained_best_first_search(name):
+    from rlpyt.agents.planning import BestFirstSearchAgent
+    from rlpyt.cli.config_files import config_from_file
+
+    config = config_from_file(f"examples/planning/{name}.yaml")
+    runner = build_experiment(config)
+    assert isinstance(runner.agent, BestFirstSearchAgent)
+    assert isinstance(runner.algo, SupervisedFromSearch)
+    assert runner.agent.n_expansions == 10

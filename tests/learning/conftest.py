@@ -6,7 +6,9 @@ optimises the wrong way, and the thresholds of this tier must then not be reache
 
 * A2C, PPO: the policy-gradient term (ascends the surrogate's negative);
 * DQN, CategoricalDQN, R2D1: the TD / distributional loss (maximised: the values diverge);
-* DDPG, TD3: the actor's loss (the policy seeks low Q); SAC: likewise, its policy loss.
+* DDPG, TD3: the actor's loss (the policy seeks low Q); SAC: likewise, its policy loss;
+* SupervisedFromSearch (the planners' networks): its supervised loss (the value network
+  moves away from its targets, so the search is guided by the opposite of what it found).
 
 The critics of DDPG/TD3/SAC and the value heads of A2C/PPO still learn, so what fails is
 the algorithm's improvement of its policy, not just any training. docs/benchmarks.md
@@ -19,6 +21,7 @@ from rlpyt.algos.dqn.cat_dqn import CategoricalDQN
 from rlpyt.algos.dqn.dqn import DQN
 from rlpyt.algos.dqn.r2d1 import R2D1
 from rlpyt.algos.pg.base import LossTerms, PolicyGradientAlgo
+from rlpyt.algos.planning.supervised import SupervisedFromSearch
 from rlpyt.algos.qpg.ddpg import DDPG
 from rlpyt.algos.qpg.sac import SAC
 
@@ -46,5 +49,6 @@ def break_loss(request, monkeypatch):
         (R2D1, "loss"),
         (DDPG, "mu_loss"),
         (SAC, "pi_loss"),
+        (SupervisedFromSearch, "loss"),
     ]:
         monkeypatch.setattr(cls, name, _negate_first(cls.__dict__[name]))
