@@ -14,19 +14,28 @@
   fields; non-numeric values are dropped with one warning; keys that appear
   only later are dropped with one warning each; keys missing from a step are
   zero-filled.
+
+Stepping skips the call layers of ``gymnasium.make``'s standard wrappers
+(``TimeLimit``, ``OrderEnforcing``, ``PassiveEnvChecker``) once they only pass
+the step through (after the first reset and the checker's first steps): the
+wrapper steps the unwrapped env and counts the ``TimeLimit`` steps in the
+``TimeLimit`` wrapper itself, exactly as its ``step`` does. Same results and
+same wrapper state; a planner's model steps several times faster
+(:func:`direct_wrappers`).
 """
 
 import warnings
 
 import numpy as np
 from gymnasium import make as _gym_make_env
+from gymnasium.wrappers import OrderEnforcing, PassiveEnvChecker, TimeLimit
 
 from rlpyt.envs.base import Env, EnvStep
-from rlpyt.envs.gym_state import clone_gym_state, restore_gym_state
+from rlpyt.envs.gym_state import clone_gym_state, restore_gym_state, wrapper_chain
 from rlpyt.spaces.gym_wrapper import GymSpaceWrapper
 from rlpyt.utils.collections import namedarraytuple
 
-__all__ = ["GymEnvWrapper", "gym_make", "make", "info_schema"]
+__all__ = ["GymEnvWrapper", "gym_make", "make", "info_schema", "direct_wrappers"]
 
 _OLD_API = (
     "{env} uses the old gym API: {what}. rlpyt needs the gymnasium API: "
@@ -41,6 +50,27 @@ def _numeric(value) -> np.ndarray | None:
     if a.dtype.kind in "biuf":
         return a
     return None
+
+
+def direct_wrappers(chain) -> tuple | None:
+    """``(time_limit, order_enforcing, env_checker)`` wrappers of a wrapper chain (None where
+    absent), or None if the chain holds any other wrapper (or one of these twice).
+
+    These three only pass a step through to the env once the env has been reset and
+    checked (``TimeLimit`` then counts the step and sets ``truncated`` at its limit), so
+    :class:`GymEnvWrapper` can step the unwrapped env and do their part itself. Exact
+    types: a subclass may step differently.
+    """
+    found = {TimeLimit: None, OrderEnforcing: None, PassiveEnvChecker: None}
+    for wrapper in chain:
+        kind = type(wrapper)
+        if kind not in found or found[kind] is not None:
+            return None
+        found[kind] = wrapper
+    checker = found[PassiveEnvChecker]
+    if checker is not None and not hasattr(checker, "checked_data_reuse"):
+        return None  # another gymnasium version: its checker's step is not known here
+    return found[TimeLimit], found[OrderEnforcing], checker
 
 
 def info_schema(info: dict, name: str = "EnvInfo", extra: dict | None = None):
@@ -95,6 +125,9 @@ class GymEnvWrapper(Env):
     ):
         self.env = env
         self._name = _env_name(env)
+        self._wrappers = wrapper_chain(env) if hasattr(env, "unwrapped") else []
+        self._unwrapped = getattr(env, "unwrapped", env)
+        self._direct = direct_wrappers(self._wrappers)
         self._action_space = GymSpaceWrapper(
             env.action_space, "action", force_float32, act_null_value
         )
@@ -168,7 +201,7 @@ class GymEnvWrapper(Env):
         return self._convert_obs(obs)
 
     def step(self, action) -> EnvStep:
-        result = self.env.step(self._revert_action(action))
+        result = self._gym_step(self._revert_action(action))
         try:
             obs, reward, terminated, truncated, info = result
         except (TypeError, ValueError):
@@ -180,6 +213,27 @@ class GymEnvWrapper(Env):
         done = bool(terminated or truncated)
         timeout = bool(truncated and not terminated)
         return EnvStep(self._convert_obs(obs), reward, done, self._env_info(info, timeout))
+
+    def _gym_step(self, action):
+        """``self.env.step(action)``, the standard wrappers' layers skipped where they only
+        pass the step through (see the module docstring)."""
+        if self._direct is None:
+            return self.env.step(action)
+        time_limit, order, checker = self._direct
+        if (
+            (order is not None and not order._has_reset)  # it raises ResetNeeded
+            or (checker is not None and not (checker.checked_step and checker.checked_data_reuse))
+            or (time_limit is not None and time_limit._elapsed_steps is None)  # never reset
+        ):
+            return self.env.step(action)
+        result = self._unwrapped.step(action)
+        if time_limit is None:
+            return result
+        observation, reward, terminated, truncated, info = result  # as TimeLimit.step does
+        time_limit._elapsed_steps += 1
+        if time_limit._elapsed_steps >= time_limit._max_episode_steps:
+            truncated = True
+        return observation, reward, terminated, truncated, info
 
     def _env_info(self, info: dict, timeout: bool):
         if not info:  # immutable, so the two possible values are made once
@@ -216,10 +270,10 @@ class GymEnvWrapper(Env):
 
     def clone_state(self):
         """The env's state (:mod:`rlpyt.envs.model`); which envs: :mod:`rlpyt.envs.gym_state`."""
-        return clone_gym_state(self.env, self._name)
+        return clone_gym_state(self.env, self._name, self._wrappers)
 
     def restore_state(self, state) -> None:
-        restore_gym_state(self.env, state)
+        restore_gym_state(self.env, state, self._wrappers)
 
     def reseed_transitions(self, seed: int) -> None:
         """Give the env a fresh random generator seeded with ``seed`` (its ``np_random``).

@@ -34,7 +34,13 @@ from gymnasium.wrappers import OrderEnforcing, PassiveEnvChecker, TimeLimit
 
 from rlpyt.envs.model import CloneStateUnsupportedError
 
-__all__ = ["UNWRAPPED_STATE", "WRAPPER_STATE", "clone_gym_state", "restore_gym_state"]
+__all__ = [
+    "UNWRAPPED_STATE",
+    "WRAPPER_STATE",
+    "clone_gym_state",
+    "restore_gym_state",
+    "wrapper_chain",
+]
 
 UNWRAPPED_STATE: dict[type, tuple[str, ...]] = {
     CartPoleEnv: ("state", "steps_beyond_terminated"),
@@ -58,7 +64,8 @@ WRAPPER_STATE: dict[type, tuple[str, ...]] = {
 _RNG_ATTRS = ("_np_random", "_np_random_seed")
 
 
-def _wrappers(env) -> list:
+def wrapper_chain(env) -> list:
+    """The wrappers around gymnasium env ``env``, outermost first (empty if unwrapped)."""
     chain = []
     while env is not env.unwrapped:
         chain.append(env)
@@ -76,10 +83,15 @@ def _unsupported(name: str, what: str) -> CloneStateUnsupportedError:
     )
 
 
-def clone_gym_state(env, name: str):
-    """The state of gymnasium env ``env`` (``name`` is used in the error message)."""
+def clone_gym_state(env, name: str, wrappers: list | None = None):
+    """The state of gymnasium env ``env`` (``name`` is used in the error message).
+
+    ``wrappers``: ``wrapper_chain(env)`` if the caller keeps it (a planner clones and
+    restores at every model step; walking the chain each time costs more than the copy).
+    """
+    chain = wrapper_chain(env) if wrappers is None else wrappers
     wrappers = []
-    for wrapper in _wrappers(env):
+    for wrapper in chain:
         attrs = WRAPPER_STATE.get(type(wrapper))
         if attrs is None:
             raise _unsupported(name, f"the wrapper {type(wrapper).__name__}")
@@ -97,10 +109,12 @@ def clone_gym_state(env, name: str):
     return (inner_state, tuple(wrappers))
 
 
-def restore_gym_state(env, state) -> None:
-    """Put gymnasium env ``env`` back to ``state`` from :func:`clone_gym_state`."""
+def restore_gym_state(env, state, wrappers: list | None = None) -> None:
+    """Put gymnasium env ``env`` back to ``state`` from :func:`clone_gym_state`
+    (``wrappers``: as there)."""
     inner_state, wrapper_states = state
-    for wrapper, values in zip(_wrappers(env), wrapper_states, strict=True):
+    chain = wrapper_chain(env) if wrappers is None else wrappers
+    for wrapper, values in zip(chain, wrapper_states, strict=True):
         for attr, value in zip(WRAPPER_STATE[type(wrapper)], values, strict=True):
             setattr(wrapper, attr, value)
     inner = env.unwrapped

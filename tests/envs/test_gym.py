@@ -223,3 +223,90 @@ def test_discrete_action_reaches_the_env_as_python_int(action):
     assert int(step.observation) == 1
     with pytest.raises(TypeError):  # a float action is refused, not truncated
         env.step(np.array(2.0))
+
+
+def raw_rollout(env, actions, seed):
+    """(observation, reward, terminated, truncated, info) of each step, resetting at the end."""
+    out = [env.reset(seed=seed)]
+    for a in actions:
+        step = env.step(int(a))
+        out.append(step)
+        if step[2] or step[3]:
+            out.append(env.reset())
+    return out
+
+
+def wrapped_rollout(env, actions, seed):
+    env.seed(seed)
+    out = [env.reset()]
+    for a in actions:
+        step = env.step(np.int64(a))
+        out.append(step)
+        if step.done:
+            out.append(env.reset())
+    return out
+
+
+@pytest.mark.parametrize(
+    "env_id, kwargs, n_actions",
+    [
+        ("CartPole-v1", dict(max_episode_steps=15), 2),
+        ("FrozenLake-v1", dict(max_episode_steps=7), 4),  # slippery: random transitions
+        ("rlpyt/Hanoi-v0", dict(n_disks=2, max_episode_steps=6), 6),
+        ("rlpyt/BitFlipper-v0", dict(n_bits=3), 3),  # no TimeLimit wrapper
+    ],
+)
+def test_step_past_the_standard_wrappers_gives_gymnasiums_steps(env_id, kwargs, n_actions):
+    # GymEnvWrapper steps the unwrapped env once the wrappers only pass steps through; the
+    # steps, the time limits and the wrappers' counters are those of gymnasium's own stack.
+    actions = np.random.default_rng(0).integers(n_actions, size=60)
+    env = gym_make(env_id, **kwargs)
+    raw = gym.make(env_id, **kwargs)
+    got, expected = wrapped_rollout(env, actions, seed=3), raw_rollout(raw, actions, seed=3)
+    assert len(got) == len(expected)
+    n_resets = 0
+    for g, e in zip(got, expected, strict=True):
+        if isinstance(g, EnvStep):
+            obs, reward, terminated, truncated, info = e
+            np.testing.assert_array_equal(g.observation, obs)
+            assert g.reward == reward and g.done == (terminated or truncated)
+            assert bool(g.env_info.timeout) == (truncated and not terminated)
+            for key, value in info.items():
+                assert getattr(g.env_info, key) == value
+        else:
+            np.testing.assert_array_equal(g, e[0])
+            n_resets += 1
+    assert n_resets > 2  # episodes ended (time limits where there are some) and restarted
+    chain = [env.env, raw]
+    while chain[0] is not chain[0].unwrapped:
+        for w in chain:
+            assert type(w) is type(chain[0])
+        if isinstance(chain[0], gym.wrappers.TimeLimit):
+            assert chain[0]._elapsed_steps == chain[1]._elapsed_steps
+        chain = [w.env for w in chain]
+
+
+def test_step_before_reset_still_refused_by_order_enforcing():
+    fresh = GymEnvWrapper(gym.make("CartPole-v1"), info_example={})  # no probe: no reset
+    with pytest.raises(gym.error.ResetNeeded):
+        fresh.step(np.int64(0))
+
+
+class CountingWrapper(gym.Wrapper):
+    """Counts the steps that pass through it."""
+
+    def __init__(self, env):
+        super().__init__(env)
+        self.steps = 0
+
+    def step(self, action):
+        self.steps += 1
+        return self.env.step(action)
+
+
+def test_other_wrappers_are_stepped_through():
+    env = GymEnvWrapper(CountingWrapper(gym.make("CartPole-v1")), info_example={})
+    env.reset()
+    for _ in range(3):
+        env.step(np.int64(0))
+    assert env.env.steps == 3

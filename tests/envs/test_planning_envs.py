@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from rlpyt.envs.gym import gym_make
 from rlpyt.envs.model import ModelEnv, PerfectModel
 from rlpyt.envs.planning import ENV_IDS, BitFlipper, Hanoi, Sokoban, ToyMR, generate_room
+from rlpyt.envs.planning.base import one_hot
 from rlpyt.envs.planning.hanoi import MOVES
 from rlpyt.envs.planning.toy_mr import ToyMRMap
 
@@ -258,3 +259,13 @@ def _write(text):
     f.write(text)
     f.close()
     return f.name
+
+
+def test_one_hot_of_a_sequence_an_array_and_a_scalar():
+    expected = np.array([1, 0, 0, 0, 0, 1, 0, 1, 0], dtype=np.float32)
+    for index in ((0, 2, 1), [0, 2, 1], np.array([0, 2, 1])):
+        out = one_hot(index, 3)
+        assert out.dtype == np.float32 and np.array_equal(out, expected)
+    assert np.array_equal(one_hot(np.int64(2), 4), [0, 0, 1, 0])
+    with pytest.raises(IndexError, match="index 3 out of range for size 3"):
+        one_hot((0, 3), 3)

@@ -17,7 +17,10 @@ One pass:
    ``Q(s, a) + exploration_weight * sqrt(log N(s)) / (1 + n(s, a))`` (``N(s)``:
    the node's number of samples; ``n(s, a)``: passes that took ``a`` at ``s``;
    exact ties broken at random) until an unexpanded node, or a move that ends the
-   episode.
+   episode. Without loop avoidance, a move back to a node of the pass's path closes
+   a cycle and also ends the pass, with the sample ``Q(s, a)`` at the node it leaves
+   (values change only in the backup, so selection would otherwise go round the
+   cycle forever).
 2. **Loop avoidance** (``avoid_loops``). A move whose next state is already on the
    pass's path, or was a real state of this episode, is not a candidate (in
    selection, in the leaf's backup and in the choice of the real action). Loops
@@ -33,8 +36,9 @@ One pass:
    steps, averaged (no network).
 4. **Backup.** The leaf's sample is ``max_a Q(leaf, a)`` over its candidate moves
    (a one-step lookahead on the ratings just made; ``r(s, a)`` for a move that ends
-   the episode, ``dead_end_value`` when there is none). Each node above on the path
-   gets ``r(s, a) + discount * (the sample of the node below)``.
+   the episode, ``dead_end_value`` when there is none; a move into a node without a
+   sample yet, i.e. back to the new root in the first pass, is left out). Each node
+   above on the path gets ``r(s, a) + discount * (the sample of the node below)``.
 
 The real action is the root's candidate move with the largest ``Q`` (``action_selection="value"``)
 or the most passes (``"visits"``).
@@ -199,13 +203,15 @@ class DeterministicMctsAgent(PlanningAgent):
         counters.n_passes = self.n_passes
         qualities = self._qualities(root)
         candidates = self._candidates(root, {root_key}, trajectory)
-        if not candidates.any():  # every move loops: the least bad one
-            candidates = np.ones(self.n_actions, dtype=bool)
+        if not any(candidates):  # every move loops: the least bad one
+            candidates = [True] * self.n_actions
         if self.action_selection == "value":
-            scores = qualities
+            scores = qualities.tolist()
         else:
-            scores = root.edge_visits.astype(np.float64)
-        action = argmax_random_tie(np.where(candidates, scores, -np.inf), self.rng)
+            scores = root.edge_visits.astype(np.float64).tolist()
+        action = argmax_random_tie(
+            [s if c else -math.inf for s, c in zip(scores, candidates, strict=True)], self.rng
+        )
         visits = root.edge_visits.sum()
         return SearchResult(
             action=action,
@@ -215,65 +221,105 @@ class DeterministicMctsAgent(PlanningAgent):
             metrics=counters.metrics(len(table), root.value),
         )
 
+    # The per-node steps below (candidates, qualities, UCT scores) run once per node on a
+    # pass's path, so they loop over the few actions in plain Python: numpy's per-call
+    # overhead on [A] arrays cost more than the arithmetic (same float64 operations).
+
     def _pass(self, root, model, table, trajectory, counters):
         """One pass: select, expand (one yield when the network rates new nodes), back up."""
         path, actions = [root], []
         on_path = {root.key}
         node = root
         while node.expanded:
-            candidates = self._candidates(node, on_path, trajectory)
-            if not candidates.any():
+            action = self._select(node, on_path, trajectory)
+            if action is None:  # a dead end
                 tail = self.dead_end_value
                 break
-            action = self._select(node, candidates)
             actions.append(action)
             if node.done[action]:
-                tail = float(node.rewards[action])  # the episode ends: the reward only
+                tail = node.rewards[action]  # the episode ends: the reward only
                 break
-            node = node.children[action]
+            child = node.children[action]
+            if child.key in on_path:  # a cycle (only without avoid_loops)
+                tail = node.rewards[action] + self.discount * child.value
+                break
+            node = child
             path.append(node)
             on_path.add(node.key)
         else:
             yield from self._expand(node, model, table, counters)
-            candidates = self._candidates(node, on_path, trajectory)
-            tail = self._qualities(node)[candidates].max() if candidates.any() else None
-            tail = self.dead_end_value if tail is None else float(tail)
+            tail = self._leaf_sample(node, on_path, trajectory)
         counters.depth = max(counters.depth, len(actions))
         self._backup(path, actions, tail)
 
-    def _candidates(self, node, on_path, trajectory) -> np.ndarray:
-        """[A] bool: the moves that do not loop back (all moves without avoid_loops)."""
+    def _candidates(self, node, on_path, trajectory) -> list:
+        """[A] bools: the moves that do not loop back (all moves without avoid_loops)."""
         if not self.avoid_loops:
-            return np.ones(len(node.children), dtype=bool)
-        return np.array(
-            [
-                done or (child.key not in on_path and child.key not in trajectory)
-                for child, done in zip(node.children, node.done, strict=True)
-            ],
-            dtype=bool,
-        )
+            return [True] * len(node.children)
+        return [
+            done or (child.key not in on_path and child.key not in trajectory)
+            for child, done in zip(node.children, node.done, strict=True)
+        ]
+
+    def _quality_list(self, node) -> list:
+        """[A] ``Q(s, a)`` of an expanded node, as floats."""
+        discount = self.discount
+        return [
+            r if done else r + discount * child.value
+            for r, done, child in zip(node.rewards, node.done, node.children, strict=True)
+        ]
 
     def _qualities(self, node) -> np.ndarray:
         """[A] ``Q(s, a)`` of an expanded node (NaN for an unexpanded one)."""
         if not node.expanded:
             return np.full(self.n_actions, np.nan)
-        return np.array(
-            [
-                r if done else r + self.discount * child.value
-                for r, done, child in zip(node.rewards, node.done, node.children, strict=True)
-            ]
-        )
+        return np.array(self._quality_list(node))
 
-    def _select(self, node, candidates) -> int:
-        bonus = math.sqrt(math.log(node.visits)) if node.visits > 1 else 0.0
-        scores = self._qualities(node) + self.exploration_weight * bonus / (1 + node.edge_visits)
-        return argmax_random_tie(np.where(candidates, scores, -np.inf), self.rng)
+    def _leaf_sample(self, node, on_path, trajectory) -> float:
+        """``max_a Q(leaf, a)`` over the candidate moves into nodes that have a value;
+        ``dead_end_value`` when there is none."""
+        qualities = [
+            q
+            for q, c in zip(
+                self._quality_list(node), self._candidates(node, on_path, trajectory), strict=True
+            )
+            if c and q == q  # NaN: a node without a sample (the root, in the first pass)
+        ]
+        return max(qualities) if qualities else self.dead_end_value
+
+    def _select(self, node, on_path, trajectory) -> int | None:
+        """The UCT move at an expanded node (see the module docstring); None at a dead end.
+
+        The scores of :meth:`_quality_list` and :meth:`_candidates` in one loop (the hot
+        spot of a search): ``-inf`` for the moves that are not candidates.
+        """
+        weight = self.exploration_weight * (
+            math.sqrt(math.log(node.visits)) if node.visits > 1 else 0.0
+        )
+        discount, avoid_loops, minus_inf = self.discount, self.avoid_loops, -math.inf
+        scores, dead_end = [], True
+        for r, done, child, n in zip(
+            node.rewards, node.done, node.children, node.edge_visits.tolist(), strict=True
+        ):
+            if done:
+                scores.append(r + weight / (1 + n))
+            elif avoid_loops and (child.key in on_path or child.key in trajectory):
+                scores.append(minus_inf)
+                continue
+            else:
+                visits = child.visits
+                value = child.value_sum / visits if visits else math.nan
+                scores.append(r + discount * value + weight / (1 + n))
+            dead_end = False
+        if dead_end:
+            return None
+        return argmax_random_tie(scores, self.rng)
 
     def _expand(self, node, model, table, counters):
         """Step the model once per action from ``node``; rate the new next states."""
         n = self.n_actions
-        node.children, node.rewards = [None] * n, np.zeros(n)
-        node.done, node.edge_visits = np.zeros(n, dtype=bool), np.zeros(n, dtype=np.int64)
+        node.children, node.rewards, node.done = [None] * n, [0.0] * n, [False] * n
+        node.edge_visits = np.zeros(n, dtype=np.int64)
         new = []
         for a in range(n):
             model.restore_state(node.state)
@@ -294,8 +340,8 @@ class DeterministicMctsAgent(PlanningAgent):
         counters.nodes_expanded += 1
         if new and self.leaf == "value":
             outputs = yield np.stack([c.observation for c in new])
-            for child, value in zip(new, outputs["value"], strict=True):
-                child.add_sample(float(value))
+            for child, value in zip(new, outputs["value"].tolist(), strict=True):
+                child.add_sample(value)
 
     def _rollout_value(self, model, state, counters) -> float:
         total = 0.0
@@ -313,10 +359,10 @@ class DeterministicMctsAgent(PlanningAgent):
         """``tail`` is the last node's sample; each node above gets r + discount * sample."""
         value = tail
         path[-1].add_sample(value)
-        if len(actions) == len(path):  # the pass ended with a move that ends the episode
+        if len(actions) == len(path):  # the pass ended with a move (episode end or cycle)
             path[-1].edge_visits[actions[-1]] += 1
         for node, action in zip(reversed(path[:-1]), reversed(actions[: len(path) - 1])):
-            value = float(node.rewards[action]) + self.discount * value
+            value = node.rewards[action] + self.discount * value
             node.add_sample(value)
             node.edge_visits[action] += 1
 

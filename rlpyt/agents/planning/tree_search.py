@@ -55,17 +55,24 @@ def require_heads(agent, model, heads, why: str) -> None:
             )
 
 
-def argmax_random_tie(values: np.ndarray, rng: np.random.Generator) -> int:
+def argmax_random_tie(values, rng: np.random.Generator) -> int:
     """The index of the largest of ``values``; exact ties broken uniformly by ``rng``.
 
-    Ignores NaN unless all are NaN (then a uniform pick).
+    Ignores NaN unless all are NaN (then a uniform pick). ``values``: an array or a
+    sequence of numbers. Runs in plain Python: it is called once per node of a search
+    path with a few values, where numpy's per-call overhead dominated.
     """
-    values = np.asarray(values, dtype=np.float64)
-    best = np.nanmax(values) if not np.all(np.isnan(values)) else np.nan
-    candidates = np.flatnonzero(values == best) if best == best else np.arange(len(values))
+    if isinstance(values, np.ndarray):
+        values = values.astype(np.float64, copy=False).tolist()
+    numbers = [v for v in values if v == v]
+    if numbers:
+        best = max(numbers)
+        candidates = [i for i, v in enumerate(values) if v == best]
+    else:
+        candidates = list(range(len(values)))
     if len(candidates) == 1:
-        return int(candidates[0])
-    return int(candidates[rng.integers(len(candidates))])
+        return candidates[0]
+    return candidates[int(rng.integers(len(candidates)))]
 
 
 def random_rollout_return(

@@ -43,7 +43,20 @@ class PlanningEnv(gymnasium.Env):
 
 
 def one_hot(index, size: int) -> np.ndarray:
-    """A float32 one-hot vector (``index`` may be an array: one row per entry, flattened)."""
-    out = np.zeros((np.size(index), size), dtype=np.float32)
-    out[np.arange(np.size(index)), np.ravel(index)] = 1.0
-    return out.ravel()
+    """A float32 one-hot vector (``index`` may be a sequence or array: one row per entry,
+    flattened).
+
+    Written with a Python loop: observations are built at every model step of a search,
+    and for the few entries of a planning env's state this is several times faster than
+    numpy's fancy indexing (whose conversions of a tuple dominate).
+    """
+    if isinstance(index, (tuple, list)):
+        indices = index
+    else:
+        indices = np.ravel(index).tolist()
+    out = np.zeros(len(indices) * size, dtype=np.float32)
+    for row, i in enumerate(indices):
+        if not 0 <= i < size:
+            raise IndexError(f"one_hot: index {i} out of range for size {size}")
+        out[row * size + i] = 1.0
+    return out

@@ -260,3 +260,25 @@ def test_network_without_value_head_refused():
     agent = DeterministicMctsAgent(ModelCls=PlanningMlpModel, model_kwargs=dict(heads=("q",)))
     with pytest.raises(ValueError, match=r"'value'.*head"):
         agent.initialize(hanoi(2)[0].spaces)
+
+
+def test_without_loop_avoidance_a_cycle_ends_the_pass():
+    # Corridor(2): both cells are expanded after two passes, so the third pass can only go
+    # round a cycle; it ends at the move that closes it, with that move's Q as its sample.
+    envs = [GymEnvWrapper(Corridor(2))]
+    agent = DeterministicMctsAgent(
+        n_passes=3, discount=0.9, exploration_weight=0.0, avoid_loops=False,
+        ModelCls=ConstantModel, model_kwargs=dict(value=0.5),
+    )  # fmt: skip
+    bind(agent, envs)
+    root, _ = first_search(agent, envs)
+    cell1 = root.children[1]
+    # Pass 1 expands cell 0: left loops back to the unrated root (left out), right: 0.45.
+    # Pass 2 goes right, expands cell 1: max(0.9 * 0.45, 0.9 * 0.5) = 0.45.
+    # Pass 3 goes right, right again: back to cell 1, Q = 0.9 * (0.5 + 0.45) / 2 = 0.4275.
+    assert root.children[0] is root and cell1.children[1] is cell1
+    assert root.edge_visits.tolist() == [0, 2] and cell1.edge_visits.tolist() == [0, 1]
+    assert cell1.visits == 3 and cell1.value == pytest.approx((0.5 + 0.45 + 0.4275) / 3)
+    assert root.visits == 3
+    assert root.value == pytest.approx((0.45 + 0.9 * 0.45 + 0.9 * 0.4275) / 3)
+    assert agent.step_metrics[0]["depth"] == 2
