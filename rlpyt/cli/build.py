@@ -10,7 +10,8 @@ picks all actions in one batch), ``alternating`` (:class:`AlternatingSampler`:
 two groups of GPU-sampler workers take turns) or ``ray`` (``RaySampler``: Ray actors).
 ``sampler.workers`` is the number of worker processes, each pinned to one of the usable
 CPU cores. ``runner.kind`` picks the runner (``minibatch``, ``async``, ``actor_learner``,
-``sync``): see :mod:`rlpyt.cli.runners`. Planners are built by :mod:`rlpyt.cli.planning`.
+``sync``, ``scheme``): see :mod:`rlpyt.cli.runners`. Planners are built by
+:mod:`rlpyt.cli.planning`, PEARL by :mod:`rlpyt.cli.pearl`, scheme runs by :mod:`rlpyt.cli.scheme`.
 
 ``affinity_code`` (``train --affinity``, given by the launcher) is a slot affinity code
 (``rlpyt.utils.launching.affinity``): the run's master process is pinned to the slot's cores,
@@ -33,6 +34,7 @@ from rlpyt.cli.runners import (
     sampler_class,
     split_cores,
 )
+from rlpyt.cli.scheme import build_scheme_experiment
 from rlpyt.samplers.collections import TrajInfo
 from rlpyt.samplers.parallel.cpu.collectors import CpuResetCollector, CpuWaitResetCollector
 from rlpyt.samplers.parallel.gpu.collectors import GpuResetCollector, GpuWaitResetCollector
@@ -41,6 +43,8 @@ from rlpyt.utils.validation import require_int_at_least
 
 __all__ = [
     "build_experiment",
+    "agent_class",
+    "algo_class",
     "run_affinity",
     "check_env",
     "make_env_factory",
@@ -136,7 +140,8 @@ def _learner_affinities(s: dict, r: dict, kind: str, cpus: list, slot: dict | No
     return affinities, n
 
 
-def _agent_cls(name: str):
+def agent_class(name: str):
+    """The agent class of ``agent.name``."""
     from rlpyt.agents.dqn.atari.atari_catdqn_agent import AtariCatDqnAgent
     from rlpyt.agents.dqn.atari.atari_dqn_agent import AtariDqnAgent
     from rlpyt.agents.dqn.atari.atari_r2d1_agent import AtariR2d1Agent
@@ -170,7 +175,8 @@ def _agent_cls(name: str):
     return agents[name]
 
 
-def _algo_cls(name: str):
+def algo_class(name: str):
+    """The algorithm class of ``algo_name`` (model-free algorithms)."""
     if name in ("a2c", "ppo"):
         from rlpyt.algos.pg.a2c import A2C
         from rlpyt.algos.pg.ppo import PPO
@@ -270,6 +276,8 @@ def build_experiment(config: dict, resume_from=None, affinity_code: str | None =
         return build_planning_experiment(config, resume_from, affinity_code)
     if is_meta(config["algo_name"]):
         return build_pearl_experiment(config, resume_from, affinity_code)
+    if runner_kind == "scheme":
+        return build_scheme_experiment(config, resume_from, affinity_code)
     s, r = config["sampler"], config["runner"]
     slot = None if affinity_code is None else _slot_affinity(affinity_code)
     collector = s["collector"]
@@ -282,9 +290,9 @@ def build_experiment(config: dict, resume_from=None, affinity_code: str | None =
     SamplerCls = sampler_class(kind, runner_kind)  # first: a missing Ray is refused at once
     affinity, n_workers = _run_affinity(config, runner_kind, kind, slot)
     algo_kwargs = dict(config["algo"])
-    AlgoCls = _algo_cls(config["algo_name"])
+    AlgoCls = algo_class(config["algo_name"])
     algo = AlgoCls(**algo_kwargs)  # validates its hyperparameters
-    AgentCls = _agent_cls(config["agent"]["name"])
+    AgentCls = agent_class(config["agent"]["name"])
     # APPO's minibatches are whole env columns, as recurrent PPO's.
     whole_columns = AgentCls.recurrent or config["algo_name"] == "appo"
     _check_minibatches(algo_kwargs.get("minibatches"), s, whole_columns)

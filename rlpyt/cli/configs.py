@@ -1,8 +1,9 @@
 """Training configurations: nested dicts with per-env defaults, config files and ``--set``.
 
 A config has the sections ``env``, ``sampler``, ``agent``, ``algo``, ``runner``
-and ``logging``, plus ``algo_name`` (a planner's config: :mod:`rlpyt.cli.planning`). :func:`default_config` gives good settings for an
-algorithm on an env; :func:`~rlpyt.cli.config_files.config_from_file` updates them from a
+and ``logging``, plus ``algo_name`` (a planner's config: :mod:`rlpyt.cli.planning`); IMPALA and
+APPO configs also have ``scheme`` (the workers of ``--runner scheme``: :mod:`rlpyt.cli.scheme`).
+:func:`default_config` gives good settings for an algorithm on an env; :func:`~rlpyt.cli.config_files.config_from_file` updates them from a
 YAML or JSON file of the same shape; :func:`~rlpyt.cli.overrides.apply_override` changes one
 value by its dotted path (``algo.learning_rate=3e-4``). Unknown keys are refused with the
 closest match, by :func:`rlpyt.utils.launching.variant.update_config` in both cases. The
@@ -14,6 +15,7 @@ from rlpyt.cli.overrides import apply_override, apply_overrides, flatten
 from rlpyt.cli.pearl import META_ALGOS, is_meta, pearl_default_config
 from rlpyt.cli.planning import PLANNERS, is_planner, planning_default_config
 from rlpyt.cli.runners import RUNNER_KINDS, SAMPLER_KINDS
+from rlpyt.cli.scheme import scheme_section
 
 __all__ = [
     "default_config",
@@ -386,10 +388,10 @@ def default_config(algo: str, env_id: str) -> dict:
         eval_max_steps=None,
         eval_max_trajectories=None,
     )
-    # kind: minibatch | async | actor_learner | sync; learners: the sync runner's learner processes;
+    # kind: minibatch | async | actor_learner | sync | scheme; learners: the sync runner's learner processes;
     # reproducible: the same results on any x86-64 machine (rlpyt.utils.reproducible).
     runner.update(seed=None, eval=False, kind="minibatch", learners=2, reproducible=False)
-    return {
+    config = {
         "algo_name": algo,
         "env": env,
         "sampler": sampler,
@@ -403,3 +405,7 @@ def default_config(algo: str, env_id: str) -> dict:
             "use_summary_writer": False,
         },
     }
+    if algo in _VTRACE_FAMILY:
+        # The workers and links of runner.kind='scheme' (rlpyt.cli.scheme).
+        config["scheme"] = scheme_section()
+    return config

@@ -5,6 +5,8 @@ python -m rlpyt train --algo a2c --env pong --sampler cpu --workers 8 --set samp
 python -m rlpyt train --algo dqn --env pong --runner async --sampler cpu   # sample while training
 python -m rlpyt train --algo impala --env CartPole-v1 --runner actor_learner   # IMPALA layout
 python -m rlpyt train --algo ppo --env CartPole-v1 --runner sync --learners 2
+python -m rlpyt train --algo impala --env CartPole-v1 --runner scheme \
+    --set scheme.collection_workers=4 scheme.gradient_workers=2 scheme.collection=async
 python -m rlpyt train --algo ppo --env CartPole-v1 --sampler ray --workers 4   # Ray actors
 python -m rlpyt train --config ppo_cartpole.yaml --seed 2 --set algo.epochs=10
 python -m rlpyt train --resume data/local/ppo_CartPole-v1/run_0 --steps 200000

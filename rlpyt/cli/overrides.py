@@ -46,6 +46,7 @@ OPEN_SECTIONS = (
     "agent.q_model_kwargs",
     "algo.optim_kwargs",
     "algo.replay_kwargs",
+    "scheme.ray_init_kwargs",
 )
 
 

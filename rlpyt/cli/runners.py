@@ -22,6 +22,10 @@
   workers; the usable CPU cores (or the ``--affinity`` slot's) are split among the learners.
   ``runner.n_steps`` and ``runner.log_interval_steps`` count the env steps of all learners.
 
+* ``scheme``: :class:`~rlpyt.runners.scheme.SchemeRl`, the decoupled collection / gradient /
+  update scheme on Ray (local, or the cluster of ``RAY_ADDRESS``): the config's ``scheme``
+  section sets its workers and links (:mod:`rlpyt.cli.scheme`). IMPALA and APPO only.
+
 * ``episodes``: :class:`~rlpyt.runners.episodes.EpisodeRunner`, epochs of whole episodes: the
   runner of the planners (:mod:`rlpyt.cli.planning`), and theirs only. Their samplers are the
   episode samplers of ``sampler.kind`` ``serial``, ``cpu`` or ``ray``.
@@ -55,7 +59,7 @@ __all__ = [
     "require_ray",
 ]
 
-RUNNER_KINDS = ("minibatch", "async", "actor_learner", "sync", "episodes", "meta")
+RUNNER_KINDS = ("minibatch", "async", "actor_learner", "sync", "scheme", "episodes", "meta")
 # SerialSampler, CpuSampler, GpuSampler, AlternatingSampler, RaySampler.
 SAMPLER_KINDS = ("serial", "cpu", "gpu", "alternating", "ray")
 # The algorithms that learn from a replay buffer: the ones the async runner can train.
@@ -84,6 +88,7 @@ _RUNNERS = {
     "async": ("rlpyt.runners.async_rl", "AsyncRl"),
     "actor_learner": ("rlpyt.runners.actor_learner", "ActorLearnerRl"),
     "sync": ("rlpyt.runners.sync_rl", "SyncRl"),
+    "scheme": ("rlpyt.runners.scheme", "SchemeRl"),
 }
 # config key of each flag that add_runner_arguments defines
 _FLAG_KEYS = {
@@ -117,7 +122,8 @@ def add_runner_arguments(train: argparse.ArgumentParser) -> None:
         help="minibatch (default: sample, then optimize), async (a sampler process fills the "
         "replay while this one optimizes; off-policy algorithms), actor_learner (a sampler "
         "process collects rollouts while this one trains on each as it arrives; impala, "
-        "appo) or sync (--learners learner processes averaging gradients); sets runner.kind",
+        "appo), sync (--learners learner processes averaging gradients) or scheme (collection "
+        "and gradient workers on Ray, see the scheme.* keys; impala, appo); sets runner.kind",
     )
     train.add_argument(
         "--learners",
@@ -144,6 +150,10 @@ def fill_missing_keys(config: dict) -> None:
     config["runner"].setdefault("kind", "minibatch")
     config["runner"].setdefault("learners", 2)
     config["runner"].setdefault("reproducible", False)
+    if config.get("algo_name") in ("impala", "appo") and "scheme" not in config:
+        from rlpyt.cli.scheme import scheme_section
+
+        config["scheme"] = scheme_section()  # runs saved before the scheme existed
 
 
 def check_runner_choice(config: dict) -> tuple[str, str]:
@@ -156,6 +166,11 @@ def check_runner_choice(config: dict) -> tuple[str, str]:
     if sampler not in SAMPLER_KINDS:
         raise ValueError(f"sampler.kind must be one of {list(SAMPLER_KINDS)}, got {sampler!r}")
     _check_episodes(config["algo_name"], runner, sampler)
+    if runner == "scheme":
+        from rlpyt.cli.scheme import check_scheme_choice
+
+        check_scheme_choice(config)
+        return runner, sampler
     if sampler == "ray" and runner != "minibatch":
         raise ValueError(
             f"sampler.kind='ray' runs with runner.kind='minibatch' only, not {runner!r} (the "

@@ -60,6 +60,18 @@ class PolicyLag:
         self.counts = counts
         return lags
 
+    def add(self, lag_counts) -> None:
+        """Count lags computed elsewhere: ``{lag: number of samples}`` (the Ray scheme's
+        gradient workers compute them where the batch is)."""
+        if any(lag < 0 for lag in lag_counts):
+            raise RuntimeError(f"policy lags {sorted(lag_counts)} include a negative one")
+        size = max(len(self.counts), max(lag_counts, default=-1) + 1)
+        counts = np.zeros(size, dtype=np.int64)
+        counts[: len(self.counts)] = self.counts
+        for lag, n in lag_counts.items():
+            counts[lag] += n
+        self.counts = counts
+
     @property
     def n_samples(self) -> int:
         return int(self.counts.sum())

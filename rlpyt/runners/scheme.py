@@ -35,13 +35,17 @@ its rollout is collected again by the restarted actor. Shutdown kills every acto
 removes the placement group.
 
 The runner is a :class:`~rlpyt.runners.minibatch_rl.MinibatchRlBase`: one iteration is
-one update; logging, snapshots and SIGTERM behave as there. ``sampler`` only carries the
+one update; logging, snapshots and SIGTERM behave as there. A resumed run continues
+from the snapshot's weights, optimizer, schedules, counters and RNG states with fresh
+workers, whose envs restart (not bit-for-bit as the uninterrupted run). ``sampler`` only carries the
 collection settings (``EnvCls``, ``env_kwargs``, ``batch_T``, ``batch_B`` = envs per
 collection worker, ``max_decorrelation_steps``, ``TrajInfoCls``); it is never started.
 """
 
 import copy
 import os
+import signal
+import threading
 import time
 from collections import Counter
 
@@ -56,6 +60,7 @@ from rlpyt.runners.scheme_workers import GradientWorker
 from rlpyt.samplers.buffer import get_example_outputs
 from rlpyt.samplers.collections import BatchSpec, TrajInfoFactory
 from rlpyt.samplers.parallel.env_groups import make_example_env
+from rlpyt.samplers.parallel.errors import WorkerError
 from rlpyt.samplers.ray.collection import CollectionSpec, CollectionWorker
 from rlpyt.utils.logging import logger
 from rlpyt.utils.seed import derive_seed, make_seed, set_seed
@@ -108,7 +113,10 @@ class SchemeRl(MinibatchRlBase):
                 loop_start = time.perf_counter()
                 for itr in range(self._start_itr, n_itr):
                     with logger.prefix(f"itr #{itr} "):
+                        step_start = time.perf_counter()
                         report = self.stage.step(itr)
+                        # The driver's wait for each update (CumTrainTime, UpdatesPerSecond).
+                        self._interval_train_time += time.perf_counter() - step_start
                         self.store_report(itr, report)
                         if (itr + 1) % self.log_interval_itrs == 0:
                             self.log_interval(itr)
@@ -116,6 +124,12 @@ class SchemeRl(MinibatchRlBase):
                     if self._preempt_requested:
                         self._preempt(itr)
                 self.loop_seconds = time.perf_counter() - loop_start
+            except WorkerError as err:
+                if self._preempt_requested:
+                    # SIGTERM sent to a whole process group also stops workers: their
+                    # deaths are the preemption, not the error to report.
+                    raise self._preempted_now("stopped by SIGTERM") from err
+                raise
             finally:
                 self._in_shutdown = True
                 self.shutdown()
@@ -124,6 +138,7 @@ class SchemeRl(MinibatchRlBase):
     # -- start-up ---------------------------------------------------------------
 
     def startup(self):
+        self._set_affinity()  # the driver's torch threads (runner affinity)
         if self.seed is None:
             self.seed = make_seed()
         set_seed(self.seed)
@@ -246,6 +261,9 @@ class SchemeRl(MinibatchRlBase):
                 kwargs["address"] = os.environ["RAY_ADDRESS"]  # join that cluster
             ray.init(**kwargs)
             self._started_ray = True
+            if threading.current_thread() is threading.main_thread():
+                # ray.init replaced the SIGTERM handler (with sys.exit): this runner's again.
+                signal.signal(signal.SIGTERM, self._on_sigterm)
         scheme = self.scheme
         per_bundle = (
             scheme.gradient_num_cpus + self._per_gradient_worker * scheme.collection_num_cpus
@@ -327,7 +345,7 @@ class SchemeRl(MinibatchRlBase):
         self.initialize_logging()
         self.lag_histogram, self.staleness_histogram = Counter(), Counter()
         self.round_seconds, self.min_valid_steps = [], []
-        self._interval_lag, self._interval_staleness = Counter(), Counter()
+        self._interval_staleness = Counter()
         self._cum_valid_steps = self._interval_valid_steps = 0
         self._interval_shortened = 0
 
@@ -341,7 +359,7 @@ class SchemeRl(MinibatchRlBase):
         opt_info.skipped.append(0.0 if report.applied else 1.0)
         self.store_diagnostics(itr, report.traj_infos, opt_info)
         self.lag_histogram.update(report.lag)
-        self._interval_lag.update(report.lag)
+        self._policy_lag.add(report.lag)
         self.staleness_histogram.update(report.staleness)
         self._interval_staleness.update(report.staleness)
         self.round_seconds.extend(report.collect_seconds)
@@ -356,24 +374,26 @@ class SchemeRl(MinibatchRlBase):
         return self._cum_valid_steps
 
     def log_diagnostics(self, itr, eval_traj_infos=None, eval_time=0.0):
-        """MinibatchRlBase's row plus policy lag, gradient staleness and valid steps."""
-        for name, hist in (
-            ("PolicyLag", self._interval_lag),
-            ("Staleness", self._interval_staleness),
-        ):
-            values = np.array(sorted(hist.elements()) or [np.nan], dtype=float)
-            logger.record_tabular(name + "Min", values.min())
-            logger.record_tabular(name + "Mean", values.mean())
-            logger.record_tabular(name + "Max", values.max())
+        """MinibatchRlBase's row (with the policy lag's columns and histogram) plus
+        gradient staleness and valid steps."""
+        values = np.array(sorted(self._interval_staleness.elements()) or [np.nan], dtype=float)
+        logger.record_tabular("StalenessMin", values.min())
+        logger.record_tabular("StalenessMean", values.mean())
+        logger.record_tabular("StalenessMax", values.max())
         logger.record_tabular("CumValidSteps", self._cum_valid_steps)
         logger.record_tabular("ShortenedRollouts", self._interval_shortened)
-        self._interval_lag, self._interval_staleness = Counter(), Counter()
+        self._interval_staleness = Counter()
         self._interval_valid_steps = self._interval_shortened = 0
         super().log_diagnostics(itr, eval_traj_infos, eval_time)
 
     def get_itr_snapshot(self, itr) -> dict:
         self.stage.sync_driver()  # decentralised: the weights live in the gradient workers
         return super().get_itr_snapshot(itr)
+
+    def sampler_state_dict(self) -> None:
+        """None: the envs live in the collection workers, which restart them on resume
+        (the snapshot keeps weights, optimizer, schedules, counters and RNG states)."""
+        return None
 
     # -- shutdown ---------------------------------------------------------------
 

@@ -258,7 +258,9 @@ class GradientWorker:
         self.agent.load_state_dict(state["agent"])
         self.algo.load_optim_state_dict(state["optimizer"])
         self.algo.load_state_dict(state["algo"])
-        self.version = 1  # newer than the collection workers' initial weights
+        # Newer than the collection workers' initial weights (0); after a resume, the
+        # learning-rate schedule continues from the updates already applied.
+        self.version = 1 + self.algo.update_counter
         self._publish()
 
     def state(self) -> dict:

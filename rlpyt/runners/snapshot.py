@@ -70,10 +70,14 @@ class SnapshotMixin:
             },
         }
         state["agent_sampling_state"] = self.agent.sampling_state_dict()
-        sampler_state = self.sampler.state_dict()
+        sampler_state = self.sampler_state_dict()
         if sampler_state is not None:
             state["sampler_state_dict"] = sampler_state
         return state
+
+    def sampler_state_dict(self) -> dict | None:
+        """Hook: the sampler's state for the snapshot (None: the envs restart on resume)."""
+        return self.sampler.state_dict()
 
     def load_runner_state(self, snapshot: dict) -> None:
         """Hook: restore what a runner added to :meth:`get_itr_snapshot` (the async counters)."""
