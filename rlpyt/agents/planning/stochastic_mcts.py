@@ -177,6 +177,7 @@ class StochasticMctsAgent(PlanningAgent):
         transpositions: ``"episode"`` (outcomes with the same observation share one node,
             kept for the whole episode), ``"step"`` (shared within one real step's
             search) or ``"none"`` (a tree: no two outcomes share a node).
+        max_depth: the most steps of a simulation's path (>= 1).
         ModelCls, model_kwargs, initial_model_state_dict: the network, needed for
             ``leaf`` ``"value"``/``"q"`` or ``prior="policy"`` (with those heads).
     """
@@ -194,6 +195,7 @@ class StochasticMctsAgent(PlanningAgent):
         action_selection: str = "visits",
         backup: str = "average",
         transpositions: str = "episode",
+        max_depth: int = 100,
         ModelCls=None,
         model_kwargs=None,
         initial_model_state_dict=None,
@@ -211,6 +213,7 @@ class StochasticMctsAgent(PlanningAgent):
         )
         self.backup = check_choice(name, "backup", backup, BACKUPS)
         self.transpositions = check_choice(name, "transpositions", transpositions, TRANSPOSITIONS)
+        self.max_depth = check_int(name, "max_depth", max_depth, 1)
         if self._heads() and ModelCls is None:
             raise ValueError(
                 f"{name}: leaf={leaf!r}, prior={prior!r} need the network's "
@@ -310,9 +313,8 @@ class StochasticMctsAgent(PlanningAgent):
     def _simulate(self, root, root_observation, model, table, counters, size):
         """One simulation from the root (the model at the root's state, re-seeded)."""
         path = []  # (node, action, outcome key) of each step
-        on_path = {id(root)}
-        node, observation, cycle = root, root_observation, False
-        while node.expanded and not node.terminal:
+        node, observation = root, root_observation
+        while node.expanded and not node.terminal and len(path) < self.max_depth:
             action = self._select(node)
             step = model.step(action)
             counters.model_steps += 1
@@ -324,21 +326,16 @@ class StochasticMctsAgent(PlanningAgent):
             if child is None:
                 child = node.outcomes[action][key] = self._node(table, key[0], done, size)
             node = child
-            if id(node) in on_path:  # only with transpositions: a state already on the path
-                cycle = True
-                break
-            on_path.add(id(node))
         counters.depth = max(counters.depth, len(path))
         if node.terminal:
             value = 0.0
         elif not node.expanded:
             value = yield from self._expand(node, observation, model, counters)
             node.max_value = value  # its rating until an action is tried
-        else:  # a cycle: the node's current estimate
+        else:  # max_depth reached: the node's current estimate
             value = node.value(self.backup)
-        if not cycle:  # (a node on the path is counted below)
-            node.value_sum += value
-            node.visits += 1
+        node.value_sum += value
+        node.visits += 1
         self._backup(path, value)
 
     def _backup(self, path, value: float) -> None:

@@ -56,15 +56,15 @@ def test_q_leaf_initialises_action_values_and_rates_by_max():
     envs = lake(slippery=False)
     q = [0.1, 0.2, 0.3, 0.4]
     agent = StochasticMctsAgent(
-        n_passes=2, discount=0.9, leaf="q", exploration_weight=0.0, ModelCls=ConstantModel,
-        model_kwargs=dict(value=None, q=q),
+        n_passes=2, discount=0.9, leaf="q", exploration_weight=0.0, transpositions="none",
+        ModelCls=ConstantModel, model_kwargs=dict(value=None, q=q),
     )  # fmt: skip
     bind(agent, envs)
     step = search_once(agent, envs)
     root = agent.last_roots[0]
-    # Pass 2 takes "up" (Q 0.4): against the wall, back to cell 0, the root itself (a
-    # cycle: the pass ends there), worth the root's value, its rating max Q = 0.4.
-    assert root.action_visits == [0, 0, 0, 1] and agent.forward_calls == 1
+    # Pass 2 takes "up" (Q 0.4): against the wall, back to cell 0, a new node in the tree,
+    # rated max Q = 0.4.
+    assert root.action_visits == [0, 0, 0, 1] and agent.forward_calls == 2
     assert root.qualities() == pytest.approx([0.1, 0.2, 0.3, 0.9 * 0.4])
     assert step.agent_info.value[0] == pytest.approx((0.4 + 0.36) / 2)
 
@@ -80,7 +80,9 @@ def test_policy_prior_steers_the_visits():
     root = agent.last_roots[0]
     prior = np.exp([0.0, 0.0, 4.0, 0.0]) / np.exp([0.0, 0.0, 4.0, 0.0]).sum()
     np.testing.assert_allclose(root.prior, prior)
-    assert sum(root.action_visits) == 59 and root.action_visits[2] > 0.8 * 59
+    # 59 passes start at the root, and come back to it through cycles.
+    visits = np.array(root.action_visits)
+    assert visits.sum() >= 59 and visits[2] > 0.8 * visits.sum()
 
 
 def test_each_simulation_draws_its_own_outcome():
@@ -94,9 +96,10 @@ def test_each_simulation_draws_its_own_outcome():
     cells = {a: sorted(int(np.frombuffer(k[0], np.int64)[0]) for k in root.outcomes[a])
              for a in range(4)}  # fmt: skip
     assert cells[2] == [0, 1, 4] and all(len(c) > 1 for c in cells.values())
-    # Visits sum to n_passes - 1 (pass 1 rates the root).
-    assert sum(root.action_visits) == 59
-    np.testing.assert_allclose(step.agent_info.action_probs[0], np.array(root.action_visits) / 59)
+    # The root's actions were taken 59 times (pass 1 rates the root) and more through cycles.
+    visits = np.array(root.action_visits)
+    assert visits.sum() >= 59
+    np.testing.assert_allclose(step.agent_info.action_probs[0], visits / visits.sum())
 
 
 def test_max_backup_is_the_expectimax_of_the_tree():
@@ -195,10 +198,11 @@ def test_outcomes_with_one_state_share_a_node():
     assert two.outcomes[1][to_zero] is root
     # A node's visits are the passes through it: here those that reached it by either edge.
     assert one.visits == root.outcome_visits[1][to_one] + two.outcome_visits[0][to_one] > 0
-    # The root is never left and re-entered within a pass (a cycle ends the pass there):
-    # pass 1 rates it, every later pass takes one of its actions.
-    assert root.visits == 300 == 1 + sum(root.action_visits)
-    assert agent.step_metrics[0]["depth"] <= 3  # 0 -> 2 -> 1 -> end is the longest path
+    # Pass 1 rates the root; each time a later pass is at the root it takes an action (no
+    # pass ends at it: max_depth is never reached here).
+    assert root.visits == 1 + sum(root.action_visits) > 300
+    # Paths go round the cycle 0 -> 2 -> 0 (the shortest path to the end has 2 steps).
+    assert agent.step_metrics[0]["depth"] >= 4
     # The terminal outcomes of all three states share one node too, worth 0.
     ends = [k for node in (root, one, two) for o in node.outcomes for k in o if k[2]]
     assert {id(node.outcomes[a][k]) for node in (root, one, two) for a in range(2)
@@ -233,9 +237,26 @@ def test_bellman_backup_on_shared_statistics():
     assert step.action[0] == 1 and step.agent_info.value[0] == pytest.approx(root.max_value)
 
 
+def test_max_depth_ends_a_pass_at_the_current_value():
+    agent, step = coin_search(30, max_depth=1)
+    table = agent.table_of(0)
+    root, one, two = (table[key_of(s)] for s in range(3))
+    # Every pass after the first (the root's rating) takes one step: to the end, or to 1
+    # or 2, rated when new and worth its current value (its rating) afterwards.
+    assert agent.step_metrics[0]["depth"] == 1 and sum(root.action_visits) == 29
+    assert sum(one.action_visits) == 0 and sum(two.action_visits) == 0
+    counts = root.outcome_visits[1]
+    n_one = counts[(np.int64(1).tobytes(), 0.0, False)]
+    n_two = counts[(np.int64(2).tobytes(), 0.0, False)]
+    assert one.visits == n_one and two.visits == n_two
+    q_gamble = 0.9 * (n_one * one.max_value + n_two * two.max_value) / (n_one + n_two)
+    np.testing.assert_allclose(step.agent_info.qualities[0], [0.5, q_gamble], rtol=1e-6)
+
+
 def test_episode_table_is_kept_across_real_steps_and_forgotten_at_reset():
     envs = [GymEnvWrapper(Coin())]
-    agent = StochasticMctsAgent(n_passes=20, backup="max", transpositions="episode")
+    # (max_depth=1: every pass takes one action at the root, whose visits are then exact.)
+    agent = StochasticMctsAgent(n_passes=20, backup="max", transpositions="episode", max_depth=1)
     bind(agent, envs)
     search_once(agent, envs)
     table = agent.table_of(0)
@@ -247,7 +268,7 @@ def test_episode_table_is_kept_across_real_steps_and_forgotten_at_reset():
     search_once(agent, envs)
     assert agent.last_roots[0] is not root and agent.last_roots[0].visits == 20
     # transpositions="step": a new table for each real step.
-    agent = StochasticMctsAgent(n_passes=20, backup="max", transpositions="step")
+    agent = StochasticMctsAgent(n_passes=20, backup="max", transpositions="step", max_depth=1)
     bind(agent, envs)
     search_once(agent, envs)
     table = agent.table_of(0)
@@ -301,6 +322,7 @@ def test_env_that_cannot_reseed_refused_at_bind():
         (dict(leaf="tree"), "leaf must be one of"),
         (dict(backup="min"), "backup must be one of"),
         (dict(transpositions=True), "transpositions must be one of"),
+        (dict(max_depth=0), "max_depth must be an integer >= 1"),
         (dict(n_leaf_rollouts=0), "n_leaf_rollouts"),
         (dict(leaf="q"), r"\['q'\] head.*ModelCls is None"),
         (dict(prior="policy"), r"\['policy'\] head.*ModelCls is None"),
