@@ -38,10 +38,14 @@ One simulation:
    (``N(s)``: simulations through the node; ``n(s, a)``: through the action; ``P``: the
    prior; exact ties broken at random), step the model, and go to the outcome node of
    the observed result (made if new). Stop at a node not yet expanded, when the
-   episode ends (the env's termination or time limit), or, with transpositions, at a
-   node already on this simulation's path (a cycle: the path never repeats a node).
+   episode ends (the env's termination or time limit), or after ``max_depth`` steps.
+   With transpositions a path may go round a cycle (slipping back to a state already
+   on it); each occurrence of a node on the path counts as one visit. Continuing
+   through cycles, rather than ending the pass there, matters: on slippery FrozenLake
+   most paths slip back within a few steps, and the passes that end there rarely
+   sample the far states whose values the root's decision needs.
 2. **Expansion and rating** of the leaf (a node where the episode ended is worth 0;
-   one already expanded, reached by a cycle, is worth its current value ``V``):
+   one already expanded, where ``max_depth`` ended the path, its current value ``V``):
    ``leaf="rollout"``: the mean discounted return of ``n_leaf_rollouts`` uniform random
    rollouts of at most ``rollout_time_limit`` steps; ``"value"``: the value head;
    ``"q"``: ``max_a`` of the Q head. The network is asked in one ``yield`` per
@@ -63,7 +67,13 @@ default) or the largest ``Q`` among the tried ones (``"value"``; the better choi
 root's ``Q`` (NaN for an action never tried).
 
 FrozenLake 4x4 slippery (the optimal policy succeeds in 74% of its 100-step episodes,
-the random one in 1.5%): SETTINGS_PLACEHOLDER
+the random one in 1.5%), random rollout leaves, no network: ``n_passes=50,
+max_depth=20, exploration_weight=1, discount=0.99, backup="max",
+action_selection="value", rollout_time_limit=50, transpositions="episode"``
+(``discount=1`` makes all first moves equal in value and fails: 0.51). Measured on
+real episodes (seeds 0, 1, 2 of the test's play loop, 100 each): success 0.55, 0.72,
+0.59, mean 0.62; the optimal policy on the same env seeds: 0.63, 0.75, 0.67 (the
+episodes' slips make most of the spread). 0.035 s per real step on a lightly loaded core.
 """
 
 import math

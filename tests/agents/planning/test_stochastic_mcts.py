@@ -357,27 +357,29 @@ def success_probability(policy, transitions, horizon=100):
     return value[0]
 
 
-@pytest.mark.slow
-def test_rollout_search_beats_random_play_on_slippery_frozen_lake():
-    """The agent's action in each of the 11 open cells (one search each), scored exactly.
+# The settings that meet the issue's acceptance on FrozenLake 4x4 slippery with random
+# rollout leaves (no network); see the module docstring of stochastic_mcts for the numbers.
+FROZEN_LAKE_SETTINGS = dict(
+    n_passes=50, max_depth=20, exploration_weight=1.0, discount=0.99, backup="max",
+    action_selection="value", rollout_time_limit=50, transpositions="episode",
+)  # fmt: skip
 
-    Measured (seed 1): 0.11; the uniform random policy: 0.014. The issue's target, 0.6, is
-    not reached by random-rollout leaves at this budget (their values are the random
-    policy's, far from the optimal ones, and the tree is too shallow to correct them).
+
+@pytest.mark.slow
+def test_rollout_search_solves_slippery_frozen_lake():
+    """Real 100-step episodes, 2 seeds x 12 (a reduced run of the acceptance check; about
+    40 s of CPU).
+
+    The uniform random policy succeeds with probability 0.014 (exact), the optimal one
+    0.74; the agent's full measurement is in the module docstring of stochastic_mcts.
     """
     (env,) = lake()
-    agent = StochasticMctsAgent(
-        n_passes=400, exploration_weight=0.5, n_leaf_rollouts=4, discount=1.0, backup="max",
-        action_selection="value",
-    )  # fmt: skip
-    bind(agent, [env], seed=1)
-    transitions = env.env.unwrapped.P
-    policy = np.full((16, 4), 0.25)
-    for cell in range(15):
-        if cell in (5, 7, 11, 12):
-            continue
-        env.reset()
-        env.env.unwrapped.s = cell  # the real env in that cell; the search restores it
-        policy[cell] = np.eye(4)[agent.step(np.array([cell]), None, None).action[0]]
-    assert success_probability(np.full((16, 4), 0.25), transitions) < 0.02
-    assert success_probability(policy, transitions) >= 0.05
+    assert success_probability(np.full((16, 4), 0.25), env.env.unwrapped.P) < 0.02
+    successes = []
+    for seed in (0, 1):
+        envs = lake()
+        agent = StochasticMctsAgent(**FROZEN_LAKE_SETTINGS)
+        bind(agent, envs, seed=seed)
+        episodes, _ = play(agent, envs, n_rounds=12)
+        successes += [e.returns > 0 for e in episodes]
+    assert np.mean(successes) >= 0.45
