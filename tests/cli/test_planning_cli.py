@@ -162,3 +162,23 @@ def test_the_shipped_bfs_configs_build_a_trained_best_first_search(name):
     assert isinstance(runner.agent, BestFirstSearchAgent)
     assert isinstance(runner.algo, SupervisedFromSearch)
     assert runner.agent.n_expansions == 10
+
+
+@pytest.mark.parametrize(
+    "name, agent, algo",
+    [
+        ("mcts_hanoi", "DeterministicMctsAgent", SupervisedFromSearch),
+        ("mcts_sokoban", "DeterministicMctsAgent", SupervisedFromSearch),
+        ("shooting_cartpole", "ShootingAgent", NoTraining),
+        ("stochastic_mcts_frozenlake", "StochasticMctsAgent", NoTraining),
+    ],
+)
+def test_the_other_shipped_planning_configs_build(name, agent, algo):
+    from rlpyt.cli.build import check_env
+    from rlpyt.cli.config_files import config_from_file
+
+    config = config_from_file(f"examples/planning/{name}.yaml")
+    runner = build_experiment(config)
+    assert type(runner.agent).__name__ == agent
+    assert isinstance(runner.algo, algo)
+    check_env(config["env"])  # the env and its kwargs exist
