@@ -158,10 +158,23 @@ class MinibatchRlBase(SnapshotMixin):
             yield
             return
         previous = signal.signal(signal.SIGTERM, self._on_sigterm)
+        self._handles_sigterm = True
         try:
             yield
         finally:
+            self._handles_sigterm = False
             signal.signal(signal.SIGTERM, previous)
+
+    def _reclaim_sigterm(self):
+        """Put this runner's SIGTERM handler back where starting the sampler replaced it.
+
+        ``ray.init`` (the Ray samplers start Ray in ``initialize``) installs a handler of its
+        own that exits at once, which would lose the preemption snapshot.
+        """
+        if not getattr(self, "_handles_sigterm", False):
+            return  # not inside train() (or not the main thread): nothing of ours to restore
+        if signal.getsignal(signal.SIGTERM) != self._on_sigterm:
+            signal.signal(signal.SIGTERM, self._on_sigterm)
 
     def _on_sigterm(self, signum, frame):
         if self._in_shutdown:  # already on the way out: let the shutdown finish
@@ -220,6 +233,7 @@ class MinibatchRlBase(SnapshotMixin):
             self.seed = make_seed()
         set_seed(self.seed)
         examples = self.initialize_sampler()
+        self._reclaim_sigterm()
         self.itr_batch_size = self.sampler.batch_spec.size
         n_itr = self.get_n_itr()
         self.agent.to_device(cuda_idx)

@@ -247,3 +247,34 @@ def test_sigterm_with_nothing_to_save_stops_at_once(tmp_path):
 @pytest.mark.timeout(60)
 def test_preempted_is_not_an_exception():
     assert issubclass(Preempted, BaseException) and not issubclass(Preempted, Exception)
+
+
+class HandlerReplacingSampler(SerialSampler):
+    """Starts like the Ray samplers do: ``ray.init`` installs a SIGTERM handler of its own."""
+
+    def initialize(self, *args, **kwargs):
+        examples = super().initialize(*args, **kwargs)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        return examples
+
+
+def test_sigterm_handler_taken_back_from_a_sampler_that_replaced_it(tmp_path):
+    torch.set_num_threads(1)
+    seen = []
+
+    class Check(MinibatchRl):
+        def log_before_training(self):
+            seen.append(signal.getsignal(signal.SIGTERM) == self._on_sigterm)
+
+    sampler = HandlerReplacingSampler(
+        EnvCls=gym_make, env_kwargs=dict(id="CartPole-v1"), batch_T=16, batch_B=4
+    )
+    runner = Check(
+        algo=PPO(), agent=MlpFfAgent(), sampler=sampler, n_steps=BATCH, log_interval_steps=BATCH,
+        seed=1, progress_bar=False,
+    )  # fmt: skip
+    before = signal.getsignal(signal.SIGTERM)
+    with logger_context(tmp_path, 0, "reclaim", snapshot_mode="none"):
+        runner.train()
+    assert seen == [True]  # the runner's own handler, although the sampler replaced it
+    assert signal.getsignal(signal.SIGTERM) == before  # and the previous one after training
