@@ -19,7 +19,6 @@ re-parented).
 """
 
 import multiprocessing as mp
-import os
 import pickle
 import signal
 import time
@@ -27,7 +26,6 @@ from dataclasses import dataclass
 from multiprocessing.connection import wait
 from typing import Any
 
-import psutil
 import torch
 
 from rlpyt.envs.model import require_model_env
@@ -36,7 +34,13 @@ from rlpyt.samplers.episodes.base import BaseEpisodeSampler
 from rlpyt.samplers.episodes.collector import make_collector
 from rlpyt.samplers.parallel.env_groups import make_example_env, split_envs
 from rlpyt.samplers.parallel.errors import WorkerError, death_message, describe_itr, error_message
-from rlpyt.samplers.parallel.worker import describe_error, set_cpu_affinity
+from rlpyt.samplers.parallel.worker import (
+    describe_error,
+    master_gone,
+    send_message,
+    set_cpu_affinity,
+    start_pipe_worker,
+)
 from rlpyt.utils.seed import make_seed
 from rlpyt.utils.validation import require_int_at_least, require_positive
 
@@ -119,13 +123,13 @@ def episode_worker_main(spec: EpisodeWorkerSpec, conn, master_pid: int, inherite
     try:
         collector = spec.build()
     except BaseException as err:  # noqa: BLE001 - report anything, then exit
-        _send(conn, ("error", describe_error(err, env_kwargs=spec.env_kwargs)))
+        send_message(conn, ("error", describe_error(err, env_kwargs=spec.env_kwargs)))
         return
-    _send(conn, ("ok", None))
+    send_message(conn, ("ok", None))
     while True:
         try:
             while not conn.poll(1.0):  # a second without orders: is the master alive?
-                if _master_gone(master_pid):
+                if master_gone(master_pid):
                     return
             command, argument = conn.recv()
         except (EOFError, OSError):
@@ -135,27 +139,11 @@ def episode_worker_main(spec: EpisodeWorkerSpec, conn, master_pid: int, inherite
         try:
             payload = serve(collector, command, argument)
         except BaseException as err:  # noqa: BLE001
-            _send(conn, ("error", describe_error(err)))
+            send_message(conn, ("error", describe_error(err)))
             return
-        if not _send(conn, ("ok", payload)):
+        if not send_message(conn, ("ok", payload)):
             return
     collector.close()
-
-
-def _master_gone(master_pid: int) -> bool:
-    # Not getppid(): under forkserver the parent is the fork server, not the master.
-    try:
-        return psutil.Process(master_pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return True
-
-
-def _send(conn, message) -> bool:
-    try:
-        conn.send(message)
-        return True
-    except (BrokenPipeError, EOFError, OSError):
-        return False
 
 
 class CpuEpisodeSampler(BaseEpisodeSampler):
@@ -257,22 +245,10 @@ class CpuEpisodeSampler(BaseEpisodeSampler):
                     seed=self.seed,
                     cpus=None if cpus is None else _cpu_list(cpus[w]),
                 )
-                parent_conn, child_conn = ctx.Pipe()
-                process = ctx.Process(
-                    target=episode_worker_main,
-                    # A forked child closes the master's pipe ends it inherits, or it would
-                    # never see EOF when the master dies.
-                    args=(
-                        spec,
-                        child_conn,
-                        os.getpid(),
-                        [parent_conn, *self._conns] if self.start_method == "fork" else [],
-                    ),
-                    name=f"rlpyt-episodes-{w}",
-                    daemon=True,
-                )
-                process.start()
-                child_conn.close()
+                process, parent_conn = start_pipe_worker(
+                    ctx, episode_worker_main, spec, f"rlpyt-episodes-{w}", self.start_method,
+                    self._conns,
+                )  # fmt: skip
                 self.workers.append(process)
                 self._conns.append(parent_conn)
             self._gather(None, self.startup_timeout, "start-up")

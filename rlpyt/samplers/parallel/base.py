@@ -27,7 +27,7 @@ from rlpyt.samplers.buffer import build_samples_buffer
 from rlpyt.samplers.collections import TrajInfoFactory
 from rlpyt.samplers.parallel.env_groups import make_example_env, split_envs
 from rlpyt.samplers.parallel.errors import WorkerError, death_message, describe_itr, error_message
-from rlpyt.samplers.parallel.worker import NAN_CHECKS, WorkerSpec, worker_main
+from rlpyt.samplers.parallel.worker import NAN_CHECKS, WorkerSpec, start_pipe_worker, worker_main
 from rlpyt.utils.buffer import np_mp_array
 from rlpyt.utils.seed import derive_seed, make_seed
 from rlpyt.utils.shared_memory import release_shared_memory, sweep_stale_shared_memory
@@ -167,23 +167,9 @@ class ParallelSamplerBase(BaseSampler):
                 spec = self._worker_spec(
                     w, envs, eval_envs, env_ranks, global_B, seed, worker_cpus[w]
                 )
-                parent_conn, child_conn = ctx.Pipe()
-                process = ctx.Process(
-                    target=worker_main,
-                    # Under fork the child inherits the master's ends of the pipes (its own
-                    # and earlier workers'): it closes them, or it would never see EOF
-                    # when the master dies.
-                    args=(
-                        spec,
-                        child_conn,
-                        os.getpid(),
-                        [parent_conn, *self._conns] if self.start_method == "fork" else [],
-                    ),
-                    name=f"rlpyt-sampler-{w}",
-                    daemon=True,
+                process, parent_conn = start_pipe_worker(
+                    ctx, worker_main, spec, f"rlpyt-sampler-{w}", self.start_method, self._conns
                 )
-                process.start()
-                child_conn.close()
                 self.workers.append(process)
                 self._conns.append(parent_conn)
             self._gather(None, self.startup_timeout, "start-up")

@@ -25,7 +25,16 @@ from rlpyt.samplers.parallel.errors import EnvFault
 from rlpyt.samplers.parallel.worker_state import load_worker_state, worker_state
 from rlpyt.utils.seed import derive_seed
 
-__all__ = ["WorkerSpec", "worker_main", "set_cpu_affinity", "GuardedEnv", "observation_mismatch"]
+__all__ = [
+    "WorkerSpec",
+    "worker_main",
+    "set_cpu_affinity",
+    "GuardedEnv",
+    "observation_mismatch",
+    "master_gone",
+    "send_message",
+    "start_pipe_worker",
+]
 
 NAN_CHECKS = ("raise", "warn", "off")
 
@@ -297,13 +306,13 @@ def worker_main(spec: WorkerSpec, conn, master_pid: int, inherited=()) -> None:
         agent_inputs, traj_infos = collector.start_envs(spec.max_decorrelation_steps)
         collector.start_agent()
     except BaseException as err:  # noqa: BLE001 - report anything, then exit
-        _send(conn, ("error", describe_error(err, env_kwargs=spec.env_kwargs)))
+        send_message(conn, ("error", describe_error(err, env_kwargs=spec.env_kwargs)))
         return
-    _send(conn, ("ok", None))
+    send_message(conn, ("ok", None))
     while True:
         try:
             while not conn.poll(1.0):  # a second without orders: is the master alive?
-                if not psutil.pid_exists(master_pid) or _is_zombie(master_pid):
+                if not psutil.pid_exists(master_pid) or master_gone(master_pid):
                     return
             command, itr = conn.recv()
         except (EOFError, OSError):
@@ -340,9 +349,9 @@ def worker_main(spec: WorkerSpec, conn, master_pid: int, inherited=()) -> None:
             else:
                 raise ValueError(f"unknown command {command!r}")
         except BaseException as err:  # noqa: BLE001
-            _send(conn, ("error", describe_error(err)))
+            send_message(conn, ("error", describe_error(err)))
             return
-        if not _send(conn, ("ok", payload)):
+        if not send_message(conn, ("ok", payload)):
             return
     for env in collector.envs + (eval_collector.envs if eval_collector else []):
         try:
@@ -351,16 +360,40 @@ def worker_main(spec: WorkerSpec, conn, master_pid: int, inherited=()) -> None:
             pass
 
 
-def _is_zombie(pid: int) -> bool:
+def master_gone(master_pid: int) -> bool:
+    """Whether the master process has exited (gone, or a zombie its parent has not reaped).
+
+    Not ``os.getppid()``: under forkserver a worker's parent is the fork server."""
     try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+        return psutil.Process(master_pid).status() == psutil.STATUS_ZOMBIE
     except psutil.Error:
         return True
 
 
-def _send(conn, message) -> bool:
+def send_message(conn, message) -> bool:
+    """Send on a worker's pipe; False when the master's end is closed (the master is gone)."""
     try:
         conn.send(message)
         return True
     except (BrokenPipeError, EOFError, OSError):
         return False
+
+
+def start_pipe_worker(ctx, target, spec, name, start_method, master_conns):
+    """Start ``target(spec, child_conn, master_pid, inherited)`` in a daemon process of ``ctx``.
+
+    Returns ``(process, parent_conn)``. Under fork the child inherits the master's ends of the
+    pipes (its own, and ``master_conns`` of the workers started before it): it is given them to
+    close, or it would never see EOF when the master dies.
+    """
+    parent_conn, child_conn = ctx.Pipe()
+    inherited = [parent_conn, *master_conns] if start_method == "fork" else []
+    process = ctx.Process(
+        target=target,
+        args=(spec, child_conn, os.getpid(), inherited),
+        name=name,
+        daemon=True,
+    )
+    process.start()
+    child_conn.close()
+    return process, parent_conn
