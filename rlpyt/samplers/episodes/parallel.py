@@ -43,14 +43,20 @@ __all__ = [
     "serve",
 ]
 
+
 def numpy_weights(agent) -> dict:
-    """The agent's ``state_dict()`` as numpy arrays (plain pickles through pipes and Ray)."""
-    return {k: v.detach().cpu().numpy() for k, v in agent.state_dict().items()}
+    """The agent's ``state_dict()`` as numpy arrays (plain pickles through pipes and Ray;
+    nested dicts, e.g. one per network, stay nested)."""
+    return _map_tensors(agent.state_dict(), lambda v: v.detach().cpu().numpy())
 
 
 def load_numpy_weights(agent, weights: dict) -> None:
     """Load :func:`numpy_weights` of another copy of the agent into ``agent``."""
-    agent.load_state_dict({k: torch.as_tensor(v) for k, v in weights.items()})
+    agent.load_state_dict(_map_tensors(weights, torch.as_tensor))
+
+
+def _map_tensors(tree: dict, fn) -> dict:
+    return {k: _map_tensors(v, fn) if isinstance(v, dict) else fn(v) for k, v in tree.items()}
 
 
 @dataclass
