@@ -6,8 +6,11 @@
 from a model-free one in its sections:
 
 * ``env``: ``id`` (the distribution) and ``kwargs`` (of its env class, plus ``horizon``);
-* ``sampler``: :class:`~rlpyt.samplers.meta.MetaSerialSampler` keywords (``kind`` serial):
-  task counts and seeds, the collection schedule, the meta-test;
+* ``sampler``: :class:`~rlpyt.samplers.meta.MetaSerialSampler` keywords: task counts and
+  seeds, the collection schedule, the meta-test; ``kind`` ``serial`` (collection in this
+  process) or ``cpu`` (:class:`~rlpyt.samplers.meta.MetaCpuSampler`: the tasks spread over
+  ``workers`` processes, default one per usable core, at most ``num_tasks_sample``; the
+  same data as serial);
 * ``agent``: :class:`~rlpyt.agents.qpg.pearl_agent.PearlAgent` keywords;
 * ``algo``: :class:`~rlpyt.algos.qpg.pearl.PEARL` keywords;
 * ``runner``: :class:`~rlpyt.runners.meta_rl.MetaRl` counts ``n_itr`` iterations (not env
@@ -23,7 +26,7 @@ __all__ = ["META_ALGOS", "PAPER", "is_meta", "pearl_default_config", "build_pear
 META_ALGOS = ("pearl",)
 
 _COMMON_SAMPLER = dict(
-    kind="serial", num_initial_steps=2000, num_tasks_sample=5, num_steps_prior=400,
+    kind="serial", workers=None, num_initial_steps=2000, num_tasks_sample=5, num_steps_prior=400,
     num_steps_posterior=0, num_extra_rl_steps_posterior=600, embedding_batch_size=100,
     num_steps_per_eval=600, num_exp_traj_eval=2, train_task_seed=1337, test_task_seed=7331,
 )  # fmt: skip
@@ -151,9 +154,12 @@ def build_pearl_experiment(config: dict, resume_from=None, affinity_code=None):
     components validate their keywords here)."""
     from rlpyt.agents.qpg.pearl_agent import PearlAgent
     from rlpyt.algos.qpg.pearl import PEARL
+    from rlpyt.cli.build import run_affinity
     from rlpyt.envs.meta import META_ENVS, meta_make
     from rlpyt.runners.meta_rl import MetaRl
-    from rlpyt.samplers.meta import MetaSerialSampler
+    from rlpyt.samplers.meta import MetaCpuSampler, MetaSerialSampler
+
+    sampler_classes = {"serial": MetaSerialSampler, "cpu": MetaCpuSampler}
 
     env_id = config["env"]["id"]
     if env_id not in META_ENVS:
@@ -161,15 +167,23 @@ def build_pearl_experiment(config: dict, resume_from=None, affinity_code=None):
     sampler_kwargs = dict(config["sampler"])
     kind = sampler_kwargs.pop("kind", "serial")
     sampler_kwargs.pop("workers", None)
-    if kind != "serial":
-        raise ValueError(f"sampler.kind={kind!r}: PEARL collects with the serial meta sampler only")
+    if kind not in sampler_classes:
+        raise ValueError(
+            f"sampler.kind={kind!r}: PEARL collects with the meta samplers, one of "
+            f"{list(sampler_classes)} (serial: in this process; cpu: tasks spread over "
+            "sampler.workers processes)"
+        )
     r = config["runner"]
-    sampler = MetaSerialSampler(
+    # Workers: at most one per task of an iteration (sampler.num_tasks_sample).
+    affinity, n_workers = run_affinity(config, kind, affinity_code, n_envs_key="num_tasks_sample")
+    affinity["torch_threads"] = affinity.get("torch_threads") or 1
+    if kind == "cpu":
+        sampler_kwargs["n_workers"] = n_workers
+    sampler = sampler_classes[kind](
         EnvCls=meta_make,
         env_kwargs=dict(name=env_id, **(config["env"].get("kwargs") or {})),
         **sampler_kwargs,
     )
-    affinity = dict(torch_threads=r.get("torch_threads") or 1)
     return MetaRl(
         algo=PEARL(**config["algo"]),
         agent=PearlAgent(**config["agent"]),

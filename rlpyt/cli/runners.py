@@ -166,6 +166,8 @@ def check_runner_choice(config: dict) -> tuple[str, str]:
     if sampler not in SAMPLER_KINDS:
         raise ValueError(f"sampler.kind must be one of {list(SAMPLER_KINDS)}, got {sampler!r}")
     _check_episodes(config["algo_name"], runner, sampler)
+    if runner == "meta":  # PEARL: rlpyt.cli.pearl names the meta samplers it can run
+        return runner, sampler
     if runner == "scheme":
         from rlpyt.cli.scheme import check_scheme_choice
 

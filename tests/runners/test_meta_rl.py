@@ -9,13 +9,13 @@ from rlpyt.agents.qpg.pearl_agent import PearlAgent
 from rlpyt.algos.qpg.pearl import PEARL
 from rlpyt.envs.meta import meta_make
 from rlpyt.runners.meta_rl import MetaRl
-from rlpyt.samplers.meta import MetaSerialSampler
+from rlpyt.samplers.meta import MetaCpuSampler, MetaSerialSampler
 from rlpyt.utils.logging.context import logger_context
 
 
-def _runner(n_itr, resume_from=None):
-    sampler = MetaSerialSampler(
-        EnvCls=meta_make, env_kwargs=dict(name="point-robot"), n_train_tasks=3, n_test_tasks=2,
+def _runner(n_itr, resume_from=None, SamplerCls=MetaSerialSampler, **sampler_kwargs):
+    sampler = SamplerCls(
+        **sampler_kwargs, EnvCls=meta_make, env_kwargs=dict(name="point-robot"), n_train_tasks=3, n_test_tasks=2,
         num_initial_steps=20, num_tasks_sample=2, num_steps_prior=20,
         num_extra_rl_steps_posterior=20, embedding_batch_size=8, num_steps_per_eval=60,
         num_exp_traj_eval=1,
@@ -27,8 +27,8 @@ def _runner(n_itr, resume_from=None):
                   affinity=dict(torch_threads=1))  # fmt: skip
 
 
-def _train(tmp_path, run_ID, n_itr, resume_from=None):
-    runner = _runner(n_itr, resume_from)
+def _train(tmp_path, run_ID, n_itr, resume_from=None, **sampler):
+    runner = _runner(n_itr, resume_from, **sampler)
     with logger_context(str(tmp_path), run_ID, "pearl", snapshot_mode="all",
                         resume=resume_from is not None, exist_ok=True):  # fmt: skip
         runner.train()
@@ -52,3 +52,20 @@ def test_progress_columns_and_exact_resume(tmp_path):
         for name, tensor in value.items():
             assert torch.equal(tensor, resumed.agent.state_dict()[key][name]), (key, name)
     assert full.last_meta_test == resumed.last_meta_test
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_parallel_sampler_trains_as_serial_and_resumes_exactly(tmp_path):
+    # Serial for 2 iterations; the worker processes for 2 iterations, then resumed from their
+    # iteration-0 snapshot for the second: the same agent and meta-test at the end.
+    serial = _train(tmp_path, 0, 2)
+    parallel = dict(SamplerCls=MetaCpuSampler, n_workers=2)
+    _train(tmp_path, 1, 1, **parallel)
+    resumed = _train(tmp_path, 1, 2, resume_from=str(tmp_path / "run_1" / "itr_0.pkl"), **parallel)
+    for key, value in serial.agent.state_dict().items():
+        for name, tensor in value.items():
+            assert torch.equal(tensor, resumed.agent.state_dict()[key][name]), (key, name)
+    assert serial.last_meta_test == resumed.last_meta_test
+    assert resumed.sampler.env_steps == serial.sampler.env_steps == 3 * 20 + 2 * 2 * 40
+    assert resumed.sampler.workers and not any(p.is_alive() for p in resumed.sampler.workers)

@@ -20,10 +20,7 @@ re-parented).
 
 import multiprocessing as mp
 import pickle
-import signal
-import time
 from dataclasses import dataclass
-from multiprocessing.connection import wait
 from typing import Any
 
 import torch
@@ -33,14 +30,7 @@ from rlpyt.samplers.collections import TrajInfoFactory
 from rlpyt.samplers.episodes.base import BaseEpisodeSampler
 from rlpyt.samplers.episodes.collector import make_collector
 from rlpyt.samplers.parallel.env_groups import make_example_env, split_envs
-from rlpyt.samplers.parallel.errors import WorkerError, death_message, describe_itr, error_message
-from rlpyt.samplers.parallel.worker import (
-    describe_error,
-    master_gone,
-    send_message,
-    set_cpu_affinity,
-    start_pipe_worker,
-)
+from rlpyt.samplers.parallel.pipes import START_METHODS, PipeWorkers, serve_pipe
 from rlpyt.utils.seed import make_seed
 from rlpyt.utils.validation import require_int_at_least, require_positive
 
@@ -53,17 +43,20 @@ __all__ = [
     "serve",
 ]
 
-START_METHODS = ("fork", "spawn", "forkserver")
-
 
 def numpy_weights(agent) -> dict:
-    """The agent's ``state_dict()`` as numpy arrays (plain pickles through pipes and Ray)."""
-    return {k: v.detach().cpu().numpy() for k, v in agent.state_dict().items()}
+    """The agent's ``state_dict()`` as numpy arrays (plain pickles through pipes and Ray;
+    nested dicts, e.g. one per network, stay nested)."""
+    return _map_tensors(agent.state_dict(), lambda v: v.detach().cpu().numpy())
 
 
 def load_numpy_weights(agent, weights: dict) -> None:
     """Load :func:`numpy_weights` of another copy of the agent into ``agent``."""
-    agent.load_state_dict({k: torch.as_tensor(v) for k, v in weights.items()})
+    agent.load_state_dict(_map_tensors(weights, torch.as_tensor))
+
+
+def _map_tensors(tree: dict, fn) -> dict:
+    return {k: _map_tensors(v, fn) if isinstance(v, dict) else fn(v) for k, v in tree.items()}
 
 
 @dataclass
@@ -113,37 +106,9 @@ def serve(collector, command, argument):
 
 
 def episode_worker_main(spec: EpisodeWorkerSpec, conn, master_pid: int, inherited=()) -> None:
-    """Entry point of a worker process (see the module docstring)."""
-    for other in inherited:  # the master's pipe ends a forked worker inherited
-        other.close()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the master handles Ctrl-C and stops us
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    torch.set_num_threads(1)
-    set_cpu_affinity(spec.cpus)
-    try:
-        collector = spec.build()
-    except BaseException as err:  # noqa: BLE001 - report anything, then exit
-        send_message(conn, ("error", describe_error(err, env_kwargs=spec.env_kwargs)))
-        return
-    send_message(conn, ("ok", None))
-    while True:
-        try:
-            while not conn.poll(1.0):  # a second without orders: is the master alive?
-                if master_gone(master_pid):
-                    return
-            command, argument = conn.recv()
-        except (EOFError, OSError):
-            return  # the master is gone: nothing to report to
-        if command == "close":
-            break
-        try:
-            payload = serve(collector, command, argument)
-        except BaseException as err:  # noqa: BLE001
-            send_message(conn, ("error", describe_error(err)))
-            return
-        if not send_message(conn, ("ok", payload)):
-            return
-    collector.close()
+    """Entry point of a worker process (see the module docstring and
+    :func:`~rlpyt.samplers.parallel.pipes.serve_pipe`)."""
+    serve_pipe(conn, master_pid, inherited, spec.cpus, spec.build, serve, spec.env_kwargs)
 
 
 class CpuEpisodeSampler(BaseEpisodeSampler):
@@ -192,10 +157,8 @@ class CpuEpisodeSampler(BaseEpisodeSampler):
         require_positive("startup_timeout", startup_timeout)
         self.epoch_timeout = float(epoch_timeout)
         self.startup_timeout = float(startup_timeout)
-        self.workers = []
-        self._conns = []
+        self._pool = None  # PipeWorkers, from initialize()
         self.epoch = 0
-        self._closed = True
 
     # -- start-up -----------------------------------------------------------------
 
@@ -229,32 +192,29 @@ class CpuEpisodeSampler(BaseEpisodeSampler):
             raise ValueError(f"affinity gives {len(cpus)} workers_cpus for {n_workers} workers")
         self.env_groups = split_envs(self.n_envs, min(n_workers, self.n_envs), "n_envs")
         self.epoch = 0
-        self._closed = False
-        ctx = mp.get_context(self.start_method)
-        try:
-            for w, group in enumerate(self.env_groups):
-                spec = EpisodeWorkerSpec(
-                    rank=w,
-                    env_ranks=group,
-                    EnvCls=self.EnvCls,
-                    env_kwargs=self.env_kwargs,
-                    agent_bytes=agent_bytes,
-                    global_B=self.n_envs,
-                    traj_info_factory=self.traj_info_factory,
-                    episode_time_limit=self.episode_time_limit,
-                    seed=self.seed,
-                    cpus=None if cpus is None else _cpu_list(cpus[w]),
-                )
-                process, parent_conn = start_pipe_worker(
-                    ctx, episode_worker_main, spec, f"rlpyt-episodes-{w}", self.start_method,
-                    self._conns,
-                )  # fmt: skip
-                self.workers.append(process)
-                self._conns.append(parent_conn)
-            self._gather(None, self.startup_timeout, "start-up")
-        except BaseException:
-            self.shutdown()
-            raise
+        specs = [
+            EpisodeWorkerSpec(
+                rank=w,
+                env_ranks=group,
+                EnvCls=self.EnvCls,
+                env_kwargs=self.env_kwargs,
+                agent_bytes=agent_bytes,
+                global_B=self.n_envs,
+                traj_info_factory=self.traj_info_factory,
+                episode_time_limit=self.episode_time_limit,
+                seed=self.seed,
+                cpus=None if cpus is None else _cpu_list(cpus[w]),
+            )
+            for w, group in enumerate(self.env_groups)
+        ]
+        labels = [f"envs {group}" for group in self.env_groups]
+        self._pool = PipeWorkers(type(self).__name__, self.start_method, labels)
+        self._pool.start(episode_worker_main, specs, "rlpyt-episodes", self.startup_timeout)
+
+    @property
+    def workers(self) -> list:
+        """The worker processes (none before :meth:`initialize`)."""
+        return [] if self._pool is None else self._pool.processes
 
     def _pickled(self, name, value) -> bytes:
         try:
@@ -287,90 +247,28 @@ class CpuEpisodeSampler(BaseEpisodeSampler):
                 f"the snapshot's workers played envs {state['env_groups']}, these play "
                 f"{self.env_groups}: resume with the same n_envs and n_workers"
             )
-        self._check_open()
-        for conn, worker_state in zip(self._conns, state["workers"], strict=True):
-            conn.send(("load_state", worker_state))
-        self._gather(None, self.epoch_timeout, "resume")
+        self._pool_or_error().command("load_state", state["workers"], None,
+                                      self.epoch_timeout, "resume")  # fmt: skip
         self.epoch = int(state["epoch"])
 
     # -- talking to workers -------------------------------------------------------
 
     def _command(self, command, argument, itr, timeout, what="collect"):
-        self._check_open()
-        for conn in self._conns:
-            conn.send((command, argument))
-        return self._gather(itr, timeout, what)
+        pool = self._pool_or_error()
+        return pool.command(command, [argument] * len(pool.conns), itr, timeout, what)
 
-    def _gather(self, itr, timeout, what):
-        """One answer from each worker, or a WorkerError (raised after shutdown)."""
-        results = {}
-        pending = dict(enumerate(self._conns))
-        deadline = time.monotonic() + timeout
-        while pending:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                w = min(pending)
-                limit = "startup_timeout" if what == "start-up" else "epoch_timeout"
-                raise self._fail(
-                    f"worker {w} (pid {self.workers[w].pid}, envs {self.env_groups[w]}) did "
-                    f"not finish {describe_itr(itr, what)} within {limit}={timeout} s"
-                )
-            ready = wait(
-                list(pending.values()) + [self.workers[w].sentinel for w in pending],
-                timeout=remaining,
-            )
-            for w in list(pending):
-                conn, process = pending[w], self.workers[w]
-                if conn in ready or (process.sentinel in ready and conn.poll()):
-                    try:
-                        status, payload = conn.recv()
-                    except (EOFError, OSError):
-                        raise self._fail(self._death(w, itr, what)) from None
-                    if status == "error":
-                        raise self._fail(error_message(w, process.pid, itr, what, payload))
-                    results[w] = payload
-                    del pending[w]
-                elif process.sentinel in ready:
-                    raise self._fail(self._death(w, itr, what))
-        return [results[w] for w in range(len(self._conns))]
-
-    def _death(self, w, itr, what):
-        process = self.workers[w]
-        process.join(timeout=1.0)
-        return death_message(w, process.pid, process.exitcode, itr, what)
-
-    def _fail(self, message):
-        self.shutdown()
-        return WorkerError(message)
-
-    def _check_open(self):
-        if self._closed:
-            raise RuntimeError(
-                f"{type(self).__name__} used before initialize() or after shutdown()"
-            )
+    def _pool_or_error(self) -> PipeWorkers:
+        if self._pool is None:
+            raise RuntimeError(f"{type(self).__name__} used before initialize()")
+        self._pool.check_open()
+        return self._pool
 
     # -- shutdown -----------------------------------------------------------------
 
     def shutdown(self) -> None:
         """Stop every worker: ask, join (2 s), terminate (1 s), kill, join (idempotent)."""
-        if self._closed:
-            return
-        self._closed = True
-        for conn in self._conns:
-            try:
-                conn.send(("close", None))
-            except (BrokenPipeError, OSError):
-                pass
-        for signal_them, grace in ((None, 2.0), ("terminate", 1.0), ("kill", 10.0)):
-            alive = [p for p in self.workers if p.is_alive()]
-            if signal_them is not None:
-                for process in alive:
-                    getattr(process, signal_them)()
-            deadline = time.monotonic() + grace
-            for process in alive:
-                process.join(timeout=max(0.0, deadline - time.monotonic()))
-        for conn in self._conns:
-            conn.close()
+        if self._pool is not None:
+            self._pool.shutdown()
 
     def __del__(self):
         try:
