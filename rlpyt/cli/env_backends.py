@@ -4,8 +4,8 @@
 * ``gym_vector``: gymnasium vector envs, all of a collector's envs in one call; fast where
   the id has a native numpy implementation (CartPole), gymnasium's ``SyncVectorEnv`` loop
   otherwise; gymnasium ids only;
-* ``envpool``: EnvPool's C++ env pool (optional extra ``rlpyt[envpool]``): refused in this
-  version, see docs/samplers.md ("Env backends") for why.
+* ``envpool``: EnvPool's C++ env pool: refused in this version (:data:`ENVPOOL_REFUSED`
+  says why; README, "Training from the command line").
 
 The serial and cpu samplers step the batch in one call; the other samplers build one env
 at a time from the same factory, so any backend runs with any sampler. Samples are
