@@ -113,11 +113,12 @@ class _Tracker:
         }
 
 
-def run_rlpyt(seed: int, max_steps: int) -> dict:
+def run_rlpyt(seed: int, max_steps: int, env_backend: str = "gym_vector") -> dict:
     from rlpyt.agents.pg.mlp import MlpFfAgent
     from rlpyt.algos.pg.ppo import PPO
     from rlpyt.cli.configs import _PPO_CARTPOLE
     from rlpyt.envs.gym import gym_make
+    from rlpyt.envs.vector import GymVectorEnvs
     from rlpyt.runners.minibatch_rl import MinibatchRl
     from rlpyt.samplers.serial.sampler import SerialSampler
     from rlpyt.utils.logging.context import logger_context
@@ -141,8 +142,9 @@ def run_rlpyt(seed: int, max_steps: int) -> dict:
             tracker.start = time.perf_counter()
 
     sampler = TimedSampler(
-        EnvCls=gym_make,
-        env_kwargs=dict(id="CartPole-v1"),
+        # env.backend: the numpy CartPole steps the 8 envs in one call (same samples).
+        EnvCls=GymVectorEnvs("CartPole-v1") if env_backend == "gym_vector" else gym_make,
+        env_kwargs={} if env_backend == "gym_vector" else dict(id="CartPole-v1"),
         batch_T=N_STEPS,
         batch_B=N_ENVS,
         max_decorrelation_steps=100,
@@ -224,7 +226,7 @@ def run_sb3(seed: int, max_steps: int) -> dict:
     return tracker.result("sb3", seed)
 
 
-def _child(side, seed, max_steps, conn):
+def _child(side, seed, max_steps, conn, env_backend="gym_vector"):
     import torch
 
     # Only the parent prints (the JSON); rlpyt's logger writes its table to stdout.
@@ -233,7 +235,10 @@ def _child(side, seed, max_steps, conn):
     sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115 - fd 1 lives as long as the process
     torch.set_num_threads(1)
     try:
-        result = (run_rlpyt if side == "rlpyt" else run_sb3)(seed, max_steps)
+        if side == "rlpyt":
+            result = run_rlpyt(seed, max_steps, env_backend)
+        else:
+            result = run_sb3(seed, max_steps)
         conn.send(("ok", result))
     except BaseException as err:  # report, do not hang the parent
         conn.send(("error", f"{type(err).__name__}: {err}"))
@@ -241,9 +246,9 @@ def _child(side, seed, max_steps, conn):
         conn.close()
 
 
-def run_in_subprocess(ctx, side, seed, max_steps) -> dict:
+def run_in_subprocess(ctx, side, seed, max_steps, env_backend="gym_vector") -> dict:
     recv, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(side, seed, max_steps, send))
+    proc = ctx.Process(target=_child, args=(side, seed, max_steps, send, env_backend))
     proc.start()
     send.close()
     status, payload = recv.recv()
@@ -277,6 +282,12 @@ def main() -> None:
         default=102400,
         help="env steps cap and schedule horizon (rounded up to whole rlpyt log intervals)",
     )
+    parser.add_argument(
+        "--env-backend",
+        choices=("gym_vector", "python"),
+        default="gym_vector",
+        help="rlpyt's env.backend: gym_vector (numpy CartPole, one call per step) or python",
+    )
     args = parser.parse_args()
     interval = LOG_INTERVAL_ITRS * N_ENVS * N_STEPS
     max_steps = math.ceil(args.max_steps / interval) * interval
@@ -286,7 +297,7 @@ def main() -> None:
     for seed in range(args.seeds):
         order = ("rlpyt", "sb3") if seed % 2 == 0 else ("sb3", "rlpyt")
         for side in order:
-            runs[side].append(run_in_subprocess(ctx, side, seed, max_steps))
+            runs[side].append(run_in_subprocess(ctx, side, seed, max_steps, args.env_backend))
 
     med = {}
     for side, side_runs in runs.items():
@@ -328,6 +339,7 @@ def main() -> None:
         "env": "CartPole-v1",
         "seeds": args.seeds,
         "max_steps": max_steps,
+        "env_backend": args.env_backend,
         "hyperparameters": HYPERPARAMS,
         "fairness": (
             "each run in its own spawned subprocess with torch.set_num_threads(1); runs one at "
@@ -349,7 +361,8 @@ def main() -> None:
                 "collection and 20 epochs of optimisation)"
             ),
             "rlpyt_side": (
-                "MinibatchRl + SerialSampler(gym_make CartPole-v1, batch_T=32, batch_B=8, "
+                f"MinibatchRl + SerialSampler(CartPole-v1 env.backend={args.env_backend}, "
+                "batch_T=32, batch_B=8, "
                 "CpuResetCollector, max_decorrelation_steps=100) + MlpFfAgent + "
                 "PPO(**_PPO_CARTPOLE), logging every 10240 steps into a temp dir"
             ),

@@ -24,6 +24,7 @@ import warnings
 from functools import partial
 
 from rlpyt.cli.configs import env_kind
+from rlpyt.cli.env_backends import check_env_backend
 from rlpyt.cli.pearl import build_pearl_experiment, check_meta_env, is_meta
 from rlpyt.cli.planning import build_planning_experiment, is_planner
 from rlpyt.cli.runners import (
@@ -35,6 +36,7 @@ from rlpyt.cli.runners import (
     split_cores,
 )
 from rlpyt.cli.scheme import build_scheme_experiment
+from rlpyt.envs.vector import GymVectorEnvs
 from rlpyt.samplers.collections import TrajInfo
 from rlpyt.samplers.parallel.cpu.collectors import CpuResetCollector, CpuWaitResetCollector
 from rlpyt.samplers.parallel.gpu.collectors import GpuResetCollector, GpuWaitResetCollector
@@ -210,10 +212,14 @@ def algo_class(name: str):
 
 
 def make_env_factory(env_config: dict):
-    """``(EnvCls, env_kwargs, TrajInfoCls)`` for the env section of a config."""
+    """``(EnvCls, env_kwargs, TrajInfoCls)`` for the env section of a config (``env.backend``:
+    :mod:`rlpyt.cli.env_backends`)."""
     env_id = env_config["id"]
     kwargs = dict(env_config.get("kwargs") or {})
-    if env_kind(env_id) == "atari":
+    kind = env_kind(env_id)
+    if check_env_backend(env_config, kind) == "gym_vector":
+        return GymVectorEnvs(env_id), kwargs, TrajInfo
+    if kind == "atari":
         from rlpyt.envs.atari.atari_env import AtariEnv, AtariTrajInfo
 
         return AtariEnv, dict(game=env_id, **kwargs), AtariTrajInfo

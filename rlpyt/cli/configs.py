@@ -11,6 +11,7 @@ runner and sampler kinds (``runner.kind``, ``sampler.kind``): :mod:`rlpyt.cli.ru
 """
 
 # Re-exported: these lived here before rlpyt.cli.overrides and rlpyt.cli.runners existed.
+from rlpyt.cli.env_backends import default_env_backend
 from rlpyt.cli.overrides import apply_override, apply_overrides, flatten
 from rlpyt.cli.pearl import META_ALGOS, is_meta, pearl_default_config
 from rlpyt.cli.planning import PLANNERS, is_planner, planning_default_config
@@ -391,6 +392,9 @@ def default_config(algo: str, env_id: str) -> dict:
     # kind: minibatch | async | actor_learner | sync | scheme; learners: the sync runner's learner processes;
     # reproducible: the same results on any x86-64 machine (rlpyt.utils.reproducible).
     runner.update(seed=None, eval=False, kind="minibatch", learners=2, reproducible=False)
+    # backend: python | gym_vector | envpool (rlpyt.cli.env_backends); the fastest that
+    # gives the python backend's samples.
+    env["backend"] = default_env_backend(env_id, kind)
     config = {
         "algo_name": algo,
         "env": env,

@@ -287,6 +287,11 @@ class GymEnvWrapper(Env):
         self.env.unwrapped.np_random = np.random.default_rng(seed)
 
     @property
+    def env_info_zero(self):
+        """The EnvInfo of this env's schema with every field zero (timeout last)."""
+        return self._info_zero
+
+    @property
     def name(self) -> str:
         """The env's class and gymnasium id, e.g. ``"CartPoleEnv(CartPole-v1)"``."""
         return self._name

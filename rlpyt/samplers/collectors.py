@@ -11,6 +11,8 @@ import numpy as np
 
 from rlpyt.agents.base import AgentInputs
 from rlpyt.samplers.collections import TrajInfo, TrajInfoFactory
+from rlpyt.samplers.env_batch import GuardedEnvBatch
+from rlpyt.samplers.parallel.cpu.batch_collectors import start_batch
 from rlpyt.utils.buffer import buffer_from_example, buffer_method, numpify_buffer
 from rlpyt.utils.seed import derive_seed
 
@@ -67,7 +69,8 @@ class BaseCollector:
 
     Args:
         rank: index of this collector (worker) among the sampler's.
-        envs: the ``B`` envs this collector steps.
+        envs: the ``B`` envs this collector steps: a list of envs, or one
+            :class:`~rlpyt.samplers.env_batch.GuardedEnvBatch` stepped in one call.
         samples_np: numpy samples buffer of leading dims ``[T, B]`` (this
             collector's columns only).
         batch_T: time steps per batch.
@@ -79,6 +82,8 @@ class BaseCollector:
             serial and parallel samplers start every env identically.
 
     Attributes read by the samplers:
+        batched: True when ``envs`` is an env batch (the CPU collectors then run the loops
+            of :mod:`rlpyt.samplers.parallel.cpu.batch_collectors`).
         mid_batch_reset: True when envs reset as soon as their trajectory ends (every step
             of a batch is valid); False for wait-reset collectors.
         state_keys: the per-env attributes that carry over from one batch to the next
@@ -104,6 +109,7 @@ class BaseCollector:
     ):
         self.rank = rank
         self.envs = envs
+        self.batched = isinstance(envs, GuardedEnvBatch)
         self.samples_np = samples_np
         self.batch_T = batch_T
         self.TrajInfoCls = TrajInfoCls
@@ -193,6 +199,8 @@ class DecorrelatingStartCollector(BaseCollector):
     """
 
     def start_envs(self, max_decorrelation_steps: int = 0):
+        if self.batched:
+            return start_batch(self, max_decorrelation_steps)
         traj_infos = [self.TrajInfoCls() for _ in self.envs]
         observations = [env.reset() for env in self.envs]
         observation = buffer_from_example(observations[0], len(self.envs))
@@ -245,6 +253,7 @@ class BaseEvalCollector:
     ):
         self.rank = rank
         self.envs = envs
+        self.batched = isinstance(envs, GuardedEnvBatch)  # as BaseCollector's
         self.TrajInfoCls = TrajInfoCls
         self.traj_infos_queue = traj_infos_queue
         self.max_T = max_T

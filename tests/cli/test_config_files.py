@@ -89,7 +89,11 @@ def test_json_file_with_pass_through_keys_and_log_dir(tmp_path, capsys, no_env_b
     path = write(tmp_path / "a2c.json", json.dumps(settings))
     config = printed_config(capsys, "--config", path)
     assert config["algo_name"] == "a2c" and config["algo"]["learning_rate"] == 5e-3
-    assert config["env"] == {"id": "CartPole-v1", "kwargs": {"max_episode_steps": 200}}
+    assert config["env"] == {
+        "id": "CartPole-v1",
+        "kwargs": {"max_episode_steps": 200},
+        "backend": "gym_vector",  # the default, shown
+    }
     assert config["agent"] == {"name": "mlp_ff", "model_kwargs": {"hidden_sizes": [32, 32]}}
     assert config["algo"]["optim_kwargs"] == {"eps": 1e-5}
     assert config["logging"]["log_dir"] == "runs/a2c" and config["logging"]["run_ID"] == 4

@@ -269,10 +269,10 @@ def worker_main(spec: WorkerSpec, conn, master_pid: int, inherited=()) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     torch.set_num_threads(1)
     set_cpu_affinity(spec.cpus)
+    from rlpyt.samplers.env_batch import close_envs, worker_envs  # it imports this module
+
     try:
-        envs = make_envs(
-            spec, spec.env_ranks, spec.env_kwargs, "env", spec.observation_example, spec.in_step
-        )
+        envs = worker_envs(spec, spec.env_ranks, spec.env_kwargs, "env", spec.in_step)
         collector = spec.CollectorCls(
             rank=spec.rank,
             envs=envs,
@@ -287,13 +287,7 @@ def worker_main(spec: WorkerSpec, conn, master_pid: int, inherited=()) -> None:
         )
         eval_collector = None
         if spec.eval_env_ranks:
-            eval_envs = make_envs(
-                spec,
-                spec.eval_env_ranks,
-                spec.eval_env_kwargs,
-                "eval_env",
-                spec.observation_example,
-            )
+            eval_envs = worker_envs(spec, spec.eval_env_ranks, spec.eval_env_kwargs, "eval_env")
             eval_collector = spec.eval_CollectorCls(
                 rank=spec.rank,
                 envs=eval_envs,
@@ -353,11 +347,9 @@ def worker_main(spec: WorkerSpec, conn, master_pid: int, inherited=()) -> None:
             return
         if not send_message(conn, ("ok", payload)):
             return
-    for env in collector.envs + (eval_collector.envs if eval_collector else []):
-        try:
-            env.close()
-        except Exception:  # noqa: BLE001 - closing is best effort at shutdown
-            pass
+    close_envs(collector.envs)
+    if eval_collector is not None:
+        close_envs(eval_collector.envs)
 
 
 def master_gone(master_pid: int) -> bool:

@@ -11,6 +11,7 @@ import warnings
 from rlpyt.samplers.base import BaseSampler
 from rlpyt.samplers.buffer import build_samples_buffer
 from rlpyt.samplers.collections import TrajInfoFactory
+from rlpyt.samplers.env_batch import close_envs, is_batch_factory, make_env_batch
 from rlpyt.samplers.parallel.cpu.collectors import CpuEvalCollector, CpuResetCollector
 from rlpyt.samplers.parallel.worker import NAN_CHECKS, GuardedEnv
 from rlpyt.utils.seed import derive_seed, make_seed
@@ -62,12 +63,20 @@ class SerialSampler(BaseSampler):
         """Build envs, the agent's model and the samples buffer; returns the examples."""
         B = self.batch_spec.B
         self.seed = seed = make_seed() if seed is None else seed
-        envs = [self.EnvCls(**self.env_kwargs) for _ in range(B)]
         global_B = B * world_size
         env_ranks = list(range(rank * B, (rank + 1) * B))
-        for b, env in enumerate(envs):
-            env.seed(derive_seed(seed, "env", env_ranks[b]))
-        agent.initialize(envs[0].spaces, share_memory=False, global_B=global_B, env_ranks=env_ranks)
+        batched = is_batch_factory(self.EnvCls)
+        if batched:  # one env batch, stepped in one call (rlpyt.envs.vector)
+            env_seeds = [derive_seed(seed, "env", r) for r in env_ranks]
+            envs = make_env_batch(
+                self.EnvCls, self.env_kwargs, env_ranks, env_seeds, self.nan_check, None
+            )
+        else:
+            envs = [self.EnvCls(**self.env_kwargs) for _ in range(B)]
+            for b, env in enumerate(envs):
+                env.seed(derive_seed(seed, "env", env_ranks[b]))
+        spaces = envs.spaces if batched else envs[0].spaces
+        agent.initialize(spaces, share_memory=False, global_B=global_B, env_ranks=env_ranks)
         # The examples come from a throwaway env, so the training envs start untouched.
         example_env = self.EnvCls(**self.env_kwargs)
         example_env.seed(derive_seed(seed, "example_env"))
@@ -84,7 +93,10 @@ class SerialSampler(BaseSampler):
         finally:
             example_env.close()
         self.traj_info_factory = TrajInfoFactory(self.TrajInfoCls, traj_info_kwargs)
-        envs = self._guarded(envs, env_ranks, examples["observation"])
+        if batched:
+            envs.observation_example = examples["observation"]
+        else:
+            envs = self._guarded(envs, env_ranks, examples["observation"])
         self.collector = self.CollectorCls(
             rank=0,
             envs=envs,
@@ -99,11 +111,21 @@ class SerialSampler(BaseSampler):
         self.mid_batch_reset = self.CollectorCls.mid_batch_reset
         self.eval_collector = None
         if self.eval_n_envs > 0:
-            eval_envs = [self.EnvCls(**self.eval_env_kwargs) for _ in range(self.eval_n_envs)]
-            for b, env in enumerate(eval_envs):
-                env.seed(derive_seed(seed, "eval_env", rank * self.eval_n_envs + b))
             eval_ranks = [rank * self.eval_n_envs + b for b in range(self.eval_n_envs)]
-            eval_envs = self._guarded(eval_envs, eval_ranks, examples["observation"])
+            if batched:
+                eval_envs = make_env_batch(
+                    self.EnvCls,
+                    self.eval_env_kwargs,
+                    eval_ranks,
+                    [derive_seed(seed, "eval_env", r) for r in eval_ranks],
+                    self.nan_check,
+                    examples["observation"],
+                )
+            else:
+                eval_envs = [self.EnvCls(**self.eval_env_kwargs) for _ in eval_ranks]
+                for r, env in zip(eval_ranks, eval_envs):
+                    env.seed(derive_seed(seed, "eval_env", r))
+                eval_envs = self._guarded(eval_envs, eval_ranks, examples["observation"])
             self.eval_collector = self.eval_CollectorCls(
                 rank=0,
                 envs=eval_envs,
@@ -162,8 +184,9 @@ class SerialSampler(BaseSampler):
         if self._closed:
             return
         self._closed = True
-        for env in self.collector.envs + (self.eval_collector.envs if self.eval_collector else []):
-            env.close()
+        close_envs(self.collector.envs)
+        if self.eval_collector is not None:
+            close_envs(self.eval_collector.envs)
 
     # -- resume -----------------------------------------------------------------
 
@@ -175,12 +198,10 @@ class SerialSampler(BaseSampler):
         resume instead, with a warning: the run continues, but not bit-exactly.
         """
         state = {
-            "envs": _pickled_envs([g.env for g in self.collector.envs]),
-            "eval_envs": (
-                _pickled_envs([g.env for g in self.eval_collector.envs])
-                if self.eval_collector
-                else None
-            ),
+            "envs": _pickled_envs(_unguarded(self.collector)),
+            "eval_envs": _pickled_envs(_unguarded(self.eval_collector))
+            if self.eval_collector
+            else None,
             "agent_inputs": copy.deepcopy(self.agent_inputs),
             "traj_infos": copy.deepcopy(self.traj_infos),
         }
@@ -189,16 +210,30 @@ class SerialSampler(BaseSampler):
 
     def load_state_dict(self, state: dict) -> None:
         if state["envs"] is not None:
-            for guarded, env in zip(self.collector.envs, pickle.loads(state["envs"])):
-                guarded.env.close()
-                guarded.env = env
+            _restore_envs(self.collector, pickle.loads(state["envs"]))
             self.agent_inputs[:] = state["agent_inputs"]
             self.traj_infos = state["traj_infos"]
         if state.get("eval_envs") is not None and self.eval_collector is not None:
-            for guarded, env in zip(self.eval_collector.envs, pickle.loads(state["eval_envs"])):
-                guarded.env.close()
-                guarded.env = env
+            _restore_envs(self.eval_collector, pickle.loads(state["eval_envs"]))
         self.collector.load_state_dict(state["collector"])
+
+
+def _unguarded(collector):
+    """The collector's envs without their guards: a list, or the one env batch."""
+    if collector.batched:
+        return collector.envs.env
+    return [g.env for g in collector.envs]
+
+
+def _restore_envs(collector, envs) -> None:
+    """Put :func:`_unguarded`'s saved envs back into the collector's guards."""
+    if collector.batched:
+        collector.envs.env.close()
+        collector.envs.env = envs
+        return
+    for guarded, env in zip(collector.envs, envs):
+        guarded.env.close()
+        guarded.env = env
 
 
 def _pickled_envs(envs):

@@ -23,6 +23,12 @@ from rlpyt.samplers.collectors import (
     traj_info_reads_agent_info,
     write_env_infos,
 )
+from rlpyt.samplers.parallel.cpu.batch_collectors import (
+    collect_reset_batch,
+    collect_wait_reset_batch,
+    evaluate_batch,
+    reset_waiting_batch,
+)
 from rlpyt.utils.buffer import buffer_from_example, buffer_method, numpify_buffer, torchify_buffer
 
 __all__ = ["CpuResetCollector", "CpuWaitResetCollector", "CpuEvalCollector"]
@@ -55,6 +61,8 @@ class CpuResetCollector(DecorrelatingStartCollector):
         the last batch wrote; ``bootstrap_value`` is the value of the observation after
         the last of them.
         """
+        if self.batched:
+            return collect_reset_batch(self, agent_inputs, traj_infos, should_stop)
         agent_buf, env_buf = self.samples_np.agent, self.samples_np.env
         completed_infos = []
         observation, action, reward = agent_inputs
@@ -131,6 +139,8 @@ class CpuWaitResetCollector(DecorrelatingStartCollector):
         self.temp_observation = buffer_method(self.samples_np.env.observation[0, :n], "copy")
 
     def collect_batch(self, agent_inputs, traj_infos, itr):
+        if self.batched:
+            return collect_wait_reset_batch(self, agent_inputs, traj_infos)
         agent_buf, env_buf = self.samples_np.agent, self.samples_np.env
         completed_infos = []
         observation, action, reward = agent_inputs
@@ -201,6 +211,8 @@ class CpuWaitResetCollector(DecorrelatingStartCollector):
 
     def reset_if_needed(self, agent_inputs):
         """Reset finished envs (or resume after a lost life) between batches."""
+        if self.batched:
+            return reset_waiting_batch(self, agent_inputs)
         observation, action, reward = agent_inputs
         for b in np.flatnonzero(self.done):
             if self.need_reset[b]:
@@ -218,6 +230,8 @@ class CpuEvalCollector(BaseEvalCollector):
     """Evaluation with the envs and a CPU agent in one process."""
 
     def collect_evaluation(self, itr):
+        if self.batched:
+            return evaluate_batch(self, itr, traj_info_reads_agent_info(self.TrajInfoCls))
         envs, agent = self.envs, self.agent
         n = len(envs)
         traj_infos = [self.TrajInfoCls() for _ in envs]

@@ -1,0 +1,287 @@
+"""Env batches: ``B`` envs stepped in one call, with the per-env path's semantics.
+
+A sampler normally builds ``B`` envs with ``EnvCls(**env_kwargs)`` and its collector
+steps them one Python call each. An :class:`EnvBatchFactory` passed as ``EnvCls``
+builds the same ``B`` envs as one :class:`EnvBatch` instead (``make_batch``), and the
+CPU collectors then step the whole batch in one call. Called like a class, the factory
+still makes one ordinary env (the sampler's example env, and a reference).
+
+Semantics are the per-env path's, value for value:
+
+* :meth:`EnvBatch.step` never resets: an env whose trajectory ended keeps its final
+  observation (for ``traj_infos`` and for bootstrapping a time-limit cut) until the
+  collector calls :meth:`EnvBatch.reset` for it, as the per-env collector calls
+  ``env.reset()``. Gymnasium vector envs autoreset; this module maps their
+  ``autoreset_mode`` so that no reset happens behind the collector's back (``DISABLED``
+  for gymnasium's ``SyncVectorEnv``; for the native CartPole, whose ``NEXT_STEP``
+  reset draws from one generator shared by all envs, the batch resets each env itself).
+* ``env_info`` is a namedarraytuple of ``[B]`` arrays with the per-env EnvInfo's fields
+  (``timeout``: truncated and not terminated; ``traj_done`` where the env has it).
+* env ``b`` is seeded with ``seeds[b]`` exactly as ``env.seed(seeds[b])`` seeds the
+  per-env one: its first reset uses the seed, later resets continue its stream, and
+  :attr:`EnvBatch.action_spaces` ``[b]`` (random decorrelation actions) is seeded with it.
+* ``step(action, active)`` steps only the envs in ``active`` (wait-reset collectors: a
+  finished env waits untouched until the batch ends).
+"""
+
+import copy
+from collections import namedtuple
+
+import gymnasium
+import numpy as np
+from gymnasium.utils import seeding
+from gymnasium.vector import AutoresetMode
+
+from rlpyt.envs.base import EnvSpaces
+from rlpyt.envs.gym import gym_make
+from rlpyt.spaces.gym_wrapper import GymSpaceWrapper
+from rlpyt.utils.buffer import buffer_from_example
+
+__all__ = [
+    "EnvBatch",
+    "BatchStep",
+    "EnvBatchFactory",
+    "GymVectorEnvs",
+    "GymVectorBatch",
+    "has_native_vector_env",
+]
+
+BatchStep = namedtuple("BatchStep", ["observation", "reward", "done", "env_info"])
+BatchStep.__doc__ = """One step of a batch: ``[B]`` arrays (``env_info``: a namedarraytuple of them).
+
+Valid until the next ``step`` or ``reset`` of the batch (its arrays are reused)."""
+
+
+class EnvBatch:
+    """``B`` envs behind one ``step(action[B])`` call (see the module docstring).
+
+    Attributes:
+        n_envs: ``B``.
+        spaces: ``EnvSpaces`` of one env (rlpyt spaces).
+        action_spaces: one rlpyt action space per env, seeded as the per-env path seeds it.
+        name: what errors call the envs, e.g. ``"CartPoleVectorEnv(CartPole-v1)"``.
+        horizon: maximum episode length (``None``: no limit).
+    """
+
+    n_envs = 0
+    name = "EnvBatch"
+    horizon = None
+
+    def reset(self, indices) -> np.ndarray:
+        """Reset envs ``indices``; returns their first observations ``[len(indices), ...]``."""
+        raise NotImplementedError
+
+    def step(self, action, active=None) -> BatchStep:
+        """Step every env (or those where the ``[B]`` bool mask ``active`` is true; the
+        others are left untouched and their entries of the result are meaningless)."""
+        raise NotImplementedError
+
+    @property
+    def spaces(self) -> EnvSpaces:
+        return self._spaces
+
+    def __len__(self) -> int:
+        return self.n_envs
+
+    def close(self) -> None:
+        """Release the envs (idempotent)."""
+
+
+class EnvBatchFactory:
+    """An ``EnvCls`` whose sampler steps its envs as one :class:`EnvBatch`.
+
+    ``factory(**env_kwargs)`` is one ordinary env; ``factory.make_batch(seeds,
+    **env_kwargs)`` the ``len(seeds)`` envs of one collector, env ``b`` seeded with
+    ``seeds[b]``. Picklable (spawned workers get it).
+    """
+
+    def __call__(self, **env_kwargs):
+        raise NotImplementedError
+
+    def make_batch(self, seeds, **env_kwargs) -> EnvBatch:
+        raise NotImplementedError
+
+
+class GymVectorEnvs(EnvBatchFactory):
+    """Gymnasium env ``env_id`` as a vector env: ``EnvCls=GymVectorEnvs("CartPole-v1")``.
+
+    Ids with a native vectorised implementation (``vector_entry_point``: CartPole) step
+    all envs in numpy at once; others go through gymnasium's ``SyncVectorEnv`` (one
+    loop in gymnasium instead of rlpyt's collector: little faster). One env is
+    ``gym_make(env_id, **env_kwargs)``.
+    """
+
+    def __init__(self, env_id: str):
+        self.env_id = env_id
+
+    def __call__(self, **env_kwargs):
+        return gym_make(self.env_id, **env_kwargs)
+
+    def make_batch(self, seeds, **env_kwargs) -> "GymVectorBatch":
+        return GymVectorBatch(self.env_id, seeds, **env_kwargs)
+
+    def __repr__(self) -> str:
+        return f"GymVectorEnvs({self.env_id!r})"
+
+
+def has_native_vector_env(env_id: str) -> bool:
+    """Whether ``env_id``'s vector entry point is one this module steps natively (CartPole's
+    numpy implementation); other ids go through gymnasium's ``SyncVectorEnv``."""
+    from gymnasium.envs.classic_control.cartpole import CartPoleVectorEnv
+
+    entry = gymnasium.spec(env_id).vector_entry_point
+    return (
+        entry is not None
+        and gymnasium.envs.registration.load_env_creator(entry) is CartPoleVectorEnv
+    )
+
+
+class GymVectorBatch(EnvBatch):
+    """A gymnasium vector env as an :class:`EnvBatch` (use :class:`GymVectorEnvs`).
+
+    Args:
+        env_id: gymnasium id; ``env_kwargs`` go to the env's constructor.
+        seeds: one seed (or None) per env.
+        act_null_value, force_float32: as :class:`~rlpyt.envs.gym.GymEnvWrapper`'s.
+    """
+
+    def __init__(self, env_id, seeds, act_null_value=0, force_float32=True, **env_kwargs):
+        self.env_id = env_id
+        self.n_envs = n = len(seeds)
+        self._seeds = list(seeds)
+        self.native = has_native_vector_env(env_id)
+        if self.native:  # numpy CartPole; resets are the batch's own (see _reset_native)
+            self.vec = gymnasium.make_vec(
+                env_id, num_envs=n, vectorization_mode="vector_entry_point", **env_kwargs
+            )
+            self.vec.reset()  # allocates its state; every env is reset again before use
+            self._rngs = [None] * n
+        else:
+            self.vec = gymnasium.make_vec(
+                env_id,
+                num_envs=n,
+                vectorization_mode="sync",
+                vector_kwargs={"autoreset_mode": AutoresetMode.DISABLED},
+                **env_kwargs,
+            )
+        self._unwrapped = self.vec.unwrapped
+        spec = gymnasium.spec(env_id)
+        self.horizon = spec.max_episode_steps
+        self.name = f"{type(self._unwrapped).__name__}({env_id})"
+        single_obs = self.vec.single_observation_space
+        if not isinstance(single_obs, gymnasium.spaces.Box):
+            raise TypeError(
+                f"{self.name}: env.backend='gym_vector' supports Box observations, not "
+                f"{type(single_obs).__name__}: use env.backend='python'"
+            )
+        obs_space = GymSpaceWrapper(single_obs, "observation", force_float32)
+        self.action_spaces = []
+        for seed in self._seeds:  # as GymEnvWrapper.seed: the rlpyt space, seeded
+            space = GymSpaceWrapper(
+                copy.deepcopy(self.vec.single_action_space), "action", force_float32, act_null_value
+            )
+            space.seed(seed)
+            self.action_spaces.append(space)
+        self._spaces = EnvSpaces(observation=obs_space, action=self.action_spaces[0])
+        self._obs_dtype = obs_space.dtype
+        probe = gym_make(env_id, **env_kwargs)  # its EnvInfo schema is the per-env one's
+        self._EnvInfo = type(probe.env_info_zero)
+        self._env_info = buffer_from_example(probe.env_info_zero, n)
+        self._info_fields = self._EnvInfo._fields[:-1]  # all but timeout
+        probe.close()
+        # float64: the values the per-env path hands to TrajInfo (the buffer casts to float32)
+        self._reward = np.zeros(n, dtype=np.float64)
+        self._first = np.ones(n, dtype=bool)
+        self._closed = False
+
+    # -- reset --------------------------------------------------------------------
+
+    def reset(self, indices) -> np.ndarray:
+        indices = np.asarray(indices, dtype=np.int64)
+        if self.native:
+            return self._reset_native(indices)
+        mask = np.zeros(self.n_envs, dtype=bool)
+        mask[indices] = True
+        seeds = [s if self._first[b] else None for b, s in enumerate(self._seeds)]
+        obs, _ = self.vec.reset(seed=seeds, options={"reset_mask": mask})
+        self._first[indices] = False
+        return np.asarray(obs[indices], dtype=self._obs_dtype)
+
+    def _reset_native(self, indices):
+        """CartPole's own reset, per env: ``state = np_random.uniform(-0.05, 0.05, 4)`` from
+        each env's generator (seeded as ``CartPoleEnv.reset(seed=...)`` seeds its own)."""
+        vec = self._unwrapped
+        for b in indices:
+            if self._first[b]:
+                self._rngs[b], _ = seeding.np_random(self._seeds[b])
+                self._first[b] = False
+            vec.state[:, b] = self._rngs[b].uniform(low=vec.low, high=vec.high, size=(4,))
+        vec.steps[indices] = 0
+        vec.prev_done[indices] = False  # NEXT_STEP would reset them again from its own rng
+        return vec.state[:, indices].T.astype(self._obs_dtype)
+
+    # -- step ---------------------------------------------------------------------
+
+    def step(self, action, active=None) -> BatchStep:
+        if active is not None and active.all():
+            active = None
+        if self.native:
+            obs, reward, terminated, truncated, info = self._step_native(action, active)
+        elif active is None:
+            obs, reward, terminated, truncated, info = self.vec.step(action)
+        else:
+            obs, reward, terminated, truncated, info = self._step_some(action, active)
+        done = terminated | truncated
+        env_info = self._env_info
+        env_info.timeout[:] = truncated & ~terminated
+        if self._info_fields:
+            self._write_info(info)
+        self._reward[:] = reward
+        return BatchStep(np.asarray(obs, dtype=self._obs_dtype), self._reward, done, env_info)
+
+    def _step_native(self, action, active):
+        vec = self._unwrapped
+        if active is None:
+            return vec.step(action)
+        waiting = ~active  # CartPole's step is deterministic: put the waiting envs back
+        saved = vec.state[:, waiting].copy(), vec.steps[waiting].copy()
+        result = vec.step(np.where(active, action, 0))
+        vec.state[:, waiting], vec.steps[waiting] = saved
+        vec.prev_done[waiting] = False
+        return result
+
+    def _step_some(self, action, active):
+        """SyncVectorEnv steps every env: step the active sub-envs one by one instead."""
+        vec = self.vec
+        obs = np.zeros((self.n_envs, *self._spaces.observation.shape), self._obs_dtype)
+        reward = np.zeros(self.n_envs)
+        terminated = np.zeros(self.n_envs, dtype=bool)
+        truncated = np.zeros(self.n_envs, dtype=bool)
+        info = {}
+        for b in np.flatnonzero(active):
+            obs[b], reward[b], terminated[b], truncated[b], env_info = vec.envs[b].step(action[b])
+            info = vec._add_info(info, env_info, b)
+        return obs, reward, terminated, truncated, info
+
+    def _write_info(self, info: dict) -> None:
+        """Flat numeric info keys of the schema, zero where an env did not report them."""
+        for field in self._info_fields:
+            dest = getattr(self._env_info, field)
+            if isinstance(dest, tuple):
+                continue  # nested info dicts: not carried by this backend (documented)
+            if field not in info:
+                dest[:] = 0  # as the per-env path: a key missing from a step is zero
+                continue
+            present = info.get("_" + field)
+            value = np.asarray(info[field])
+            if present is None:
+                dest[:] = value
+            else:
+                dest[:] = np.where(
+                    present.reshape(present.shape + (1,) * (value.ndim - 1)), value, 0
+                )
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self.vec.close()
