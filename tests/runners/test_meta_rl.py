@@ -52,3 +52,21 @@ def test_progress_columns_and_exact_resume(tmp_path):
         for name, tensor in value.items():
             assert torch.equal(tensor, resumed.agent.state_dict()[key][name]), (key, name)
     assert full.last_meta_test == resumed.last_meta_test
+
+
+def test_resume_drops_adaptation_curve_rows_after_the_snapshot(tmp_path, monkeypatch):
+    """Rows of meta-tests logged after the snapshot resumed from (before a crash) are redone,
+    so they are dropped, like progress.csv's."""
+    from rlpyt.runners.minibatch_rl import MinibatchRlBase
+
+    monkeypatch.setattr(MinibatchRlBase, "load_snapshot", lambda self, path: 1)
+    runner = _runner(3)
+    with logger_context(str(tmp_path), 0, "pearl"):
+        for itr in range(4):
+            runner._write_curve(itr, {"MetaTest/Return_traj0": float(itr), "MetaTest/Final": 0.0})
+        assert runner.load_snapshot("unused") == 1
+    assert (tmp_path / "run_0" / "adaptation_curve.csv").read_text() == (
+        "Iteration,Tasks,Metric,Trajectory,MeanReturn\n"
+        "0,MetaTest,Return,0,0.0\n"
+        "1,MetaTest,Return,0,1.0\n"
+    )
