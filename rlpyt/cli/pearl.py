@@ -2,7 +2,8 @@
 
 ``--env`` is a task distribution of :data:`rlpyt.envs.meta.META_ENVS` (``point-robot``,
 ``sparse-point-robot``, ``cheetah-vel``, ``cheetah-dir``, ``ant-dir``, ``ant-goal``,
-``humanoid-dir``, ``hopper-rand-params``, ``walker-rand-params``). A PEARL config differs
+``humanoid-dir``, ``hopper-rand-params``, ``walker-rand-params``, and Meta-World's ``ml1``
+with the optional extra ``rlpyt[metaworld]``). A PEARL config differs
 from a model-free one in its sections:
 
 * ``env``: ``id`` (the distribution) and ``kwargs`` (of its env class, plus ``horizon``);
@@ -68,6 +69,16 @@ PAPER = {
         sampler=dict(n_train_tasks=40, n_test_tasks=10),
         agent=dict(use_next_obs_in_context=True),
         algo=dict(meta_batch=10, num_train_steps_per_itr=4000),
+    ),
+    # Meta-World ML1 (optional extra): no paper settings; the defaults in whole 500-step
+    # trajectories, Meta-World's 50 test goals, 10 training goals meta-tested.
+    "ml1": dict(
+        env=dict(task_name="reach-v3"),
+        sampler=dict(n_train_tasks=50, n_test_tasks=50, n_eval_train_tasks=10,
+                     num_initial_steps=1000, num_steps_prior=500,
+                     num_extra_rl_steps_posterior=1000, num_steps_per_eval=1500,
+                     num_exp_traj_eval=1),
+        algo=dict(meta_batch=16),
     ),
     "point-robot": dict(
         sampler=dict(n_train_tasks=80, n_test_tasks=20, num_initial_steps=200,
@@ -213,8 +224,12 @@ def check_meta_env(env_config: dict, sampler_config: dict | None = None) -> None
     """Build the task env and draw the run's task split (with ``sampler_config``), so bad
     kwargs and train/test tasks that overlap fail before a run starts; then close the env."""
     from rlpyt.envs.meta import make_task_split, meta_make
+    from rlpyt.envs.meta.metaworld import MetaWorldUnavailable
 
-    env = meta_make(env_config["id"], **(env_config.get("kwargs") or {}))
+    try:
+        env = meta_make(env_config["id"], **(env_config.get("kwargs") or {}))
+    except MetaWorldUnavailable as err:  # a missing optional extra: a usage error, one line
+        raise ValueError(f"env.id {env_config['id']!r}: {err}") from None
     try:
         if sampler_config is not None:
             s = sampler_config
