@@ -39,6 +39,7 @@ from rlpyt.envs.meta.point_robot import PointRobotEnv, SparsePointRobotEnv
 
 __all__ = [
     "META_ENVS",
+    "OPTIONAL_META_ENVS",
     "meta_make",
     "MetaEnv",
     "TASK_METHODS",
@@ -64,6 +65,9 @@ META_ENVS = {
     "ml1": ("rlpyt.envs.meta.metaworld:MetaWorldML1Env", 500),
 }
 """Short name -> (``module:class`` of the gymnasium task env, horizon)."""
+
+OPTIONAL_META_ENVS = ("ml1",)
+"""The names of :data:`META_ENVS` that need an optional extra (``rlpyt[metaworld]``)."""
 
 
 def meta_make(name: str, horizon: int | None = None, **env_kwargs) -> MetaEnv:
