@@ -378,12 +378,13 @@ def _check_alternating(config: dict, recurrent: bool, n_workers: int) -> None:
         )
 
 
-def check_env(env_config: dict) -> None:
-    """Build and close one env, so a bad env id or argument fails before a run starts."""
+def check_env(env_config: dict, sampler_config: dict | None = None) -> None:
+    """Build and close one env, so a bad env id or argument fails before a run starts (for a
+    task distribution, also its train/test task split of ``sampler_config``)."""
     from rlpyt.envs.meta import META_ENVS
 
     if env_config["id"] in META_ENVS:
-        check_meta_env(env_config)
+        check_meta_env(env_config, sampler_config)
         return
     EnvCls, env_kwargs, _ = make_env_factory(env_config)
     try:

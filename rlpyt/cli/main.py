@@ -222,7 +222,8 @@ def _prepare_training(args, may_reexec: bool):
     runner = build_experiment(config, resume_from=resume, affinity_code=args.affinity)
     if resume and not _has_snapshot(resume):
         raise FileNotFoundError(f"--resume {resume}: no snapshot (params.pkl or itr_*.pkl)")
-    check_env(config["env"])  # the one check that builds an env: last, and still before logging
+    # The one check that builds an env: last, and still before logging.
+    check_env(config["env"], config.get("sampler"))
     return config, runner, location
 
 

@@ -2,7 +2,8 @@
 
 ``--env`` is a task distribution of :data:`rlpyt.envs.meta.META_ENVS` (``point-robot``,
 ``sparse-point-robot``, ``cheetah-vel``, ``cheetah-dir``, ``ant-dir``, ``ant-goal``,
-``humanoid-dir``, ``hopper-rand-params``, ``walker-rand-params``). A PEARL config differs
+``humanoid-dir``, ``hopper-rand-params``, ``walker-rand-params``, and Meta-World's ``ml1``
+with the optional extra ``rlpyt[metaworld]``). A PEARL config differs
 from a model-free one in its sections:
 
 * ``env``: ``id`` (the distribution) and ``kwargs`` (of its env class, plus ``horizon``);
@@ -21,7 +22,15 @@ Settings per env are the paper's (``oyster``'s configs, see :data:`PAPER`).
 
 import copy
 
-__all__ = ["META_ALGOS", "PAPER", "is_meta", "pearl_default_config", "build_pearl_experiment"]
+__all__ = [
+    "META_ALGOS",
+    "PAPER",
+    "is_meta",
+    "pearl_default_config",
+    "build_pearl_experiment",
+    "require_meta_env_id",
+    "check_meta_env",
+]
 
 META_ALGOS = ("pearl",)
 
@@ -64,6 +73,16 @@ PAPER = {
         agent=dict(use_next_obs_in_context=True),
         algo=dict(meta_batch=10, num_train_steps_per_itr=4000),
     ),
+    # Meta-World ML1 (optional extra): no paper settings; the defaults in whole 500-step
+    # trajectories, Meta-World's 50 test goals, 10 training goals meta-tested.
+    "ml1": dict(
+        env=dict(task_name="reach-v3"),
+        sampler=dict(n_train_tasks=50, n_test_tasks=50, n_eval_train_tasks=10,
+                     num_initial_steps=1000, num_steps_prior=500,
+                     num_extra_rl_steps_posterior=1000, num_steps_per_eval=1500,
+                     num_exp_traj_eval=1),
+        algo=dict(meta_batch=16),
+    ),
     "point-robot": dict(
         sampler=dict(n_train_tasks=80, n_test_tasks=20, num_initial_steps=200,
                      num_steps_prior=200, num_extra_rl_steps_posterior=200,
@@ -90,17 +109,7 @@ def is_meta(algo) -> bool:
 
 def pearl_default_config(algo: str, env_id: str) -> dict:
     """The paper's config of PEARL on task distribution ``env_id``."""
-    from rlpyt.envs.meta import META_ENVS
-
-    if env_id not in META_ENVS:
-        import difflib
-
-        close = difflib.get_close_matches(env_id, META_ENVS, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ValueError(
-            f"--algo pearl needs a task distribution as --env, got {env_id!r}{hint}; one of "
-            f"{', '.join(META_ENVS)}"
-        )
+    require_meta_env_id(env_id, "--env")
     from rlpyt.agents.qpg.pearl_agent import PearlAgent
     from rlpyt.algos.qpg.pearl import PEARL
     from rlpyt.samplers.meta import MetaSerialSampler
@@ -155,15 +164,15 @@ def build_pearl_experiment(config: dict, resume_from=None, affinity_code=None):
     from rlpyt.agents.qpg.pearl_agent import PearlAgent
     from rlpyt.algos.qpg.pearl import PEARL
     from rlpyt.cli.build import run_affinity
-    from rlpyt.envs.meta import META_ENVS, meta_make
+    from rlpyt.envs.meta import meta_make
     from rlpyt.runners.meta_rl import MetaRl
     from rlpyt.samplers.meta import MetaCpuSampler, MetaSerialSampler
 
     sampler_classes = {"serial": MetaSerialSampler, "cpu": MetaCpuSampler}
 
     env_id = config["env"]["id"]
-    if env_id not in META_ENVS:
-        raise ValueError(f"env.id {env_id!r} is not a task distribution: one of {list(META_ENVS)}")
+    require_meta_env_id(env_id, "env.id")
+    require_distinct_task_seeds(config["sampler"])
     sampler_kwargs = dict(config["sampler"])
     kind = sampler_kwargs.pop("kind", "serial")
     sampler_kwargs.pop("workers", None)
@@ -197,9 +206,53 @@ def build_pearl_experiment(config: dict, resume_from=None, affinity_code=None):
     )
 
 
-def check_meta_env(env_config: dict) -> None:
-    """Build and close the task env, so bad kwargs fail before a run starts."""
-    from rlpyt.envs.meta import meta_make
+def require_meta_env_id(env_id: str, flag: str) -> None:
+    """Refuse an ``env_id`` that is not a task distribution of :data:`META_ENVS`, naming the
+    methods PEARL needs and the closest known name."""
+    from rlpyt.envs.meta import META_ENVS, TASK_METHODS
+    from rlpyt.utils.launching.variant import did_you_mean
 
-    env = meta_make(env_config["id"], **(env_config.get("kwargs") or {}))
-    env.close()
+    if env_id in META_ENVS:
+        return
+    hint = did_you_mean(env_id, list(META_ENVS), n=1)
+    raise ValueError(
+        f"{flag} {env_id!r}: PEARL needs a task distribution, an env with "
+        f"{' and '.join(f'{m}()' for m in TASK_METHODS)}, and {env_id!r} is none of "
+        f"rlpyt.envs.meta.META_ENVS{f' ({hint})' if hint else ''}; one of {', '.join(META_ENVS)}"
+    )
+
+
+def require_distinct_task_seeds(sampler_config: dict) -> None:
+    """Refuse equal ``train_task_seed`` and ``test_task_seed`` (the same seed draws the same
+    tasks) unless ``allow_shared_tasks``; without building an env."""
+    train_seed, test_seed = sampler_config["train_task_seed"], sampler_config["test_task_seed"]
+    if int(train_seed) == int(test_seed) and not sampler_config.get("allow_shared_tasks"):
+        raise ValueError(
+            f"sampler.train_task_seed and sampler.test_task_seed are both {train_seed}: the "
+            "same seed draws the same tasks, so the test tasks would be training tasks; set two "
+            "different seeds"
+        )
+
+
+def check_meta_env(env_config: dict, sampler_config: dict | None = None) -> None:
+    """Build the task env and draw the run's task split (with ``sampler_config``), so bad
+    kwargs and train/test tasks that overlap fail before a run starts; then close the env."""
+    from rlpyt.envs.meta import make_task_split, meta_make
+    from rlpyt.envs.meta.metaworld import MetaWorldUnavailable
+
+    try:
+        env = meta_make(env_config["id"], **(env_config.get("kwargs") or {}))
+    except MetaWorldUnavailable as err:  # a missing optional extra: a usage error, one line
+        raise ValueError(f"env.id {env_config['id']!r}: {err}") from None
+    try:
+        if sampler_config is not None:
+            s = sampler_config
+            try:
+                make_task_split(
+                    env, s["n_train_tasks"], s["n_test_tasks"], s["train_task_seed"],
+                    s["test_task_seed"], allow_shared_tasks=bool(s.get("allow_shared_tasks")),
+                )  # fmt: skip
+            except ValueError as err:
+                raise ValueError(f"sampler: {err}") from None
+    finally:
+        env.close()

@@ -26,10 +26,14 @@ import os
 import numpy as np
 
 from rlpyt.runners.minibatch_rl import MinibatchRlBase
+from rlpyt.utils.checkpoint import truncate_progress_file
 from rlpyt.utils.logging import logger
 from rlpyt.utils.validation import require_int_at_least
 
-__all__ = ["MetaRl"]
+__all__ = ["MetaRl", "CURVE_FILE"]
+
+CURVE_FILE = "adaptation_curve.csv"
+"""The adaptation curves of every meta-test, in the run directory."""
 
 
 class MetaRl(MinibatchRlBase):
@@ -84,17 +88,26 @@ class MetaRl(MinibatchRlBase):
         self.last_meta_test = values
         return values
 
+    def load_snapshot(self, path) -> int:
+        """Restore everything from a snapshot (see the base class); the adaptation-curve rows
+        logged after it, before a crash, are dropped, as they are redone like the progress rows."""
+        itr = super().load_snapshot(path)
+        run_dir = logger.get_snapshot_dir()
+        if run_dir is not None:
+            truncate_progress_file(os.path.join(run_dir, CURVE_FILE), itr)
+        return itr
+
     def _write_curve(self, itr, values) -> None:
         run_dir = logger.get_snapshot_dir()
         if run_dir is None:
             return
-        path = os.path.join(run_dir, "adaptation_curve.csv")
+        path = os.path.join(run_dir, CURVE_FILE)
         rows = [(itr, key.split("/")[0], key.split("/")[1].split("_traj")[0],
                  int(key.split("_traj")[1]), value)
                 for key, value in values.items() if "_traj" in key]  # fmt: skip
         new = not os.path.exists(path)
         with open(path, "a", newline="") as f:
-            writer = csv.writer(f)
+            writer = csv.writer(f, lineterminator="\n")  # as truncate_progress_file writes
             if new:
                 writer.writerow(["Iteration", "Tasks", "Metric", "Trajectory", "MeanReturn"])
             writer.writerows(rows)

@@ -69,3 +69,21 @@ def test_parallel_sampler_trains_as_serial_and_resumes_exactly(tmp_path):
     assert serial.last_meta_test == resumed.last_meta_test
     assert resumed.sampler.env_steps == serial.sampler.env_steps == 3 * 20 + 2 * 2 * 40
     assert resumed.sampler.workers and not any(p.is_alive() for p in resumed.sampler.workers)
+
+
+def test_resume_drops_adaptation_curve_rows_after_the_snapshot(tmp_path, monkeypatch):
+    """Rows of meta-tests logged after the snapshot resumed from (before a crash) are redone,
+    so they are dropped, like progress.csv's."""
+    from rlpyt.runners.minibatch_rl import MinibatchRlBase
+
+    monkeypatch.setattr(MinibatchRlBase, "load_snapshot", lambda self, path: 1)
+    runner = _runner(3)
+    with logger_context(str(tmp_path), 0, "pearl"):
+        for itr in range(4):
+            runner._write_curve(itr, {"MetaTest/Return_traj0": float(itr), "MetaTest/Final": 0.0})
+        assert runner.load_snapshot("unused") == 1
+    assert (tmp_path / "run_0" / "adaptation_curve.csv").read_text() == (
+        "Iteration,Tasks,Metric,Trajectory,MeanReturn\n"
+        "0,MetaTest,Return,0,0.0\n"
+        "1,MetaTest,Return,0,1.0\n"
+    )

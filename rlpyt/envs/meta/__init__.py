@@ -15,9 +15,13 @@ name                      env                                          horizon
 ``humanoid-dir``          :class:`HumanoidDirEnv`                      200
 ``hopper-rand-params``    :class:`HopperRandParamsEnv`                 200
 ``walker-rand-params``    :class:`Walker2dRandParamsEnv`               200
+``ml1``                   :class:`~.metaworld.MetaWorldML1Env`         500
 ========================  ===========================================  =======
 
-(The sparse point robot's horizon in the paper's code is 20 as well.)
+(The sparse point robot's horizon in the paper's code is 20 as well.) ``ml1`` is Meta-World's
+ML1 (``task_name="push-v3"`` etc. as env kwarg), in the optional extra ``rlpyt[metaworld]``:
+without it (or where its MuJoCo pin conflicts with the installed MuJoCo) building it raises
+:class:`~rlpyt.envs.meta.metaworld.MetaWorldUnavailable` naming the extra and the conflict.
 """
 
 import importlib
@@ -35,6 +39,7 @@ from rlpyt.envs.meta.point_robot import PointRobotEnv, SparsePointRobotEnv
 
 __all__ = [
     "META_ENVS",
+    "OPTIONAL_META_ENVS",
     "meta_make",
     "MetaEnv",
     "TASK_METHODS",
@@ -57,8 +62,12 @@ META_ENVS = {
     "humanoid-dir": ("rlpyt.envs.meta.mujoco:HumanoidDirEnv", 200),
     "hopper-rand-params": ("rlpyt.envs.meta.rand_params:HopperRandParamsEnv", 200),
     "walker-rand-params": ("rlpyt.envs.meta.rand_params:Walker2dRandParamsEnv", 200),
+    "ml1": ("rlpyt.envs.meta.metaworld:MetaWorldML1Env", 500),
 }
 """Short name -> (``module:class`` of the gymnasium task env, horizon)."""
+
+OPTIONAL_META_ENVS = ("ml1",)
+"""The names of :data:`META_ENVS` that need an optional extra (``rlpyt[metaworld]``)."""
 
 
 def meta_make(name: str, horizon: int | None = None, **env_kwargs) -> MetaEnv:

@@ -16,7 +16,10 @@ a termination (the original PEARL code treated it as terminal).
 
 Train and test tasks come from :func:`make_task_split`: two draws with two different
 seeds (a shared seed is refused, as the same seed would give the same tasks), checked
-to share no task (the original drew test tasks from the training pool).
+to share no task (the original drew test tasks from the training pool). A benchmark with
+its own train and test sets (Meta-World's ML1) has a third method,
+``task_split(n_train, n_test, train_seed, test_seed) -> (train, test)``, used instead of
+the two draws.
 """
 
 import numpy as np
@@ -115,7 +118,8 @@ def make_task_split(
     allow_shared_tasks: bool = False,
 ) -> TaskSplit:
     """Draw ``n_train`` training tasks with ``train_seed`` and ``n_test`` test tasks with
-    ``test_seed``; refuse a shared seed, and any task in both sets.
+    ``test_seed`` (with the task env's ``task_split`` where it has one); refuse a shared
+    seed, and any task in both sets.
 
     ``allow_shared_tasks=True`` is for distributions with only a few tasks (cheetah-dir's
     forward and backward), where the paper meta-tests on its training tasks: then test
@@ -129,8 +133,12 @@ def make_task_split(
             f"train_seed and test_seed are both {train_seed}: the same seed draws the same "
             "tasks, so the test tasks would overlap the training tasks; use two different seeds"
         )
-    train = env.sample_tasks(n_train, int(train_seed))
-    test = env.sample_tasks(n_test, int(test_seed))
+    own_split = getattr(getattr(env, "task_env", env), "task_split", None)
+    if callable(own_split):  # a benchmark with its own train and test tasks (Meta-World)
+        train, test = own_split(n_train, n_test, int(train_seed), int(test_seed))
+    else:
+        train = env.sample_tasks(n_train, int(train_seed))
+        test = env.sample_tasks(n_test, int(test_seed))
     if len(train) != n_train or len(test) != n_test:
         raise ValueError(
             f"sample_tasks returned {len(train)} and {len(test)} tasks for n={n_train} and "
