@@ -21,6 +21,8 @@ The other sections keep their meaning, except:
 * there is no offline evaluation (``runner.eval``), ``--affinity`` or ``runner.reproducible``:
   Ray places the workers.
 
+``scheme.env_processes=k`` steps each collection worker's envs in k env processes of its own
+(the policy still acts once per step for all of them, in the collection worker);
 ``scheme.remote=False`` runs every worker in the training process, without Ray (debug mode).
 With ``remote=True`` and no ``RAY_ADDRESS``, a local Ray instance is started with as many CPUs
 as the workers reserve (``scheme.ray_init_kwargs`` replaces those settings); with
@@ -119,6 +121,12 @@ def check_scheme_choice(config: dict) -> None:
             "what they collect; set runner.reproducible=False, or use --runner minibatch"
         )
     scheme = scheme_config(config)
+    if scheme.env_processes > s["batch_B"]:
+        raise ValueError(
+            f"scheme.env_processes={scheme.env_processes} exceeds sampler.batch_B="
+            f"{s['batch_B']}, the envs of each collection worker: each env process steps at "
+            "least one env; lower scheme.env_processes or raise sampler.batch_B"
+        )
     _check_minibatches(config, scheme)
     if scheme.remote:
         from rlpyt.cli.runners import require_ray

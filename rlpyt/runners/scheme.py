@@ -19,7 +19,8 @@ mode does. Any algorithm with IMPALA's interface (``loss_terms(samples, valid)``
 work unchanged; V-trace corrects the lag of asynchronous modes.
 
 **Placement.** Each collection worker is a Ray actor of ``collection_num_cpus`` CPUs
-holding ``sampler.batch_spec.B`` envs; each gradient worker one of
+holding ``sampler.batch_spec.B`` envs, stepped in the actor or, with ``env_processes`` =
+k, in k env processes it starts (give it the CPUs for them); each gradient worker one of
 ``gradient_num_cpus`` CPUs and ``gradient_num_gpus`` (fractional) GPUs. A placement
 group holds one bundle per gradient worker with the resources of it and its collection
 workers (``placement_strategy``: ``PACK`` keeps bundles on few nodes, ``SPREAD`` spreads
@@ -43,11 +44,10 @@ collection worker, ``max_decorrelation_steps``, ``TrajInfoCls``); it is never st
 """
 
 import copy
-import os
 import signal
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 
 import numpy as np
 
@@ -55,6 +55,7 @@ from rlpyt.algos.pg.impala import IMPALA
 from rlpyt.models.running_mean_std import RunningMeanStdModel
 from rlpyt.runners.minibatch_rl import MinibatchRlBase
 from rlpyt.runners.scheme_config import SchemeConfig
+from rlpyt.runners.scheme_placement import actor_options, make_placement_group, start_ray
 from rlpyt.runners.scheme_update import CentralUpdate, DecentralisedUpdate
 from rlpyt.runners.scheme_workers import GradientWorker
 from rlpyt.samplers.buffer import get_example_outputs
@@ -78,8 +79,11 @@ class SchemeRl(MinibatchRlBase):
     whole run), ``staleness_histogram`` (gradient staleness -> gradients),
     ``round_seconds`` (collection time of each gradient-worker batch), ``min_valid_steps``
     (fewest valid steps of a rollout, per batch), ``loop_seconds`` (the training loop,
-    after start-up), ``collection_pids``, ``gradient_pids``; ``valid_steps`` counts the
-    env steps trained on.
+    after start-up), ``collection_pids``, ``env_process_pids`` (of the collection workers'
+    env processes), ``gradient_pids``, ``weights_puts`` (weights version -> objects put in
+    the object store: 1 each), ``weights_received`` (weights version -> the published
+    objects the rollouts trained on were collected with: one each); ``valid_steps``
+    counts the env steps trained on.
     """
 
     def __init__(self, algo, agent, sampler, n_steps, scheme: SchemeConfig, **kwargs):
@@ -92,9 +96,15 @@ class SchemeRl(MinibatchRlBase):
                 f"SchemeRl needs an algorithm with IMPALA's loss_terms(samples, valid) and "
                 f"minibatch_columns (IMPALA, APPO), got {type(algo).__name__}"
             )
+        if scheme.env_processes > sampler.batch_spec.B:
+            raise ValueError(
+                f"scheme env_processes={scheme.env_processes} exceeds the "
+                f"{sampler.batch_spec.B} envs of each collection worker (sampler batch_B): "
+                "each env process steps at least one env; lower env_processes or raise batch_B"
+            )
         self.scheme = scheme
         self.collectors, self.gradient_workers = [], []
-        self.collection_pids, self.gradient_pids = [], []
+        self.collection_pids, self.env_process_pids, self.gradient_pids = [], [], []
         self._placement_group = None
         self._started_ray = False
         self.stage = None
@@ -229,6 +239,10 @@ class SchemeRl(MinibatchRlBase):
                     seed=self.seed + 1,
                     max_decorrelation_steps=sampler.max_decorrelation_steps,
                     nan_check=scheme.nan_check,
+                    env_processes=scheme.env_processes,
+                    env_start_method=scheme.env_start_method,
+                    env_step_timeout=scheme.rollout_timeout,
+                    startup_timeout=scheme.startup_timeout,
                 )
                 collectors.append(self._new_collector(g, spec))
             self.collectors.extend(collectors)
@@ -238,7 +252,8 @@ class SchemeRl(MinibatchRlBase):
         refs = [submit(w, "start") for w in self.gradient_workers]
         for g, ref in enumerate(refs):
             started = fetch_within(ref, f"gradient worker {g}", scheme.startup_timeout)
-            self.collection_pids.extend(pid for pid, _token in started)
+            self.collection_pids.extend(pid for pid, _token, _env_pids in started)
+            self.env_process_pids.extend(pid for *_, env_pids in started for pid in env_pids)
         refs = [submit(w, "pid") for w in self.gradient_workers]
         self.gradient_pids = [fetch_within(r, "gradient worker", 60.0) for r in refs]
         if scheme.update_stage == "decentralised" and scheme.gradient_workers > 1:
@@ -253,57 +268,15 @@ class SchemeRl(MinibatchRlBase):
                 fetch_within(ref, f"gradient worker {g}", scheme.collective_timeout)
 
     def _start_ray(self):
-        import ray
-
-        if not ray.is_initialized():
-            kwargs = dict(self.scheme.ray_init_kwargs)
-            if os.environ.get("RAY_ADDRESS") and "address" not in kwargs:
-                kwargs["address"] = os.environ["RAY_ADDRESS"]  # join that cluster
-            ray.init(**kwargs)
+        if start_ray(self.scheme.ray_init_kwargs):
             self._started_ray = True
             if threading.current_thread() is threading.main_thread():
                 # ray.init replaced the SIGTERM handler (with sys.exit): this runner's again.
                 signal.signal(signal.SIGTERM, self._on_sigterm)
-        scheme = self.scheme
-        per_bundle = (
-            scheme.gradient_num_cpus + self._per_gradient_worker * scheme.collection_num_cpus
-        )
-        cluster = ray.cluster_resources().get("CPU", 0)
-        if per_bundle * scheme.gradient_workers > cluster:
-            raise ValueError(
-                f"the scheme needs {per_bundle * scheme.gradient_workers:g} CPUs "
-                f"({scheme.gradient_workers} x ({scheme.gradient_num_cpus:g} + "
-                f"{self._per_gradient_worker} x {scheme.collection_num_cpus:g})), the Ray "
-                f"cluster has {cluster:g}: lower collection_num_cpus/gradient_num_cpus or add nodes"
-            )
-        if scheme.placement_strategy is None or per_bundle == 0:
-            return
-        from ray.util.placement_group import placement_group
-
-        bundle = {"CPU": per_bundle}
-        if scheme.gradient_num_gpus:
-            bundle["GPU"] = scheme.gradient_num_gpus
-        self._placement_group = placement_group(
-            [dict(bundle) for _ in range(scheme.gradient_workers)],
-            strategy=scheme.placement_strategy,
-        )
-        ready, _ = ray.wait([self._placement_group.ready()], timeout=scheme.startup_timeout)
-        if not ready:
-            raise RuntimeError(
-                f"the placement group of {scheme.gradient_workers} bundles {bundle} "
-                f"({scheme.placement_strategy}) was not placed within "
-                f"{scheme.startup_timeout} s: the cluster cannot fit it"
-            )
+        self._placement_group = make_placement_group(self.scheme, self._per_gradient_worker)
 
     def _actor_options(self, g: int, num_cpus: float) -> dict:
-        options = dict(num_cpus=num_cpus)
-        if self._placement_group is not None:
-            from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
-
-            options["scheduling_strategy"] = PlacementGroupSchedulingStrategy(
-                placement_group=self._placement_group, placement_group_bundle_index=g
-            )
-        return options
+        return actor_options(self._placement_group, g, num_cpus)
 
     def _new_collector(self, g, spec):
         if not self.scheme.remote:
@@ -344,6 +317,7 @@ class SchemeRl(MinibatchRlBase):
     def _initialize_scheme_logging(self):
         self.initialize_logging()
         self.lag_histogram, self.staleness_histogram = Counter(), Counter()
+        self.weights_received = defaultdict(set)
         self.round_seconds, self.min_valid_steps = [], []
         self._interval_staleness = Counter()
         self._cum_valid_steps = self._interval_valid_steps = 0
@@ -364,9 +338,16 @@ class SchemeRl(MinibatchRlBase):
         self._interval_staleness.update(report.staleness)
         self.round_seconds.extend(report.collect_seconds)
         self.min_valid_steps.extend(report.min_valid_steps)
+        for version, ids in report.weights_ids.items():
+            self.weights_received[version] |= ids
         self._cum_valid_steps += report.n_steps
         self._interval_valid_steps += report.n_steps
         self._interval_shortened += report.n_shortened
+
+    @property
+    def weights_puts(self) -> Counter:
+        """Weights version -> objects put in the object store (the update stage's count)."""
+        return self.stage.puts
 
     @property
     def valid_steps(self) -> int:

@@ -1,5 +1,6 @@
 """The Ray scheme's configuration: :class:`SchemeConfig` (see :mod:`rlpyt.runners.scheme`)."""
 
+import multiprocessing as mp
 from dataclasses import dataclass, field
 
 __all__ = ["SchemeConfig"]
@@ -24,6 +25,12 @@ class SchemeConfig:
             once this fraction of a gradient worker's collection workers delivered,
             the others stop as soon as they hold this fraction of ``T`` steps. 1, 1: off.
         remote: False runs everything in this process (debug mode).
+        env_processes: 0 steps a collection worker's envs in its own process; k >= 1 splits
+            them over k env processes that step them in parallel while the collection
+            worker evaluates the policy once per step for all of them (at most
+            ``sampler.batch_B``; the samples are the same as with 0).
+        env_start_method: how the env processes start: ``"fork"``, ``"spawn"`` or
+            ``"forkserver"`` (the latter two need a picklable env factory).
         collection_num_cpus, gradient_num_cpus, gradient_num_gpus: Ray resources per actor.
         placement_strategy: of the placement group (None: none).
         max_restarts: dead collection workers each gradient worker survives by restart.
@@ -43,6 +50,8 @@ class SchemeConfig:
     fraction_workers: float = 1.0
     fraction_samples: float = 1.0
     remote: bool = True
+    env_processes: int = 0
+    env_start_method: str = "fork"
     collection_num_cpus: float = 1.0
     gradient_num_cpus: float = 1.0
     gradient_num_gpus: float = 0.0
@@ -67,9 +76,16 @@ class SchemeConfig:
             ("collection", self.collection, _MODES),
             ("update", self.update, _MODES),
             ("placement_strategy", self.placement_strategy, _STRATEGIES),
+            ("env_start_method", self.env_start_method, tuple(mp.get_all_start_methods())),
         ):
             if value not in allowed:
                 raise ValueError(f"scheme {name}={value!r}: choose one of {allowed}")
+        k = self.env_processes
+        if isinstance(k, bool) or not isinstance(k, int) or k < 0:
+            raise ValueError(
+                f"scheme env_processes={k!r} must be an integer >= 0 (0: a collection "
+                "worker steps its envs itself; k: in k env processes)"
+            )
         for name in ("fraction_workers", "fraction_samples"):
             value = getattr(self, name)
             if not 0 < value <= 1:

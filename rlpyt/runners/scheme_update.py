@@ -14,10 +14,14 @@ Both classes offer ``start()`` and ``step(itr) -> UpdateReport``; the runner
 * :class:`DecentralisedUpdate`: the gradient workers all-reduce and apply the gradients
   themselves (:meth:`~rlpyt.runners.scheme_workers.GradientWorker.train_step`), so
   their weights stay equal; the driver calls all ``M`` each update and gathers their
-  reports, and copies rank 0's state into its own agent for snapshots.
+  reports, and copies rank 0's state into its own agent for snapshots. Gradient worker 0
+  alone puts each new version in the object store; the driver hands its reference to all
+  ``M`` with their next call, so every collection worker loads that one object.
+
+Both count the weights objects put per version (``puts``: version -> puts; 1 each).
 """
 
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 import torch
@@ -26,8 +30,9 @@ from rlpyt.algos.optim import GradientTools, Optimizer
 from rlpyt.runners.scheme_calls import fetch_within, submit, wait_first
 from rlpyt.runners.scheme_workers import set_learning_rate
 from rlpyt.samplers.parallel.errors import WorkerError
+from rlpyt.samplers.ray.collection import box_weights
 
-__all__ = ["CentralUpdate", "DecentralisedUpdate", "UpdateReport", "weights_box"]
+__all__ = ["CentralUpdate", "DecentralisedUpdate", "UpdateReport"]
 
 
 @dataclass
@@ -36,7 +41,9 @@ class UpdateReport:
 
     ``applied``: whether a gradient step was taken (a non-finite one is skipped; the
     first decentralised async step has none to apply yet); ``staleness``: update version
-    minus gradient version, per gradient; ``lag``: policy lag -> valid samples.
+    minus gradient version, per gradient; ``lag``: policy lag -> valid samples;
+    ``weights_ids``: weights version -> the published weights objects that the new
+    batches' rollouts of that version were collected with.
     """
 
     applied: bool
@@ -49,23 +56,16 @@ class UpdateReport:
     n_shortened: int = 0
     min_valid_steps: list = field(default_factory=list)
     collect_seconds: list = field(default_factory=list)
-
-
-def weights_box(agent, remote: bool) -> list:
-    """The agent's weights as a box for the workers: ``[ray.put(state)]`` or ``[state]``."""
-    state = {k: v.detach().cpu().clone() for k, v in agent.state_dict().items()}
-    if not remote:
-        return [state]
-    import ray
-
-    return [ray.put(state)]
+    weights_ids: dict = field(default_factory=dict)
 
 
 def merge(results, applied, grad_norm, staleness) -> UpdateReport:
-    lag, traj_infos = Counter(), []
+    lag, traj_infos, weights_ids = Counter(), [], defaultdict(set)
     for r in results:
         lag.update(r.lag)
         traj_infos.extend(r.traj_infos)
+        for version, ids in r.weights_ids.items():
+            weights_ids[version] |= ids
     new_batches = [r for r in results if r.n_steps]
     return UpdateReport(
         applied=applied,
@@ -78,6 +78,7 @@ def merge(results, applied, grad_norm, staleness) -> UpdateReport:
         n_shortened=sum(r.n_shortened for r in results),
         min_valid_steps=[r.min_valid_steps for r in new_batches],
         collect_seconds=[r.collect_seconds for r in new_batches],
+        weights_ids=dict(weights_ids),
     )
 
 
@@ -92,6 +93,7 @@ class CentralUpdate:
         self.opt = Optimizer(algo.optimizer, GradientTools(algo.optimizer), self.params)
         self.version = 0
         self.box = None
+        self.puts = Counter()  # weights version -> objects put
         self.inflight = {}  # async: ref -> gradient worker index
 
     def start(self) -> None:
@@ -128,7 +130,8 @@ class CentralUpdate:
 
     def _publish(self):
         self.version += 1
-        self.box = weights_box(self.agent, self.remote)
+        self.box = box_weights(self.agent, self.remote)
+        self.puts[self.version] += 1
 
     def _issue(self, g: int):
         ref = submit(self.workers[g], "gradient", self.version, self.box)
@@ -147,6 +150,8 @@ class DecentralisedUpdate:
         self.workers = list(gradient_workers)
         self.update, self.remote, self.timeout = update, remote, timeout
         self._primed = False
+        self.version, self.box = 0, None  # the last weights gradient worker 0 published
+        self.puts = Counter()  # weights version -> objects put (by any gradient worker)
 
     def start(self) -> None:
         """Give the workers the driver's state (the initial weights, or a resumed run's)."""
@@ -156,8 +161,16 @@ class DecentralisedUpdate:
             algo=self.algo.state_dict(),
         )
         refs = [submit(w, "load_state", state) for w in self.workers]
-        for g, ref in enumerate(refs):
-            fetch_within(ref, f"gradient worker {g}", self.timeout)
+        self._received(
+            [fetch_within(ref, f"gradient worker {g}", self.timeout) for g, ref in enumerate(refs)]
+        )
+
+    def _received(self, published: list) -> None:
+        """Count the weights the workers put; keep the last for the next calls."""
+        for item in published:
+            if item is not None:
+                self.puts[item[0]] += 1
+                self.version, self.box = item
 
     def step(self, itr: int) -> UpdateReport:
         results = self._train_step()
@@ -172,8 +185,17 @@ class DecentralisedUpdate:
         return merge(results, last.applied, last.grad_norm, staleness)
 
     def _train_step(self) -> list:
-        refs = [submit(w, "train_step", self.update == "async") for w in self.workers]
-        return [fetch_within(r, f"gradient worker {g}", self.timeout) for g, r in enumerate(refs)]
+        # Every worker gets the weights worker 0 published last (new ones or not: a
+        # worker's version only changes with the all-reduced updates of all).
+        refs = [
+            submit(w, "train_step", self.update == "async", self.version, self.box)
+            for w in self.workers
+        ]
+        results = [
+            fetch_within(r, f"gradient worker {g}", self.timeout) for g, r in enumerate(refs)
+        ]
+        self._received([r.published for r in results])
+        return results
 
     def sync_driver(self) -> None:
         """Copy rank 0's agent, optimizer and algorithm state into the driver's (snapshots)."""

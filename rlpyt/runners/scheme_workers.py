@@ -6,30 +6,22 @@ algorithm. It assembles their rollouts into one ``[T, N_g * B_w]`` batch and com
 the algorithm's gradients on it, one per item of ``algo.minibatch_columns`` (IMPALA:
 one per batch; APPO: epochs x minibatches).
 
-**Collection link.** ``sync``: every round sends the current weights to all its
-collection workers and gathers one rollout from each, so with one gradient per batch
-the policy lag is 0. With pre-emption (``fraction_workers``/``fraction_samples``), once
-``ceil(fraction_workers * N_g)`` rollouts are in, the others are told to stop as soon as
-they hold ``ceil(fraction_samples * T)`` steps. ``async``: each collection worker is
-re-issued as soon as its rollout is taken, with the weights the gradient worker holds
-then, so it keeps collecting while gradients are computed; a batch is the first
-``N_g`` rollouts to arrive, and V-trace corrects their lag.
-
-**Shortened rollouts** end like a time-limit cut at their last valid step ``n - 1``
-(``done`` and ``env_info.timeout`` set, ``timeout_value`` = the value of the next
-observation), so returns bootstrap there, and the ``valid`` mask given to
-``algo.loss_terms`` is 0 for ``t >= n``.
+**Collection link** (:class:`~rlpyt.runners.scheme_collection.CollectionLink`): ``sync``
+gathers one rollout of every collection worker per batch, with the current weights (and
+straggler pre-emption); ``async`` re-issues each collection worker as soon as its rollout is
+taken. Shortened rollouts are cut like a time limit and masked out of the loss by ``valid``.
 
 **Update link** (see :mod:`rlpyt.runners.scheme`). Central: :meth:`GradientWorker.gradient`
 returns the gradient for the driver's learner. Decentralised: :meth:`GradientWorker.train_step`
 all-reduces the gradient with the other gradient workers (``torch.distributed``, gloo)
 and applies it with this worker's own optimizer; with ``async`` update the all-reduce of
 one gradient overlaps the computation of the next, which is applied one version late.
+The weights of each new version are equal on every gradient worker: worker 0 alone puts
+them in the object store, and the driver hands that one reference to the others with
+their next :meth:`GradientWorker.train_step` (one put per version, not M).
 """
 
-import math
 import os
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -37,21 +29,14 @@ import torch
 import torch.distributed as dist
 
 from rlpyt.algos.optim import GradientTools, Optimizer
-from rlpyt.runners.scheme_calls import (
-    WorkerDied,
-    fetch,
-    fetch_within,
-    is_remote,
-    submit,
-    wait_first,
-)
+from rlpyt.runners.scheme_calls import is_remote
+from rlpyt.runners.scheme_collection import CollectionLink
 from rlpyt.samplers.buffer import build_samples_buffer
 from rlpyt.samplers.collections import BatchSpec
-from rlpyt.samplers.parallel.errors import WorkerError
-from rlpyt.samplers.ray.collection import unbox_weights
+from rlpyt.samplers.ray.collection import box_weights, unbox_weights
 from rlpyt.utils.buffer import torchify_buffer
 
-__all__ = ["GradientWorker", "GradientResult", "mark_shortened", "set_learning_rate"]
+__all__ = ["GradientWorker", "GradientResult", "set_learning_rate"]
 
 
 @dataclass
@@ -62,7 +47,10 @@ class GradientResult:
     gradient tensors (central update; None when decentralised); ``n_steps`` valid env
     steps of a new batch (0 for a further minibatch of the same batch); ``lag``: policy
     lag (``version`` - behaviour version) -> number of valid samples; ``opt_info``: loss
-    diagnostics; ``staleness``/``grad_norm``/``applied``: set by a decentralised update.
+    diagnostics; ``staleness``/``grad_norm``/``applied``: set by a decentralised update;
+    ``published``: ``(version, box)`` of the weights this call put in the object store
+    (decentralised, gradient worker 0; None otherwise); ``weights_ids``: weights version ->
+    the published weights objects a new batch's rollouts were collected with.
     """
 
     version: int
@@ -77,23 +65,8 @@ class GradientResult:
     staleness: int = 0
     grad_norm: float = float("nan")
     applied: bool = True
-    worker_versions: list = field(default_factory=list)
-
-
-def mark_shortened(batch_np, valid_np, columns, n_steps, bootstrap_value) -> None:
-    """End ``columns`` of the batch at step ``n_steps - 1`` like a time-limit cut.
-
-    Where the episode did not end there anyway, ``done`` and ``env_info.timeout`` are
-    set and ``timeout_value`` is ``bootstrap_value`` (the value of the next
-    observation); ``valid`` is 0 from ``n_steps`` on.
-    """
-    t = n_steps - 1
-    env, agent = batch_np.env, batch_np.agent
-    cut = ~env.done[t, columns].astype(bool)
-    env.env_info.timeout[t, columns] = env.env_info.timeout[t, columns] | cut
-    agent.timeout_value[t, columns] = bootstrap_value
-    env.done[t, columns] = True
-    valid_np[n_steps:, columns] = 0
+    published: tuple | None = None
+    weights_ids: dict = field(default_factory=dict)
 
 
 class GradientWorker:
@@ -141,30 +114,30 @@ class GradientWorker:
         )
         self.batch = torchify_buffer(self.batch_np)
         self.valid = torch.ones(batch_T, B)
-        self.valid_np = self.valid.numpy()
-        self.behaviour_version = [0] * len(self.collectors)
+        self.link = CollectionLink(
+            index=index,
+            collectors=self.collectors,
+            config=config,
+            batch_np=self.batch_np,
+            valid_np=self.valid.numpy(),
+            batch_T=batch_T,
+            envs_per_worker=envs_per_worker,
+        )
         algo.initialize(agent, n_itr, BatchSpec(batch_T, B), True, examples, 1, index)
         self.params = [p for group in algo.optimizer.param_groups for p in group["params"]]
         self.opt = Optimizer(algo.optimizer, GradientTools(algo.optimizer), self.params)
         self.version = 0
         self.weights_box = None
-        self.round = 0
-        self.n_restarts = 0
-        self.incarnations = [None] * len(self.collectors)
-        self.inflight = {}  # async collection: ref -> collection worker (position)
+        self.published = None  # decentralised: (version, box) put since the last report
         self.columns = iter(())  # the minibatch columns left of the current batch
         self.world_size = 1
         self.pending_reduce = None  # decentralised async: (work, flat, version)
-        self.min_steps = max(1, math.ceil(config.fraction_samples * batch_T))
 
     # -- set-up ---------------------------------------------------------------------
 
     def start(self) -> list:
-        """Wait until every collection worker is up; their ``(pid, incarnation)``."""
-        refs = [submit(c, "start") for c in self.collectors]
-        for i, ref in enumerate(refs):
-            self.incarnations[i] = fetch_within(ref, self._who(i), self.config.startup_timeout)
-        return self.incarnations
+        """Wait until every collection worker is up; their ``(pid, token, env process pids)``."""
+        return self.link.start()
 
     def pid(self) -> int:
         return os.getpid()
@@ -194,14 +167,27 @@ class GradientWorker:
             self.version, self.weights_box = version, box
 
     def _publish(self) -> None:
-        """Decentralised update: put this worker's new weights once for its collectors."""
-        state = {k: v.detach().cpu().clone() for k, v in self.agent.state_dict().items()}
-        if any(is_remote(c) for c in self.collectors):
-            import ray
+        """Decentralised update: worker 0 puts the new weights in the object store (the
+        others' are equal; the driver hands them worker 0's reference, see
+        :meth:`receive_weights`)."""
+        if self.index != 0:
+            return
+        remote = any(is_remote(c) for c in self.collectors)
+        self.weights_box = box_weights(self.agent, remote)
+        self.published = (self.version, self.weights_box)
 
-            self.weights_box = [ray.put(state)]
-        else:
-            self.weights_box = [state]
+    def receive_weights(self, version: int, box) -> None:
+        """Decentralised update: the box of weights ``version`` that worker 0 published,
+        for this worker's collection workers (its own weights must be that version)."""
+        if box is None:
+            return
+        if version != self.version:
+            raise RuntimeError(
+                f"gradient worker {self.index} holds weights version {self.version}, but "
+                f"gradient worker 0 published version {version}: their all-reduced updates "
+                "went out of step"
+            )
+        self.weights_box = box
 
     # -- the two kinds of update ------------------------------------------------------
 
@@ -215,13 +201,15 @@ class GradientWorker:
         ]
         return result
 
-    def train_step(self, async_update: bool) -> GradientResult:
+    def train_step(self, async_update: bool, version: int = 0, box=None) -> GradientResult:
         """Decentralised update: the next gradient, all-reduced, applied here.
 
-        With ``async_update`` the all-reduce of this gradient runs while the next one
-        is computed; the reduced gradient of the previous call is applied now (the
-        first call applies none: ``applied`` False).
+        ``version``, ``box``: the weights worker 0 published last (:meth:`receive_weights`;
+        None: none new). With ``async_update`` the all-reduce of this gradient runs while
+        the next one is computed; the reduced gradient of the previous call is applied now
+        (the first call applies none: ``applied`` False).
         """
+        self.receive_weights(version, box)
         result = self._next_gradient()
         flat = torch.cat([_grad(p).reshape(-1) for p in self.params])
         work = None
@@ -239,6 +227,7 @@ class GradientWorker:
             grad_version = result.version
         result.staleness = self.version - grad_version
         result.grad_norm, result.applied = self._apply(flat / self.world_size)
+        result.published, self.published = self.published, None
         return result
 
     def _apply(self, flat) -> tuple:
@@ -253,8 +242,9 @@ class GradientWorker:
             self._publish()
         return float(norm), applied
 
-    def load_state(self, state: dict) -> None:
-        """Decentralised update: start from the driver's agent, optimizer and algorithm state."""
+    def load_state(self, state: dict) -> tuple | None:
+        """Decentralised update: start from the driver's agent, optimizer and algorithm
+        state; returns the ``(version, box)`` published (worker 0), else None."""
         self.agent.load_state_dict(state["agent"])
         self.algo.load_optim_state_dict(state["optimizer"])
         self.algo.load_state_dict(state["algo"])
@@ -262,6 +252,8 @@ class GradientWorker:
         # learning-rate schedule continues from the updates already applied.
         self.version = 1 + self.algo.update_counter
         self._publish()
+        published, self.published = self.published, None
+        return published
 
     def state(self) -> dict:
         """Decentralised update: what the driver snapshots (agent, optimizer, version)."""
@@ -284,7 +276,7 @@ class GradientWorker:
         columns = next(self.columns, None)
         new_batch = columns is None
         if new_batch:
-            collected = self._collect_batch()
+            gathered = self.link.collect_batch(self.version, self.weights_box)
             self.columns = self.algo.minibatch_columns(self.valid.shape[1])
             columns = next(self.columns)
         set_learning_rate(self.algo, self.version)
@@ -295,7 +287,7 @@ class GradientWorker:
             p.grad = None
         loss = self.algo.total_loss(terms)
         loss.backward()
-        versions = torch.tensor(self.behaviour_version, dtype=torch.long)
+        versions = torch.tensor(self.link.behaviour_version, dtype=torch.long)
         versions = versions.repeat_interleave(self.B_w)[columns]
         counts = valid.sum(dim=0).long()
         lag = Counter()
@@ -315,140 +307,12 @@ class GradientWorker:
             ),
         )
         if new_batch:
-            n_steps, traj_infos, n_short, min_valid, seconds = collected
-            result.n_steps, result.traj_infos = n_steps, traj_infos
-            result.n_shortened, result.min_valid_steps = n_short, min_valid
-            result.collect_seconds = seconds
+            result.n_steps, result.traj_infos = gathered.n_steps, gathered.traj_infos
+            result.n_shortened = gathered.n_shortened
+            result.min_valid_steps = gathered.min_valid_steps
+            result.collect_seconds = gathered.seconds
+            result.weights_ids = gathered.weights_ids
         return result
-
-    # -- collection -------------------------------------------------------------------
-
-    def _collect_batch(self) -> tuple:
-        """Fill the batch with ``N_g`` rollouts; ``(valid steps, traj_infos, shortened,
-        fewest valid steps of a rollout, seconds)``."""
-        start = time.monotonic()
-        self.valid_np[:] = 1
-        if self.config.collection == "sync":
-            rollouts = self._collect_sync()
-        else:
-            rollouts = self._collect_async()
-        traj_infos, n_steps, n_short = [], 0, 0
-        for _position, rollout in rollouts:
-            traj_infos.extend(rollout.traj_infos)
-            n_steps += rollout.n_steps * self.B_w
-            n_short += rollout.n_steps < self.T
-        min_valid = min(r.n_steps for _, r in rollouts)
-        return n_steps, traj_infos, n_short, min_valid, time.monotonic() - start
-
-    def _store(self, slot: int, rollout) -> None:
-        """Copy a rollout into the batch's columns of ``slot``."""
-        columns = slice(slot * self.B_w, (slot + 1) * self.B_w)
-        self.batch_np[:, columns] = rollout.samples
-        self.behaviour_version[slot] = rollout.version
-        if rollout.n_steps < self.T:
-            mark_shortened(
-                self.batch_np,
-                self.valid_np,
-                columns,
-                rollout.n_steps,
-                rollout.samples.agent.bootstrap_value[0],
-            )
-
-    def _issue(self, position: int, round_id: int, min_steps: int):
-        return submit(
-            self.collectors[position],
-            "collect",
-            round_id,
-            self.version,
-            self.weights_box,
-            min_steps,
-        )
-
-    def _collect_sync(self) -> list:
-        self.round += 1
-        n = len(self.collectors)
-        preempting = self.config.fraction_samples < 1 or self.config.fraction_workers < 1
-        min_steps = self.min_steps if preempting else self.T
-        quorum = math.ceil(self.config.fraction_workers * n)
-        pending = {self._issue(i, self.round, min_steps): i for i in range(n)}
-        rollouts, signalled = [], False
-        while pending:
-            position, rollout = self._take(pending, self.round, min_steps)
-            self._store(len(rollouts), rollout)
-            rollouts.append((position, rollout))
-            if preempting and not signalled and len(rollouts) >= quorum:
-                signalled = True
-                for i in pending.values():
-                    submit(self.collectors[i], "preempt", self.round)
-        return rollouts
-
-    def _collect_async(self) -> list:
-        if not self.inflight:
-            self.round += 1
-            self.inflight = {
-                self._issue(i, self.round, self.T): i for i in range(len(self.collectors))
-            }
-        rollouts = []
-        while len(rollouts) < len(self.collectors):
-            position, rollout = self._take(self.inflight, self.round, self.T)
-            self._store(len(rollouts), rollout)  # before the worker writes its next rollout
-            rollouts.append((position, rollout))
-            self.round += 1
-            self.inflight[self._issue(position, self.round, self.T)] = position
-        return rollouts
-
-    def _take(self, pending: dict, round_id: int, min_steps: int) -> tuple:
-        """The next finished rollout in ``pending`` (removed), restarting a dead worker."""
-        while True:
-            ref = wait_first(pending, self.config.rollout_timeout)
-            if ref is None:
-                position = min(pending.values())
-                raise WorkerError(
-                    f"{self._who(position)} did not finish a rollout within "
-                    f"rollout_timeout={self.config.rollout_timeout} s (an env step hung?)"
-                )
-            position = pending.pop(ref)
-            try:
-                rollout = fetch(ref, self._who(position))
-            except WorkerDied as err:
-                self._restart(position, err)
-                pending[self._issue(position, round_id, min_steps)] = position
-                continue
-            if rollout.incarnation != self.incarnations[position][1]:
-                # Restarted by Ray between two calls: fresh envs, initial weights; again.
-                self._restart(position, None)
-                pending[self._issue(position, round_id, min_steps)] = position
-                continue
-            return position, rollout
-
-    def _restart(self, position: int, err) -> None:
-        """Wait for Ray to bring collection worker ``position`` back (restarts permitting)."""
-        if self.n_restarts >= self.config.max_restarts:
-            if err is None:
-                err = WorkerDied(f"{self._who(position)} died and was restarted by Ray")
-            raise WorkerDied(
-                f"{err} (after {self.n_restarts} restart(s) of "
-                f"max_restarts={self.config.max_restarts})"
-            ) from None
-        self.n_restarts += 1
-        deadline = time.monotonic() + self.config.startup_timeout
-        while True:
-            ref = submit(self.collectors[position], "start")
-            try:
-                wait_first([ref], max(0.1, deadline - time.monotonic()))
-                self.incarnations[position] = fetch(ref, self._who(position), timeout=0.1)
-                break
-            except WorkerError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
-        # The restarted worker holds its initial weights: collect() loads the current
-        # ones, as its version (0) is older.
-
-    def _who(self, position: int) -> str:
-        pid = self.incarnations[position][0] if self.incarnations[position] else None
-        rank = self.index * len(self.collectors) + position
-        return f"collection worker {rank} (pid {pid}, of gradient worker {self.index})"
 
 
 def set_learning_rate(algo, itr: int) -> None:

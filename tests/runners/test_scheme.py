@@ -9,6 +9,7 @@ import os
 import time
 
 import numpy as np
+import psutil
 import pytest
 import torch
 
@@ -18,7 +19,7 @@ from rlpyt.algos.pg.appo import APPO
 from rlpyt.algos.pg.impala import IMPALA
 from rlpyt.envs.gym import gym_make
 from rlpyt.runners.scheme import SchemeConfig, SchemeRl
-from rlpyt.runners.scheme_workers import mark_shortened
+from rlpyt.runners.scheme_collection import mark_shortened
 from rlpyt.samplers.buffer import build_samples_buffer
 from rlpyt.samplers.collections import BatchSpec
 from rlpyt.samplers.parallel.errors import WorkerError
@@ -227,6 +228,28 @@ def test_every_mode_runs_3_updates_on_ray_and_leaves_no_actor(local_ray, stage, 
     else:
         # At most one rollout per collection worker in flight: lag <= M + 1.
         assert max(lags) <= 3
+    # One object-store put per weights version (decentralised: by gradient worker 0 only),
+    # and every collection worker collected a version's rollouts with that one object.
+    assert set(runner.weights_puts.values()) == {1}
+    assert set(runner.weights_received) <= set(runner.weights_puts)
+    assert all(len(ids) == 1 for ids in runner.weights_received.values())
+    assert not live_scheme_actors()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_env_processes_in_ray_actors_stop_with_them(local_ray):
+    """2 collection workers (Ray actors) fork 2 env processes each; 3 sync updates with lag
+    0; after shutdown no env process and no actor is left."""
+    runner = make_runner(collection_workers=2, env_processes=2)
+    assert runner.train() == 3
+    assert set(runner.lag_histogram) == {0}
+    env_pids = set(runner.env_process_pids)
+    assert len(env_pids) == 4 and not env_pids & {os.getpid(), *runner.collection_pids}
+    deadline = time.monotonic() + 5
+    while any(psutil.pid_exists(pid) for pid in env_pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in env_pids if psutil.pid_exists(pid)]
     assert not live_scheme_actors()
 
 

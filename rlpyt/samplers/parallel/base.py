@@ -108,30 +108,16 @@ class ParallelSamplerBase(BaseSampler):
         world_size=1,
     ):
         """Build the shared buffer and start the workers; returns the examples."""
-        affinity = dict(affinity or {})
-        self.seed = seed = make_seed() if seed is None else seed
-        sweep_stale_shared_memory()  # left by runs that were killed with SIGKILL
-        if self.start_method != "fork":
-            self._check_picklable()
+        self.seed = make_seed() if seed is None else seed
         B = self.batch_spec.B
-        worker_cpus = self._worker_cpus(affinity)
-        groups = split_envs(B, len(worker_cpus), "batch_B")
-        self._worker_env_indices = groups  # env columns [b] of each worker
-        self._warned_unsaved = False
-        eval_groups = split_envs(self.eval_n_envs, len(groups), "eval_n_envs")
-        eval_groups += [[] for _ in range(len(groups) - len(eval_groups))]
-        # Evaluation commands go only to workers with eval envs (fewer eval envs than workers).
-        self._eval_workers = [w for w, group in enumerate(eval_groups) if group]
-        global_B = B * world_size
         env_ranks = [rank * B + b for b in range(B)]
-        self._worker_env_ranks = [[env_ranks[b] for b in group] for group in groups]
         example_env = make_example_env(self.EnvCls, self.env_kwargs)
         try:
-            example_env.seed(derive_seed(seed, "example_env"))
+            example_env.seed(derive_seed(self.seed, "example_env"))
             agent.initialize(
                 example_env.spaces,
                 share_memory=self.agent_in_workers,
-                global_B=global_B,
+                global_B=B * world_size,
                 env_ranks=env_ranks,
             )
             try:
@@ -151,7 +137,52 @@ class ParallelSamplerBase(BaseSampler):
                 ) from err
         finally:
             example_env.close()
-        self.traj_info_factory = TrajInfoFactory(self.TrajInfoCls, traj_info_kwargs)
+        self.start_workers(
+            agent,
+            samples_pyt,
+            samples_np,
+            examples,
+            TrajInfoFactory(self.TrajInfoCls, traj_info_kwargs),
+            env_ranks,
+            B * world_size,
+            affinity,
+        )
+        return examples
+
+    def start_workers(
+        self,
+        agent,
+        samples_pyt,
+        samples_np,
+        examples,
+        traj_info_factory,
+        env_ranks,
+        global_B,
+        affinity=None,
+    ) -> None:
+        """Start the workers on a samples buffer the caller built (and its ``agent``).
+
+        :meth:`initialize` builds the buffer from an example env; a caller that already
+        holds an initialized agent and the examples (the Ray scheme's collection worker,
+        :mod:`rlpyt.samplers.ray.env_processes`) builds it itself, with the fields the
+        workers write (``samples_np.env``) in shared memory. ``env_ranks``: the global
+        ranks of the ``B`` envs (their seeds); ``affinity``: ``workers_cpus`` gives the
+        number of workers (and the CPUs they are pinned to unless ``set_affinity`` is False).
+        Needs :attr:`seed` set. On failure every started worker is stopped and the buffers
+        are freed (as by :meth:`shutdown`).
+        """
+        affinity = dict(affinity or {})
+        sweep_stale_shared_memory()  # left by runs that were killed with SIGKILL
+        worker_cpus = self._worker_cpus(affinity)
+        groups = split_envs(self.batch_spec.B, len(worker_cpus), "batch_B")
+        self._worker_env_indices = groups  # env columns [b] of each worker
+        self._warned_unsaved = False
+        eval_groups = split_envs(self.eval_n_envs, len(groups), "eval_n_envs")
+        eval_groups += [[] for _ in range(len(groups) - len(eval_groups))]
+        # Evaluation commands go only to workers with eval envs (fewer eval envs than workers).
+        self._eval_workers = [w for w, group in enumerate(eval_groups) if group]
+        self._worker_env_ranks = [[env_ranks[b] for b in group] for group in groups]
+        self.traj_info_factory = traj_info_factory
         self.agent = agent
         self.samples_pyt, self.samples_np = samples_pyt, samples_np
         self.step_buffer_np = self._build_step_buffer(examples)
@@ -162,10 +193,12 @@ class ParallelSamplerBase(BaseSampler):
         self.mid_batch_reset = self.CollectorCls.mid_batch_reset
         self._closed = False
         ctx = mp.get_context(self.start_method)
-        try:
+        try:  # on failure, shutdown() frees the buffers too
+            if self.start_method != "fork":
+                self._check_picklable()
             for w, (envs, eval_envs) in enumerate(zip(groups, eval_groups)):
                 spec = self._worker_spec(
-                    w, envs, eval_envs, env_ranks, global_B, seed, worker_cpus[w]
+                    w, envs, eval_envs, env_ranks, global_B, self.seed, worker_cpus[w]
                 )
                 process, parent_conn = start_pipe_worker(
                     ctx, worker_main, spec, f"rlpyt-sampler-{w}", self.start_method, self._conns
@@ -176,7 +209,6 @@ class ParallelSamplerBase(BaseSampler):
         except BaseException:
             self.shutdown()
             raise
-        return examples
 
     def _build_step_buffer(self, examples):
         """Shared ``[B]`` buffer between master and workers (GPU sampler only)."""

@@ -72,14 +72,14 @@ class GpuSampler(ParallelSamplerBase):
             )
         return buffer_from_example(example, B, share_memory=True)
 
-    def initialize(self, agent, *args, **kwargs):
-        examples = super().initialize(agent, *args, **kwargs)
+    def start_workers(self, agent, *args, **kwargs):
+        """Start the workers; the agent's inputs are the step buffer's (torch views)."""
+        super().start_workers(agent, *args, **kwargs)
         step = self.step_buffer_np
         self._inputs_pyt = torchify_buffer(
             AgentInputs(step.observation, step.prev_action, step.prev_reward)
         )
         agent.reset()
-        return examples
 
     def obtain_samples(self, itr):
         """One ``[T, B]`` batch: batched action selection here, env steps in the workers."""
