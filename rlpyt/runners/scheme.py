@@ -56,7 +56,7 @@ from rlpyt.models.running_mean_std import RunningMeanStdModel
 from rlpyt.runners.minibatch_rl import MinibatchRlBase
 from rlpyt.runners.scheme_config import SchemeConfig
 from rlpyt.runners.scheme_placement import actor_options, make_placement_group, start_ray
-from rlpyt.runners.scheme_update import CentralUpdate, DecentralisedUpdate
+from rlpyt.runners.scheme_update import CentralUpdate, DecentralisedUpdate, forget_old_versions
 from rlpyt.runners.scheme_workers import GradientWorker
 from rlpyt.samplers.buffer import get_example_outputs
 from rlpyt.samplers.collections import BatchSpec, TrajInfoFactory
@@ -82,7 +82,8 @@ class SchemeRl(MinibatchRlBase):
     after start-up), ``collection_pids``, ``env_process_pids`` (of the collection workers'
     env processes), ``gradient_pids``, ``weights_puts`` (weights version -> objects put in
     the object store: 1 each), ``weights_received`` (weights version -> the published
-    objects the rollouts trained on were collected with: one each); ``valid_steps``
+    objects the rollouts trained on were collected with: one each; both for the last
+    :data:`~rlpyt.runners.scheme_update.RECENT_VERSIONS` versions or more); ``valid_steps``
     counts the env steps trained on.
     """
 
@@ -340,6 +341,8 @@ class SchemeRl(MinibatchRlBase):
         self.min_valid_steps.extend(report.min_valid_steps)
         for version, ids in report.weights_ids.items():
             self.weights_received[version] |= ids
+        if report.weights_ids:
+            forget_old_versions(self.weights_received, max(report.weights_ids))
         self._cum_valid_steps += report.n_steps
         self._interval_valid_steps += report.n_steps
         self._interval_shortened += report.n_shortened

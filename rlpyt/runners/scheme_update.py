@@ -82,6 +82,19 @@ def merge(results, applied, grad_norm, staleness) -> UpdateReport:
     )
 
 
+RECENT_VERSIONS = 1000
+"""Weights versions whose bookkeeping (objects put, objects received) a run keeps; older
+ones are dropped, so a long run's memory does not grow with its number of updates."""
+
+
+def forget_old_versions(per_version: dict, newest: int) -> None:
+    """Drop the entries of ``per_version`` more than :data:`RECENT_VERSIONS` before ``newest``
+    (amortised: only once the mapping holds twice as many)."""
+    if len(per_version) > 2 * RECENT_VERSIONS:
+        for version in [v for v in per_version if v <= newest - RECENT_VERSIONS]:
+            del per_version[version]
+
+
 class CentralUpdate:
     """The driver's learner applies the gradient workers' gradients (see the module doc)."""
 
@@ -132,6 +145,7 @@ class CentralUpdate:
         self.version += 1
         self.box = box_weights(self.agent, self.remote)
         self.puts[self.version] += 1
+        forget_old_versions(self.puts, self.version)
 
     def _issue(self, g: int):
         ref = submit(self.workers[g], "gradient", self.version, self.box)
@@ -171,6 +185,7 @@ class DecentralisedUpdate:
             if item is not None:
                 self.puts[item[0]] += 1
                 self.version, self.box = item
+        forget_old_versions(self.puts, self.version)
 
     def step(self, itr: int) -> UpdateReport:
         results = self._train_step()

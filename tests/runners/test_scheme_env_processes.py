@@ -213,3 +213,18 @@ def test_each_weights_version_is_put_once_and_reaches_every_collection_worker(st
     # Sync links: the rollouts of update k were collected with version k.
     assert sorted(runner.weights_received) == [1, 2, 3]
     assert all(len(ids) == 1 for ids in runner.weights_received.values())
+
+
+def test_weights_bookkeeping_keeps_only_recent_versions():
+    from collections import Counter
+
+    from rlpyt.runners.scheme_update import RECENT_VERSIONS, forget_old_versions
+
+    puts = Counter()
+    for version in range(1, 5 * RECENT_VERSIONS + 1):
+        puts[version] += 1
+        forget_old_versions(puts, version)
+        assert len(puts) <= 2 * RECENT_VERSIONS + 1
+    newest = 5 * RECENT_VERSIONS
+    assert newest in puts and all(v > newest - 2 * RECENT_VERSIONS - 1 for v in puts)
+    assert set(range(newest - RECENT_VERSIONS + 1, newest + 1)) <= set(puts)
