@@ -198,21 +198,14 @@ def _assert_identical(batches_a, batches_b):
 
 def test_serial_sampler_gives_atari_env_samples():
     """No start no-ops, no lost lives (Pong): the python backend's samples, exactly, with
-    timeouts, decorrelation and evaluation."""
-    eval_kw = dict(eval_n_envs=1, eval_max_steps=30, eval_max_trajectories=2)
-    per_env = _sampler(AtariEnv, **eval_kw)
-    pooled = _sampler(EnvPoolEnvs(), **eval_kw)
-    a, trajs_a = _run(per_env, 3)
-    b, trajs_b = _run(pooled, 3)
+    timeouts and decorrelation."""
+    per_env, pooled = _sampler(AtariEnv), _sampler(EnvPoolEnvs())
+    a, trajs_a = _run(per_env, 2)
+    b, trajs_b = _run(pooled, 2)
     assert isinstance(pooled.collector.envs, GuardedEnvBatch)
     _assert_identical(a, b)
     assert trajs_a == trajs_b and len(trajs_a) >= 2
     assert sum(int(x.env.env_info.timeout.sum()) for x in a) >= 2
-    torch.manual_seed(1)
-    eval_a = [(t.Length, t.Return) for t in per_env.evaluate_agent(0)]
-    torch.manual_seed(1)
-    eval_b = [(t.Length, t.Return) for t in pooled.evaluate_agent(0)]
-    assert eval_a == eval_b == [(12, eval_a[0][1]), (12, eval_a[1][1])]
     with pytest.warns(UserWarning, match="cannot be pickled"):
         pooled.state_dict()  # a snapshot without the envs: a resumed run resets them
     per_env.shutdown()
@@ -220,16 +213,29 @@ def test_serial_sampler_gives_atari_env_samples():
 
 
 @pytest.mark.slow
-def test_cpu_sampler_wait_reset_workers_step_their_slice_like_atari_env(leaks):
-    """Each worker's env batch, with the wait-reset collector (envs that ended wait unstepped)."""
-    per_env = leaks.track(_sampler(AtariEnv, Cls=CpuSampler, collector=CpuWaitResetCollector))
-    pooled = leaks.track(_sampler(EnvPoolEnvs(), Cls=CpuSampler, collector=CpuWaitResetCollector))
+def test_cpu_sampler_wait_reset_and_evaluation_like_atari_env(leaks):
+    """Each worker's env batch, with the wait-reset collector (envs that ended wait unstepped),
+    and the workers' evaluation envs."""
+    kw = dict(
+        Cls=CpuSampler,
+        collector=CpuWaitResetCollector,
+        eval_n_envs=2,
+        eval_max_steps=40,
+        eval_max_trajectories=2,
+    )
+    per_env = leaks.track(_sampler(AtariEnv, **kw))
+    pooled = leaks.track(_sampler(EnvPoolEnvs(), **kw))
     affinity = dict(workers_cpus=[0, 1])
     a, trajs_a = _run(per_env, 3, affinity=affinity)
     b, trajs_b = _run(pooled, 3, affinity=affinity)
     _assert_identical(a, b)
     assert trajs_a == trajs_b and trajs_a
     assert sum(int(x.env.env_info.timeout.sum()) for x in a) >= 2
+    torch.manual_seed(1)
+    eval_a = [(t.Length, t.Return) for t in per_env.evaluate_agent(0)]
+    torch.manual_seed(1)
+    eval_b = [(t.Length, t.Return) for t in pooled.evaluate_agent(0)]
+    assert eval_a == eval_b and [length for length, _ in eval_a] == [12, 12]
     per_env.shutdown()
     pooled.shutdown()
 
