@@ -15,7 +15,7 @@ PYTHON ?= python3
 VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
 TORCH_PIP_ARGS ?=
-EXTRAS ?= dev,mujoco,tb,ray,bench,docs
+EXTRAS ?= dev,mujoco,tb,ray,bench,docs,envpool
 TEST_ARGS ?=
 # Run number of `make demo`: a fresh one each time (the CLI refuses to overwrite a run).
 RUN ?= $$(date +%s)

@@ -1,6 +1,6 @@
 """On CI every optional extra is installed, so no test may skip for a missing one.
 
-Tests of optional features (Ray, MuJoCo, TensorBoard, pandas) skip when their package
+Tests of optional features (Ray, MuJoCo, TensorBoard, pandas, EnvPool) skip when their package
 is absent, which suits a developer's partial install; on CI (``CI`` set, as
 ``.ci/run`` runs under) a missing package would silently skip those tests, so it fails
 here instead, naming the extra to add to the Makefile's ``EXTRAS``.
@@ -11,7 +11,13 @@ import os
 
 import pytest
 
-EXTRA_OF_MODULE = {"ray": "ray", "mujoco": "mujoco", "tensorboard": "tb", "pandas": "dev"}
+EXTRA_OF_MODULE = {
+    "ray": "ray",
+    "mujoco": "mujoco",
+    "tensorboard": "tb",
+    "pandas": "dev",
+    "envpool": "envpool",
+}
 
 
 @pytest.mark.skipif(not os.environ.get("CI"), reason="only CI must have every extra")

@@ -217,11 +217,16 @@ def make_env_factory(env_config: dict):
     env_id = env_config["id"]
     kwargs = dict(env_config.get("kwargs") or {})
     kind = env_kind(env_id)
-    if check_env_backend(env_config, kind) == "gym_vector":
+    backend = check_env_backend(env_config, kind)
+    if backend == "gym_vector":
         return GymVectorEnvs(env_id), kwargs, TrajInfo
     if kind == "atari":
         from rlpyt.envs.atari.atari_env import AtariEnv, AtariTrajInfo
 
+        if backend == "envpool":
+            from rlpyt.envs.envpool import EnvPoolEnvs
+
+            return EnvPoolEnvs(), dict(game=env_id, **kwargs), AtariTrajInfo
         return AtariEnv, dict(game=env_id, **kwargs), AtariTrajInfo
     from rlpyt.envs.gym import gym_make
 

@@ -393,7 +393,7 @@ def default_config(algo: str, env_id: str) -> dict:
     # reproducible: the same results on any x86-64 machine (rlpyt.utils.reproducible).
     runner.update(seed=None, eval=False, kind="minibatch", learners=2, reproducible=False)
     # backend: python | gym_vector | envpool (rlpyt.cli.env_backends); the fastest that
-    # gives the python backend's samples.
+    # gives the python backend's samples (Atari: python; envpool is faster, its runs differ).
     env["backend"] = default_env_backend(env_id, kind)
     config = {
         "algo_name": algo,

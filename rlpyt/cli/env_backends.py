@@ -4,8 +4,10 @@
 * ``gym_vector``: gymnasium vector envs, all of a collector's envs in one call; fast where
   the id has a native numpy implementation (CartPole), gymnasium's ``SyncVectorEnv`` loop
   otherwise; gymnasium ids only;
-* ``envpool``: EnvPool's C++ env pool: refused in this version (:data:`ENVPOOL_REFUSED`
-  says why; README, "Training from the command line").
+* ``envpool``: EnvPool's C++ env pool (:mod:`rlpyt.envs.envpool`, extra ``envpool``) for
+  Atari games: ``AtariEnv``'s observations and flags, stepped in EnvPool's threads; not the
+  default, as its runs are not the ``python`` backend's (start no-ops drawn by EnvPool's
+  generator, no NOOP frame after a lost life, envs not in snapshots).
 
 The serial and cpu samplers step the batch in one call; the other samplers build one env
 at a time from the same factory, so any backend runs with any sampler. Samples are
@@ -16,17 +18,10 @@ __all__ = ["ENV_BACKENDS", "default_env_backend", "check_env_backend"]
 
 ENV_BACKENDS = ("envpool", "gym_vector", "python")
 
-ENVPOOL_REFUSED = (
-    "env.backend='envpool' is not available in this version: EnvPool 1.2.5 imports and runs "
-    "Pong offline here, but its Atari and MuJoCo envs differ from rlpyt's AtariEnv and the "
-    "gymnasium MuJoCo envs in seeding (one seed per pool, not per env rank) and in how "
-    "lost lives and resets are signalled, and that mapping is not built yet; use "
-    "env.backend='python'"
-)
-
 
 def default_env_backend(env_id: str, kind: str) -> str:
-    """The fastest backend that gives the ``python`` backend's samples for ``env_id``."""
+    """The fastest backend that gives the ``python`` backend's samples for ``env_id``
+    (Atari: ``python``; ``envpool`` is faster but its runs differ, see the module docstring)."""
     if kind == "atari":
         return "python"
     import gymnasium
@@ -47,7 +42,14 @@ def check_env_backend(env_config: dict, kind: str) -> str:
     if backend not in ENV_BACKENDS:
         raise ValueError(f"env.backend must be one of {', '.join(ENV_BACKENDS)}; got {backend!r}")
     if backend == "envpool":
-        raise ValueError(ENVPOOL_REFUSED)
+        if kind != "atari":
+            raise ValueError(
+                f"env.backend='envpool' supports Atari games (AtariEnv) only, not "
+                f"env.id={env_config['id']!r}: use env.backend='python' or 'gym_vector'"
+            )
+        from rlpyt.envs.envpool import check_envpool_atari
+
+        check_envpool_atari(env_config["id"], dict(env_config.get("kwargs") or {}))
     if backend == "gym_vector" and kind == "atari":
         raise ValueError(
             f"env.backend='gym_vector' needs a gymnasium id, but env.id={env_config['id']!r} "
