@@ -391,6 +391,8 @@ def default_config(algo: str, env_id: str) -> dict:
     # kind: minibatch | async | actor_learner | sync | scheme; learners: the sync runner's learner processes;
     # reproducible: the same results on any x86-64 machine (rlpyt.utils.reproducible).
     runner.update(seed=None, eval=False, kind="minibatch", learners=2, reproducible=False)
+    # compile: the agent's networks through torch.compile (True: inductor; or a backend name).
+    agent["compile"] = False
     config = {
         "algo_name": algo,
         "env": env,
