@@ -8,7 +8,6 @@ The other tests use the ``eager`` backend, which traces without generating code.
 """
 
 import pickle
-import time
 
 import pytest
 import torch
@@ -100,7 +99,6 @@ def test_compiled_training_equals_eager_and_checkpoints_are_eager(tmp_path):
     """Same seed: compiled SAC, DQN and PPO act and learn as eager ones (float tolerance);
     their checkpoints load into eager agents and back (no ``_orig_mod.``)."""
     for i, make in enumerate((_sac, _dqn, _ppo)):
-        start = time.perf_counter()
         eager, eager_actions = _train(tmp_path, make, False, 2 * i)
         compiled, compiled_actions = _train(tmp_path, make, True, 2 * i + 1)
         assert all(is_compiled(net) for net in compiled.networks().values())
@@ -126,7 +124,6 @@ def test_compiled_training_equals_eager_and_checkpoints_are_eager(tmp_path):
             torch.manual_seed(0)  # PPO samples from the global generator
             steps.append(agent.step(*inputs))
         _assert_states_close(steps[1], steps[0])
-        print(make.__name__, time.perf_counter() - start)
         assert all(
             "_orig_mod" not in key
             for state in compiled.state_dict().values()
