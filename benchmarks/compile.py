@@ -22,8 +22,12 @@ Two parts (``--parts speed solve``):
   >= -200, from the start of training, compiling included), rlpyt eager, rlpyt compiled and
   SB3, ``--seeds`` seeds each; ratios to SB3 of the medians (target <= 0.7 with the better).
 
+Compiling is measured with an empty inductor cache per run (a first run on a machine);
+``--warm-cache`` uses the user's cache, from which a repeated run of the same shapes loads
+its graphs in a fraction of the time.
+
 Usage: ``python benchmarks/compile.py [--parts speed solve] [--updates 2000] [--seeds 2]
-[--max-steps 30000]``
+[--max-steps 30000] [--warm-cache]``
 """
 
 import argparse
@@ -33,22 +37,37 @@ import multiprocessing as mp
 import os
 import platform
 import statistics
+import tempfile
 
 from sac import LEARNING_STARTS, SETTINGS, SOLVE_TARGET, WARMUP_UPDATES, run_in_subprocess
 
 SIDES = {"eager": dict(compile=False), "compiled": dict(compile=True)}
 
 
+def _run(ctx, lib, cold_cache: bool, **kwargs) -> dict:
+    """One run in a spawned subprocess; ``cold_cache``: with an empty inductor cache (what a
+    first run on a machine pays), instead of the user's (graphs compiled by earlier runs of
+    the same shapes load from it in a fraction of the time)."""
+    with tempfile.TemporaryDirectory() as cache:
+        if cold_cache:
+            os.environ["TORCHINDUCTOR_CACHE_DIR"] = cache  # inherited by the spawned child
+        try:
+            return run_in_subprocess(ctx, lib, **kwargs)
+        finally:
+            if cold_cache:
+                del os.environ["TORCHINDUCTOR_CACHE_DIR"]
+
+
 def _r(x, nd=3):
     return None if x is None else round(x, nd)
 
 
-def speed_part(ctx, env_id: str, updates: int, seed: int = 0) -> dict:
+def speed_part(ctx, env_id: str, updates: int, cold_cache: bool, seed: int = 0) -> dict:
     """Eager and compiled rlpyt on ``env_id`` for ``updates`` gradient steps."""
     runs = {}
     for side, options in SIDES.items():
         kwargs = dict(env_id=env_id, seed=seed, max_steps=LEARNING_STARTS + updates, solve=False)
-        run = run_in_subprocess(ctx, "rlpyt", **kwargs, **options)
+        run = _run(ctx, "rlpyt", cold_cache, **kwargs, **options)
         runs[side] = {
             key: _r(run[key], 4)
             for key in (
@@ -74,7 +93,7 @@ def speed_part(ctx, env_id: str, updates: int, seed: int = 0) -> dict:
     }
 
 
-def solve_part(ctx, seeds: int, max_steps: int) -> dict:
+def solve_part(ctx, seeds: int, max_steps: int, cold_cache: bool) -> dict:
     """Pendulum-v1 seconds to solve: SB3, rlpyt eager, rlpyt compiled (medians over seeds)."""
     sides = {"sb3": [], "eager": [], "compiled": []}
     for seed in range(seeds):
@@ -82,7 +101,7 @@ def solve_part(ctx, seeds: int, max_steps: int) -> dict:
         for side in order:
             kwargs = dict(env_id="Pendulum-v1", seed=seed, max_steps=max_steps, solve=True)
             lib = "sb3" if side == "sb3" else "rlpyt"
-            sides[side].append(run_in_subprocess(ctx, lib, **kwargs, **SIDES.get(side, {})))
+            sides[side].append(_run(ctx, lib, cold_cache, **kwargs, **SIDES.get(side, {})))
     out = {}
     for side, runs in sides.items():
         times = [r["solve_seconds"] or math.inf for r in runs]
@@ -114,17 +133,29 @@ def main() -> None:
     parser.add_argument("--updates", type=int, default=2000, help="gradient steps timed (speed)")
     parser.add_argument("--seeds", type=int, default=2, help="seeds per side (solve)")
     parser.add_argument("--max-steps", type=int, default=30_000, help="Pendulum env steps cap")
+    parser.add_argument(
+        "--warm-cache",
+        action="store_true",
+        help="compile with the user's inductor cache (default: an empty one per run)",
+    )
     args = parser.parse_args()
+    cold = not args.warm_cache
     ctx = mp.get_context("spawn")
     import torch
 
-    result = {"benchmark": "compile", "settings": SETTINGS, "warmup_updates": WARMUP_UPDATES}
+    result = {
+        "benchmark": "compile",
+        "settings": SETTINGS,
+        "warmup_updates": WARMUP_UPDATES,
+        "inductor_cache": "empty per run" if cold else "the user's",
+    }
     if "speed" in args.parts:
         result["speed"] = [
-            speed_part(ctx, env_id, args.updates) for env_id in ("HalfCheetah-v5", "Pendulum-v1")
+            speed_part(ctx, env_id, args.updates, cold)
+            for env_id in ("HalfCheetah-v5", "Pendulum-v1")
         ]
     if "solve" in args.parts:
-        result["solve"] = solve_part(ctx, args.seeds, args.max_steps)
+        result["solve"] = solve_part(ctx, args.seeds, args.max_steps, cold)
     result["machine"] = {
         "python": platform.python_version(),
         "platform": platform.platform(),

@@ -63,12 +63,12 @@ def compile_backend(compile) -> str | None:
 
 def input_signature(module: torch.nn.Module, args, kwargs) -> tuple:
     """What makes a compiled graph reusable: grad mode, train/eval and every tensor's
-    ``(shape, dtype, device)`` (other leaves by value), in argument order."""
+    ``(shape, dtype, device, requires_grad)`` (other leaves by value), in argument order."""
     leaves = []
 
     def walk(x):
         if isinstance(x, torch.Tensor):
-            leaves.append((tuple(x.shape), x.dtype, x.device.type))
+            leaves.append((tuple(x.shape), x.dtype, x.device.type, x.requires_grad))
         elif isinstance(x, (tuple, list)):  # namedarraytuples are tuples
             for item in x:
                 walk(item)
@@ -85,7 +85,9 @@ def input_signature(module: torch.nn.Module, args, kwargs) -> tuple:
 
 def _describe(signature: tuple) -> str:
     grad, training, leaves = signature
-    shapes = [list(leaf[0]) for leaf in leaves if isinstance(leaf, tuple) and len(leaf) == 3]
+    tensors = [leaf for leaf in leaves if isinstance(leaf, tuple) and len(leaf) == 4]
+    # "+grad" marks an input that requires grad (e.g. SAC's critics on the policy's action).
+    shapes = " ".join(f"{list(shape)}{'+grad' if rg else ''}" for shape, _d, _v, rg in tensors)
     return f"inputs {shapes}, {'grad' if grad else 'no_grad'}, {'train' if training else 'eval'}"
 
 

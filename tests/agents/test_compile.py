@@ -160,9 +160,9 @@ def test_compile_network_in_place_keeps_weights_and_times_each_signature_once():
         net(x, 2.0)
     net(torch.randn(5, 3), 2.0)
     assert [(name, description) for name, description, _s in warmups] == [
-        ("net", "inputs [[4, 3]], grad, train"),
-        ("net", "inputs [[4, 3]], no_grad, train"),
-        ("net", "inputs [[5, 3]], grad, train"),
+        ("net", "inputs [4, 3], grad, train"),
+        ("net", "inputs [4, 3], no_grad, train"),
+        ("net", "inputs [5, 3], grad, train"),
     ]
     assert list(net.state_dict()) == keys  # no _orig_mod. prefix
     assert not is_compiled(pickle.loads(pickle.dumps(net)))  # spawned workers get eager nets
@@ -171,10 +171,19 @@ def test_compile_network_in_place_keeps_weights_and_times_each_signature_once():
 def test_input_signature_sees_shapes_dtypes_modes_and_nested_tuples():
     net = _Net()
     a = input_signature(net, ((torch.zeros(2, 3), (torch.zeros(2),)), 1.0), {})
-    assert a == (True, True, (((2, 3), torch.float32, "cpu"), ((2,), torch.float32, "cpu"), 1.0))
+    assert a == (
+        True,
+        True,
+        (((2, 3), torch.float32, "cpu", False), ((2,), torch.float32, "cpu", False), 1.0),
+    )
     net.eval()
     assert input_signature(net, ((torch.zeros(2, 3), (torch.zeros(2),)), 1.0), {})[1] is False
     assert input_signature(net, (torch.zeros(2, 3, dtype=torch.float64),), {}) != a
+    # An input that requires grad (SAC's critics on the policy's action) is another graph.
+    grad_input = torch.zeros(2, 3, requires_grad=True)
+    assert input_signature(net, (grad_input,), {}) != input_signature(
+        net, (grad_input.detach(),), {}
+    )
 
 
 def test_compile_setting_to_backend():
