@@ -43,7 +43,11 @@ Each (part, library, seed) run is a fresh spawned subprocess that calls
 that goes first alternates by seed; part (b) runs SB3, then the rlpyt variants.
 A line per finished run goes to stderr; the JSON to stdout.
 
-Usage: ``python benchmarks/dqn.py [--parts a b c] [--seeds 3] [--max-steps 150000] [--seconds 30]``
+``--compile`` builds the rlpyt agents with ``compile=True`` (``torch.compile``; in part (b)
+the compiling happens before the timed rounds, in part (a) it is part of the solve time).
+
+Usage: ``python benchmarks/dqn.py [--parts a b c] [--seeds 3] [--max-steps 150000] [--seconds 30]
+[--compile]``
 """
 
 import argparse
@@ -144,7 +148,7 @@ def _best(tracker, best):
     return best
 
 
-def cartpole_rlpyt(seed: int, max_steps: int, batch_B: int) -> dict:
+def cartpole_rlpyt(seed: int, max_steps: int, batch_B: int, compile=False) -> dict:
     from rlpyt.agents.dqn.mlp import DqnMlpAgent
     from rlpyt.algos.dqn.dqn import DQN
     from rlpyt.envs.gym import gym_make
@@ -200,7 +204,7 @@ def cartpole_rlpyt(seed: int, max_steps: int, batch_B: int) -> dict:
     )
     runner = TimedRunner(
         algo=algo,
-        agent=DqnMlpAgent(eps_final=CARTPOLE["exploration_final_eps"]),
+        agent=DqnMlpAgent(eps_final=CARTPOLE["exploration_final_eps"], compile=compile),
         sampler=sampler,
         n_steps=max_steps,
         seed=seed,
@@ -295,7 +299,9 @@ class _Clock:
         return {"side": side, "frames_per_s": statistics.median(rates), "rounds": rates}
 
 
-def pong_rlpyt(seconds: float, batch_T: int, batch_B: int, side: str) -> dict:
+def pong_rlpyt(
+    seconds: float, batch_T: int, batch_B: int, side: str, compile=False, cuda_idx=None
+) -> dict:
     from rlpyt.agents.dqn.atari.atari_dqn_agent import AtariDqnAgent
     from rlpyt.algos.dqn.dqn import DQN
     from rlpyt.envs.atari.atari_env import AtariEnv
@@ -325,7 +331,7 @@ def pong_rlpyt(seconds: float, batch_T: int, batch_B: int, side: str) -> dict:
     eps = PONG["epsilon"]
     runner = MinibatchRl(
         algo=algo,
-        agent=AtariDqnAgent(eps_init=eps, eps_final=eps),
+        agent=AtariDqnAgent(eps_init=eps, eps_final=eps, compile=compile),
         sampler=SerialSampler(
             EnvCls=AtariEnv,
             env_kwargs=dict(game="pong"),
@@ -336,6 +342,7 @@ def pong_rlpyt(seconds: float, batch_T: int, batch_B: int, side: str) -> dict:
         n_steps=10**8,
         seed=0,
         log_interval_steps=10**8,
+        affinity=dict(cuda_idx=cuda_idx),  # benchmarks/gpu_throughput.py: the GPU learner
         progress_bar=False,
     )
     with tempfile.TemporaryDirectory() as log_dir:
@@ -461,7 +468,7 @@ def _r(x, nd=3):
     return None if x is None else round(x, nd)
 
 
-def part_a(ctx, seeds: int, max_steps: int) -> dict:
+def part_a(ctx, seeds: int, max_steps: int, compile=False) -> dict:
     runs = {"rlpyt_B1": [], "sb3": [], "rlpyt_B8": []}
     for seed in range(seeds):
         order = ["rlpyt_B1", "sb3"] if seed % 2 == 0 else ["sb3", "rlpyt_B1"]
@@ -471,7 +478,12 @@ def part_a(ctx, seeds: int, max_steps: int) -> dict:
             else:
                 B = int(side[len("rlpyt_B") :])
                 res = run_in_subprocess(
-                    ctx, "cartpole_rlpyt", seed=seed, max_steps=max_steps, batch_B=B
+                    ctx,
+                    "cartpole_rlpyt",
+                    seed=seed,
+                    max_steps=max_steps,
+                    batch_B=B,
+                    compile=compile,
                 )
             runs[side].append(res)
     out = {}
@@ -517,7 +529,7 @@ def part_a(ctx, seeds: int, max_steps: int) -> dict:
     return out
 
 
-def part_b(ctx, seconds: float) -> dict:
+def part_b(ctx, seconds: float, compile=False) -> dict:
     names = ["sb3", *PONG_RLPYT_VARIANTS]
     res = {}
     for name in names:  # SB3 first, then the rlpyt variants: each a fresh process
@@ -526,7 +538,7 @@ def part_b(ctx, seconds: float) -> dict:
         else:
             T, B = PONG_RLPYT_VARIANTS[name]
             res[name] = run_in_subprocess(
-                ctx, "pong_rlpyt", seconds=seconds, batch_T=T, batch_B=B, side=name
+                ctx, "pong_rlpyt", seconds=seconds, batch_T=T, batch_B=B, side=name, compile=compile
             )
     sb3 = res["sb3"]["frames_per_s"]
     out = {
@@ -576,6 +588,9 @@ def main() -> None:
         help="part (a): env steps cap (rounded up to whole 10240-step rlpyt log intervals)",
     )
     parser.add_argument("--seconds", type=float, default=30.0, help="part (b): timed seconds")
+    parser.add_argument(
+        "--compile", action="store_true", help="rlpyt agents with compile=True (torch.compile)"
+    )
     args = parser.parse_args()
     interval = LOG_INTERVAL_ITRS * ITR_STEPS
     max_steps = math.ceil(args.max_steps / interval) * interval
@@ -588,6 +603,7 @@ def main() -> None:
 
     result = {
         "benchmark": "dqn",
+        "rlpyt_compile": args.compile,
         "fairness": (
             "each run in its own spawned subprocess with torch.set_num_threads(1), one at a "
             "time, alternating which library goes first per seed; CPU only"
@@ -599,14 +615,14 @@ def main() -> None:
             "seeds": args.seeds,
             "max_steps": max_steps,
             "hyperparameters": CARTPOLE,
-            **part_a(ctx, args.seeds, max_steps),
+            **part_a(ctx, args.seeds, max_steps, args.compile),
         }
     if "b" in args.parts:
         result["b_pong_frames_per_s"] = {
             "seconds": args.seconds,
             "hyperparameters": PONG,
             "rlpyt_variants_T_B": PONG_RLPYT_VARIANTS,
-            **part_b(ctx, args.seconds),
+            **part_b(ctx, args.seconds, args.compile),
         }
     if "c" in args.parts:
         result["c_replay_memory_1M"] = part_c()

@@ -54,6 +54,7 @@ SOLVED_RETURN = -200.0
 WINDOW = 10  # completed training episodes averaged for the solve check
 SOLVE_TARGET = 0.7
 LEARNING_STARTS = 1000
+WARMUP_UPDATES = 20  # excluded from the steady-state rate (compiling happens in them)
 LOG_INTERVAL_STEPS = 1000
 SETTINGS = dict(
     batch_size=256,
@@ -87,7 +88,9 @@ class _Tracker:
         self.start = None
         self.learn_start = None  # (time, steps) when the first gradient step begins
         self.train_time = 0.0
+        self.warmup_time = 0.0  # train_time of the first WARMUP_UPDATES gradient steps
         self.updates = 0
+        self.compile_seconds = None  # rlpyt with compile: the logged forward warm-ups
         self.solve_time = None
         self.solve_steps = None
         self.best = -math.inf
@@ -120,12 +123,20 @@ class _Tracker:
             "updates": self.updates,
             "run_seconds": end - self.start,
             "updates_per_s": self.updates / self.train_time if self.train_time else None,
+            "steady_updates_per_s": (self.updates - WARMUP_UPDATES)
+            / (self.train_time - self.warmup_time)
+            if self.updates > WARMUP_UPDATES
+            else None,
+            "warmup_seconds": self.warmup_time,
+            "compile_seconds_logged": self.compile_seconds,
             "seconds_per_step_learning": learn_time / learn_steps if learn_steps else None,
             "best_mean_return_10": None if math.isinf(self.best) else self.best,
         }
 
 
-def run_rlpyt(env_id: str, seed: int, max_steps: int, solve: bool, batch_T: int = 1) -> dict:
+def run_rlpyt(
+    env_id: str, seed: int, max_steps: int, solve: bool, batch_T: int = 1, compile=False
+) -> dict:
     from rlpyt.agents.qpg.sac_agent import SacAgent
     from rlpyt.algos.qpg.sac import SAC
     from rlpyt.envs.gym import gym_make
@@ -152,6 +163,8 @@ def run_rlpyt(env_id: str, seed: int, max_steps: int, solve: bool, batch_T: int 
                 tracker.training(t0, tracker.steps)
                 tracker.train_time += time.perf_counter() - t0
                 tracker.updates += len(opt_info.qLoss)
+                if tracker.updates <= WARMUP_UPDATES:
+                    tracker.warmup_time = tracker.train_time
             return opt_info
 
     class TimedRunner(MinibatchRl):
@@ -171,6 +184,7 @@ def run_rlpyt(env_id: str, seed: int, max_steps: int, solve: bool, batch_T: int 
     agent = SacAgent(
         model_kwargs=dict(hidden_sizes=SETTINGS["net_arch"]),
         q_model_kwargs=dict(hidden_sizes=SETTINGS["net_arch"]),
+        compile=compile,
     )
     sampler = TimedSampler(
         EnvCls=gym_make,
@@ -194,6 +208,7 @@ def run_rlpyt(env_id: str, seed: int, max_steps: int, solve: bool, batch_T: int 
                 runner.train()
             except _Stop:
                 pass
+    tracker.compile_seconds = agent.compile_seconds if compile else None
     return tracker.result("rlpyt", seed)
 
 
@@ -239,6 +254,8 @@ def run_sb3(env_id: str, seed: int, max_steps: int, solve: bool) -> dict:
         train(gradient_steps=gradient_steps, batch_size=batch_size)
         tracker.train_time += time.perf_counter() - t0
         tracker.updates += gradient_steps
+        if tracker.updates <= WARMUP_UPDATES:
+            tracker.warmup_time = tracker.train_time
 
     model.collect_rollouts, model.train = timed_collect, timed_train
     tracker.start = time.perf_counter()

@@ -9,7 +9,9 @@ with ``[T, B]`` tensors to compute its loss. Inputs are always
 
 import torch
 
+from rlpyt.models.compile import compile_backend, compile_network, is_compiled
 from rlpyt.utils.collections import namedarraytuple
+from rlpyt.utils.logging import logger
 
 __all__ = ["BaseAgent", "AgentInputs", "AgentStep"]
 
@@ -28,6 +30,12 @@ class BaseAgent:
         model_kwargs: keyword arguments for ``ModelCls`` (added to those the
             agent derives from the env spaces, see ``make_env_to_model_kwargs``).
         initial_model_state_dict: weights to load after building the model.
+        compile: True runs every network of :meth:`networks` through ``torch.compile``
+            (inductor), for acting and for training (:mod:`rlpyt.models.compile`: static
+            shapes, each input signature compiled once at its first call -- the logged
+            warm-up --, CUDA graphs on CUDA); a string names another ``torch.compile``
+            backend (``"aot_eager"``: traced, no code generated, e.g. without a C++
+            compiler). Weights and checkpoints are those of the eager networks.
     """
 
     recurrent = False  # True for agents that carry an RNN state between steps
@@ -35,7 +43,9 @@ class BaseAgent:
     # True for agents whose update_obs_rms the algorithm must feed each training batch.
     updates_obs_rms = False
 
-    def __init__(self, ModelCls=None, model_kwargs=None, initial_model_state_dict=None):
+    def __init__(
+        self, ModelCls=None, model_kwargs=None, initial_model_state_dict=None, compile=False
+    ):
         self.ModelCls = ModelCls
         self.model_kwargs = dict(model_kwargs or {})
         self.initial_model_state_dict = initial_model_state_dict
@@ -46,6 +56,10 @@ class BaseAgent:
         self.env_model_kwargs = {}
         self.env_spaces = None
         self._mode = None
+        self.compile = compile
+        self.compile_backend = compile_backend(compile)  # None: eager
+        # (network, input signature, seconds) of each compile warm-up in this process.
+        self.compile_warmups = []
 
     # -- set-up ---------------------------------------------------------------
 
@@ -110,20 +124,57 @@ class BaseAgent:
     def reset_one(self, idx):
         """Forget per-episode state of env ``idx`` (recurrent agents)."""
 
+    # -- compiling ------------------------------------------------------------
+
+    def networks(self) -> dict:
+        """The agent's torch networks by name (those ``compile`` compiles); subclasses add
+        theirs (target networks, critics)."""
+        return {"model": self.model}
+
+    def compile_networks(self) -> None:
+        """Compile each network of :meth:`networks` not yet compiled (with ``compile``).
+
+        The modes call it, so networks built or replaced after ``initialize`` (``to_device``
+        rebuilds the learner's model) and those of a sampler worker are compiled before use.
+        """
+        if self.compile_backend is None:
+            return
+        for name, network in self.networks().items():
+            if network is not None and not is_compiled(network):
+                compile_network(
+                    network,
+                    name=name,
+                    device=self.device,
+                    on_warmup=self._log_warmup,
+                    backend=self.compile_backend,
+                )
+
+    def _log_warmup(self, name: str, description: str, seconds: float) -> None:
+        self.compile_warmups.append((name, description, seconds))
+        logger.log(f"compile warm-up: {name} ({description}) in {seconds:.2f} s")
+
+    @property
+    def compile_seconds(self) -> float:
+        """Seconds spent in compile warm-ups so far (this process)."""
+        return sum(seconds for _name, _description, seconds in self.compile_warmups)
+
     # -- modes ----------------------------------------------------------------
 
     def train_mode(self, itr: int):
         """Before the algorithm optimizes: model in train mode."""
+        self.compile_networks()
         self.model.train()
         self._mode = "train"
 
     def sample_mode(self, itr: int):
         """Before the sampler collects training data."""
+        self.compile_networks()
         self.model.eval()
         self._mode = "sample"
 
     def eval_mode(self, itr: int):
         """Before offline evaluation (e.g. greedy or deterministic actions)."""
+        self.compile_networks()
         self.model.eval()
         self._mode = "eval"
 

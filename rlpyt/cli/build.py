@@ -333,6 +333,7 @@ def build_experiment(config: dict, resume_from=None, affinity_code: str | None =
         agent_kwargs["q_model_kwargs"] = dict(config["agent"]["q_model_kwargs"] or {})
     agent = AgentCls(
         model_kwargs=dict(config["agent"].get("model_kwargs") or {}),
+        compile=config["agent"].get("compile", False),
         **agent_kwargs,
     )
     RunnerCls = runner_class(runner_kind, evaluate=bool(r.get("eval")))

@@ -395,6 +395,8 @@ def default_config(algo: str, env_id: str) -> dict:
     # backend: python | gym_vector | envpool (rlpyt.cli.env_backends); the fastest that
     # gives the python backend's samples (Atari: python; envpool is faster, its runs differ).
     env["backend"] = default_env_backend(env_id, kind)
+    # compile: the agent's networks through torch.compile (True: inductor; or a backend name).
+    agent["compile"] = False
     config = {
         "algo_name": algo,
         "env": env,

@@ -72,6 +72,12 @@ def _parser() -> argparse.ArgumentParser:
         "--print-config", action="store_true", help="print the resolved config and exit"
     )
     train.add_argument(
+        "--compile",
+        action="store_true",
+        help="run the agent's networks through torch.compile (agent.compile=True: inductor, "
+        "static shapes, CUDA graphs on CUDA; the first iterations compile)",
+    )
+    train.add_argument(
         "--affinity",
         metavar="SLOT_CODE",
         help="slot affinity code (e.g. 1slt_4cpu_1cpr, as the launcher gives it): pins the "
@@ -153,6 +159,13 @@ def _resolve_config(args) -> tuple[dict, str | None]:
     # Also when resuming: the sampler may change (e.g. more workers on a bigger machine), and
     # an async run may continue with --runner minibatch.
     apply_runner_flags(config, args)
+    if args.compile:
+        if "compile" not in config.get("agent", {}):
+            raise ValueError(
+                f"--compile: {config['algo_name']!r} has no agent.compile setting (the "
+                "model-free algorithms have it; planners and PEARL run eagerly)"
+            )
+        config["agent"]["compile"] = True
     config = apply_overrides(config, args.set)
     return config, args.resume
 

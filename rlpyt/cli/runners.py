@@ -150,6 +150,8 @@ def fill_missing_keys(config: dict) -> None:
     config["runner"].setdefault("kind", "minibatch")
     config["runner"].setdefault("learners", 2)
     config["runner"].setdefault("reproducible", False)
+    if "name" in config.get("agent", {}):  # model-free configs (not planners', not PEARL's)
+        config["agent"].setdefault("compile", False)
     if config.get("algo_name") in ("impala", "appo") and "scheme" not in config:
         from rlpyt.cli.scheme import scheme_section
 

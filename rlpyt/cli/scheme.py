@@ -198,6 +198,7 @@ def build_scheme_experiment(config: dict, resume_from=None, affinity_code=None):
     )
     agent = AgentCls(
         model_kwargs=dict(config["agent"].get("model_kwargs") or {}),
+        compile=config["agent"].get("compile", False),
         **dict(config["agent"].get("kwargs") or {}),
     )
     return SchemeRl(

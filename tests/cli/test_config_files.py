@@ -94,7 +94,11 @@ def test_json_file_with_pass_through_keys_and_log_dir(tmp_path, capsys, no_env_b
         "kwargs": {"max_episode_steps": 200},
         "backend": "gym_vector",  # the default, shown
     }
-    assert config["agent"] == {"name": "mlp_ff", "model_kwargs": {"hidden_sizes": [32, 32]}}
+    assert config["agent"] == {
+        "name": "mlp_ff",
+        "model_kwargs": {"hidden_sizes": [32, 32]},
+        "compile": False,
+    }
     assert config["algo"]["optim_kwargs"] == {"eps": 1e-5}
     assert config["logging"]["log_dir"] == "runs/a2c" and config["logging"]["run_ID"] == 4
     assert isinstance(config["runner"]["seed"], int)  # none in the file: a fresh one, saved

@@ -40,6 +40,8 @@ class DqnAgent(EpsilonGreedyAgentMixin, BaseAgent):
         eps_init, eps_final, eps_final_min, eps_itr_min, eps_itr_max, eps_eval:
             the exploration schedule, see
             :class:`~rlpyt.agents.dqn.epsilon_greedy.EpsilonGreedyAgentMixin`.
+        compile: run the Q-network and its target through ``torch.compile``
+            (see :class:`~rlpyt.agents.base.BaseAgent`).
     """
 
     def __init__(
@@ -54,6 +56,7 @@ class DqnAgent(EpsilonGreedyAgentMixin, BaseAgent):
         eps_itr_min: int = 50,
         eps_itr_max: int = 1000,
         eps_eval: float = 0.001,
+        compile: bool = False,
     ):
         model_state, target_state = _split_agent_state(initial_model_state_dict)
         super().__init__(
@@ -66,6 +69,7 @@ class DqnAgent(EpsilonGreedyAgentMixin, BaseAgent):
             eps_itr_min=eps_itr_min,
             eps_itr_max=eps_itr_max,
             eps_eval=eps_eval,
+            compile=compile,
         )
         self.initial_target_state_dict = target_state
         self.target_model = None
@@ -140,6 +144,9 @@ class DqnAgent(EpsilonGreedyAgentMixin, BaseAgent):
         return AgentStep(action=action, agent_info=agent_info)
 
     # -- target network and parameters -------------------------------------------
+
+    def networks(self) -> dict:
+        return {"model": self.model, "target_model": self.target_model}
 
     def update_target(self, tau: float = 1) -> None:
         """``target <- (1 - tau) * target + tau * model``; ``tau = 1`` is a hard copy."""

@@ -17,20 +17,34 @@ class AtariMixin:
 class AtariFfAgent(AtariMixin, CategoricalPgAgent):
     """Feed-forward Atari agent (default model :class:`AtariFfModel`)."""
 
-    def __init__(self, ModelCls=AtariFfModel, model_kwargs=None, initial_model_state_dict=None):
+    def __init__(
+        self,
+        ModelCls=AtariFfModel,
+        model_kwargs=None,
+        initial_model_state_dict=None,
+        compile=False,
+    ):
         super().__init__(
             ModelCls=ModelCls,
             model_kwargs=model_kwargs,
             initial_model_state_dict=initial_model_state_dict,
+            compile=compile,
         )
 
 
 class AtariLstmAgent(AtariMixin, RecurrentCategoricalPgAgent):
     """Recurrent Atari agent (default model :class:`AtariLstmModel`)."""
 
-    def __init__(self, ModelCls=AtariLstmModel, model_kwargs=None, initial_model_state_dict=None):
+    def __init__(
+        self,
+        ModelCls=AtariLstmModel,
+        model_kwargs=None,
+        initial_model_state_dict=None,
+        compile=False,
+    ):
         super().__init__(
             ModelCls=ModelCls,
             model_kwargs=model_kwargs,
             initial_model_state_dict=initial_model_state_dict,
+            compile=compile,
         )

@@ -17,12 +17,17 @@ class MlpFfAgent(MlpMixin, CategoricalPgAgent):
     """Feed-forward agent (default model :class:`CategoricalPgMlpModel`)."""
 
     def __init__(
-        self, ModelCls=CategoricalPgMlpModel, model_kwargs=None, initial_model_state_dict=None
+        self,
+        ModelCls=CategoricalPgMlpModel,
+        model_kwargs=None,
+        initial_model_state_dict=None,
+        compile=False,
     ):
         super().__init__(
             ModelCls=ModelCls,
             model_kwargs=model_kwargs,
             initial_model_state_dict=initial_model_state_dict,
+            compile=compile,
         )
 
 
@@ -30,10 +35,15 @@ class MlpLstmAgent(MlpMixin, RecurrentCategoricalPgAgent):
     """Recurrent agent (default model :class:`CategoricalPgLstmModel`)."""
 
     def __init__(
-        self, ModelCls=CategoricalPgLstmModel, model_kwargs=None, initial_model_state_dict=None
+        self,
+        ModelCls=CategoricalPgLstmModel,
+        model_kwargs=None,
+        initial_model_state_dict=None,
+        compile=False,
     ):
         super().__init__(
             ModelCls=ModelCls,
             model_kwargs=model_kwargs,
             initial_model_state_dict=initial_model_state_dict,
+            compile=compile,
         )

@@ -24,20 +24,34 @@ class MujocoMixin:
 class MujocoFfAgent(MujocoMixin, GaussianPgAgent):
     """Feed-forward Gaussian agent (default model :class:`MujocoFfModel`)."""
 
-    def __init__(self, ModelCls=MujocoFfModel, model_kwargs=None, initial_model_state_dict=None):
+    def __init__(
+        self,
+        ModelCls=MujocoFfModel,
+        model_kwargs=None,
+        initial_model_state_dict=None,
+        compile=False,
+    ):
         super().__init__(
             ModelCls=ModelCls,
             model_kwargs=model_kwargs,
             initial_model_state_dict=initial_model_state_dict,
+            compile=compile,
         )
 
 
 class MujocoLstmAgent(MujocoMixin, RecurrentGaussianPgAgent):
     """Recurrent Gaussian agent (default model :class:`MujocoLstmModel`)."""
 
-    def __init__(self, ModelCls=MujocoLstmModel, model_kwargs=None, initial_model_state_dict=None):
+    def __init__(
+        self,
+        ModelCls=MujocoLstmModel,
+        model_kwargs=None,
+        initial_model_state_dict=None,
+        compile=False,
+    ):
         super().__init__(
             ModelCls=ModelCls,
             model_kwargs=model_kwargs,
             initial_model_state_dict=initial_model_state_dict,
+            compile=compile,
         )

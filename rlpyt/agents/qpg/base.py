@@ -207,6 +207,10 @@ class QpgAgentMixin:
 
     # -- devices ------------------------------------------------------------------
 
+    def networks(self) -> dict:
+        """Every network of the agent's ``state_dict()``, targets included."""
+        return {name: getattr(self, name) for name in self._state_keys()}
+
     def _model_inputs(self, *inputs):
         """Inputs on the model's device (CPU tensors are already there: skip the tree walk)."""
         if self.device.type == "cpu":

@@ -53,6 +53,8 @@ class DdpgAgent(QpgAgentMixin, BaseAgent):
         pretrain_std: exploration std before the algorithm starts learning
             (``give_min_itr_learn``); 0.0 samples ``mu`` itself until then; None keeps
             ``action_std`` throughout.
+        compile: run every network through ``torch.compile`` (see
+            :class:`~rlpyt.agents.base.BaseAgent`).
     """
 
     def __init__(
@@ -67,6 +69,7 @@ class DdpgAgent(QpgAgentMixin, BaseAgent):
         action_std: float = 0.1,
         action_noise_clip: float | None = None,
         pretrain_std: float | None = None,
+        compile: bool = False,
     ):
         require_non_negative("action_std", action_std)
         _require_optional_positive("action_noise_clip", action_noise_clip)
@@ -79,6 +82,7 @@ class DdpgAgent(QpgAgentMixin, BaseAgent):
             ModelCls=ModelCls,
             model_kwargs={"hidden_sizes": [400, 300], **(model_kwargs or {})},
             initial_model_state_dict=model_state,
+            compile=compile,
         )
         self.QModelCls = QModelCls
         self.q_model_kwargs = {"hidden_sizes": [400, 300], **(q_model_kwargs or {})}

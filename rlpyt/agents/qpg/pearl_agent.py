@@ -178,6 +178,11 @@ class PearlAgent(SacAgent):
         observation = torch.as_tensor(observation)
         return super().step(self.with_z(observation, self.z.cpu()), prev_action, prev_reward)
 
+    def networks(self) -> dict:
+        """SAC's networks; the encoder stays eager: its context batches vary in length, and
+        static-shape compilation would compile a graph per length."""
+        return {name: net for name, net in super().networks().items() if name != "encoder"}
+
     def train_mode(self, itr: int):
         super().train_mode(itr)
         self.encoder.train()

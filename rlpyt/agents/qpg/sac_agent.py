@@ -54,6 +54,8 @@ class SacAgent(QpgAgentMixin, BaseAgent):
         pretrain_std: pre-squash std before learning starts; 0.0 acts deterministically
             (the policy mean, squashed) until then; None uses the policy's own std throughout.
         v_model_kwargs: the original's keyword, accepted as None only (there is no V model).
+        compile: run every network through ``torch.compile`` (see
+            :class:`~rlpyt.agents.base.BaseAgent`).
     """
 
     def __init__(
@@ -67,6 +69,7 @@ class SacAgent(QpgAgentMixin, BaseAgent):
         action_squash: float = 1.0,
         pretrain_std: float | None = 0.75,
         v_model_kwargs: dict | None = None,
+        compile: bool = False,
     ):
         if v_model_kwargs is not None:
             raise ValueError(
@@ -85,6 +88,7 @@ class SacAgent(QpgAgentMixin, BaseAgent):
             ModelCls=ModelCls,
             model_kwargs={"hidden_sizes": [256, 256], **(model_kwargs or {})},
             initial_model_state_dict=model_state,
+            compile=compile,
         )
         self.QModelCls = QModelCls
         self.q_model_kwargs = {"hidden_sizes": [256, 256], **(q_model_kwargs or {})}

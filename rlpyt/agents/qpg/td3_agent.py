@@ -57,6 +57,7 @@ class Td3Agent(DdpgAgent):
         pretrain_std: float | None = 0.5,
         target_noise_std: float = 0.2,
         target_noise_clip: float | None = 0.5,
+        compile: bool = False,
     ):
         require_positive("target_noise_std", target_noise_std)
         if target_noise_clip is not None:
@@ -71,6 +72,7 @@ class Td3Agent(DdpgAgent):
             action_std=action_std,
             action_noise_clip=action_noise_clip,
             pretrain_std=pretrain_std,
+            compile=compile,
         )
         self.initial_q2_model_state_dict = initial_q2_model_state_dict
         self.target_noise_std = float(target_noise_std)
