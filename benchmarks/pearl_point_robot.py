@@ -36,6 +36,7 @@ import time
 import numpy as np
 import torch
 
+from rlpyt.cli.configs import apply_overrides
 from rlpyt.cli.pearl import build_pearl_experiment, pearl_default_config
 from rlpyt.envs.meta import meta_make
 from rlpyt.envs.meta.base import MetaEnv, make_task_split
@@ -63,7 +64,7 @@ def pearl_config(args) -> dict:
     config["algo"].update(meta_batch=args.meta_batch, num_train_steps_per_itr=args.grad_steps,
                           **small["algo"])  # fmt: skip
     config["runner"].update(n_itr=args.n_itr, seed=args.seed, log_interval_itrs=args.log_interval)
-    return config
+    return apply_overrides(config, args.set)
 
 
 def run_pearl(args, log_dir) -> dict:
@@ -212,6 +213,13 @@ def main(argv=None):
     parser.add_argument("--grad-steps", type=int, default=250)
     parser.add_argument("--log-interval", type=int, default=5)
     parser.add_argument("--log-dir", default=None)
+    parser.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="more config overrides, as the CLI's --set (e.g. algo.kl_lambda=1)",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     log_dir = args.log_dir or tempfile.mkdtemp(prefix="pearl_bench_")
@@ -222,7 +230,8 @@ def main(argv=None):
     print(json.dumps(dict(
         benchmark="pearl_point_robot", env=args.env, seed=args.seed, n_itr=args.n_itr,
         settings=dict(n_train_tasks=args.n_train_tasks, n_test_tasks=args.n_test_tasks,
-                      hidden=args.hidden, meta_batch=args.meta_batch, grad_steps=args.grad_steps),
+                      hidden=args.hidden, meta_batch=args.meta_batch, grad_steps=args.grad_steps,
+                      overrides=args.set),
         results=results, python=platform.python_version(), torch=torch.__version__,
     ), indent=1))  # fmt: skip
 
