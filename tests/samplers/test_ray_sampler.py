@@ -169,7 +169,7 @@ def test_weights_broadcast_puts_only_after_a_change(AgentCls):
     assert agent.shared_model.weight.item() == 1.0  # synced before the put
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(180)  # Ray start-up on a loaded 2-core machine; the pool waits up to 120 s
 def test_actor_start_up_error_names_the_env_and_leaves_nothing():
     sampler = RaySampler(
         EnvCls=ActorCtorFaultEnv,
@@ -191,7 +191,7 @@ def test_actor_start_up_error_names_the_env_and_leaves_nothing():
     assert_nothing_left(sampler.actor_pids, [])
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(180)  # as above
 def test_more_actor_cpus_than_the_cluster_has_are_refused():
     sampler = RaySampler(
         EnvCls=CountingEnv, env_kwargs={}, batch_T=1, batch_B=3, max_decorrelation_steps=0,
