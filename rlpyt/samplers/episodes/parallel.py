@@ -30,7 +30,13 @@ from rlpyt.samplers.collections import TrajInfoFactory
 from rlpyt.samplers.episodes.base import BaseEpisodeSampler
 from rlpyt.samplers.episodes.collector import make_collector
 from rlpyt.samplers.parallel.env_groups import make_example_env, split_envs
-from rlpyt.samplers.parallel.pipes import START_METHODS, PipeWorkers, serve_pipe
+from rlpyt.samplers.parallel.pipes import (
+    START_METHODS,
+    PipeWorkers,
+    PipeWorkersOwner,
+    cpu_list,
+    serve_pipe,
+)
 from rlpyt.utils.seed import make_seed
 from rlpyt.utils.validation import require_int_at_least, require_positive
 
@@ -111,7 +117,7 @@ def episode_worker_main(spec: EpisodeWorkerSpec, conn, master_pid: int, inherite
     serve_pipe(conn, master_pid, inherited, spec.cpus, spec.build, serve, spec.env_kwargs)
 
 
-class CpuEpisodeSampler(BaseEpisodeSampler):
+class CpuEpisodeSampler(PipeWorkersOwner, BaseEpisodeSampler):
     """The envs split among ``n_workers`` processes, each with its own agent copy.
 
     Keyword arguments beyond :class:`~rlpyt.samplers.episodes.base.BaseEpisodeSampler`:
@@ -203,7 +209,7 @@ class CpuEpisodeSampler(BaseEpisodeSampler):
                 traj_info_factory=self.traj_info_factory,
                 episode_time_limit=self.episode_time_limit,
                 seed=self.seed,
-                cpus=None if cpus is None else _cpu_list(cpus[w]),
+                cpus=None if cpus is None else cpu_list(cpus[w]),
             )
             for w, group in enumerate(self.env_groups)
         ]
@@ -262,20 +268,3 @@ class CpuEpisodeSampler(BaseEpisodeSampler):
             raise RuntimeError(f"{type(self).__name__} used before initialize()")
         self._pool.check_open()
         return self._pool
-
-    # -- shutdown -----------------------------------------------------------------
-
-    def shutdown(self) -> None:
-        """Stop every worker: ask, join (2 s), terminate (1 s), kill, join (idempotent)."""
-        if self._pool is not None:
-            self._pool.shutdown()
-
-    def __del__(self):
-        try:
-            self.shutdown()
-        except Exception:  # noqa: BLE001 - interpreter teardown: best effort
-            pass
-
-
-def _cpu_list(entry) -> list:
-    return [entry] if isinstance(entry, int) else list(entry)

@@ -27,7 +27,13 @@ from typing import Any
 from rlpyt.samplers.episodes.parallel import load_numpy_weights, numpy_weights
 from rlpyt.samplers.meta.base import BaseMetaSampler
 from rlpyt.samplers.meta.collector import MetaCollector, MetaSchedule
-from rlpyt.samplers.parallel.pipes import START_METHODS, PipeWorkers, serve_pipe
+from rlpyt.samplers.parallel.pipes import (
+    START_METHODS,
+    PipeWorkers,
+    PipeWorkersOwner,
+    cpu_list,
+    serve_pipe,
+)
 from rlpyt.utils.validation import require_int_at_least, require_positive
 
 __all__ = ["MetaCpuSampler", "MetaWorkerSpec", "meta_worker_main", "serve_meta"]
@@ -74,7 +80,7 @@ def meta_worker_main(spec: MetaWorkerSpec, conn, master_pid: int, inherited=()) 
     serve_pipe(conn, master_pid, inherited, spec.cpus, spec.build, serve_meta, spec.env_kwargs)
 
 
-class MetaCpuSampler(BaseMetaSampler):
+class MetaCpuSampler(PipeWorkersOwner, BaseMetaSampler):
     """The meta sampler with its items run by ``n_workers`` processes (module docstring).
 
     Keyword arguments beyond :class:`~rlpyt.samplers.meta.base.BaseMetaSampler`'s:
@@ -147,7 +153,7 @@ class MetaCpuSampler(BaseMetaSampler):
                 agent_bytes=agent_bytes,
                 traj_info_factory=self.traj_info_factory,
                 schedule=self.schedule,
-                cpus=None if cpus is None else _cpu_list(cpus[w]),
+                cpus=None if cpus is None else cpu_list(cpus[w]),
             )
             for w in range(min(n_workers, self.max_items()))
         ]
@@ -192,20 +198,3 @@ class MetaCpuSampler(BaseMetaSampler):
         for w, answer in enumerate(answers):
             results[w::n] = answer
         return results
-
-    # -- shutdown -----------------------------------------------------------------
-
-    def shutdown(self) -> None:
-        """Stop every worker: ask, join (2 s), terminate (1 s), kill, join (idempotent)."""
-        if self._pool is not None:
-            self._pool.shutdown()
-
-    def __del__(self):
-        try:
-            self.shutdown()
-        except Exception:  # noqa: BLE001 - interpreter teardown: best effort
-            pass
-
-
-def _cpu_list(entry) -> list:
-    return [entry] if isinstance(entry, int) else list(entry)

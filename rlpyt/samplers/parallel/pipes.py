@@ -31,7 +31,7 @@ from rlpyt.samplers.parallel.worker import (
     start_pipe_worker,
 )
 
-__all__ = ["PipeWorkers", "serve_pipe", "START_METHODS"]
+__all__ = ["PipeWorkers", "PipeWorkersOwner", "cpu_list", "serve_pipe", "START_METHODS"]
 
 START_METHODS = ("fork", "spawn", "forkserver")
 
@@ -186,3 +186,24 @@ class PipeWorkers:
                 process.join(timeout=max(0.0, deadline - time.monotonic()))
         for conn in self.conns:
             conn.close()
+
+
+class PipeWorkersOwner:
+    """Mixin of a sampler whose workers are a :class:`PipeWorkers` in ``self._pool`` (None
+    before they start): its ``shutdown``, also run when the sampler is collected."""
+
+    def shutdown(self) -> None:
+        """Stop every worker: ask, join (2 s), terminate (1 s), kill, join (idempotent)."""
+        if self._pool is not None:
+            self._pool.shutdown()
+
+    def __del__(self):
+        try:
+            self.shutdown()
+        except Exception:  # noqa: BLE001 - interpreter teardown: best effort
+            pass
+
+
+def cpu_list(entry) -> list:
+    """A worker's CPUs from an affinity entry: one core (int) or a list of cores."""
+    return [entry] if isinstance(entry, int) else list(entry)
