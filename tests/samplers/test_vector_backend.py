@@ -136,6 +136,41 @@ def test_snapshot_resumes_the_batch_exactly():
         sampler.shutdown()
 
 
+def test_native_cartpole_step_equals_gymnasiums_vector_step():
+    """rlpyt's CartPole step (no autoreset) against CartPoleVectorEnv.step on the same
+    states and actions, over whole episodes and both integrators: identical values."""
+    import gymnasium
+
+    from rlpyt.envs.vector import _cartpole_step
+
+    for integrator in ("euler", "semi-implicit euler"):
+        ours, theirs = (
+            gymnasium.make_vec("CartPole-v1", num_envs=6, vectorization_mode="vector_entry_point")
+            for _ in range(2)
+        )
+        ours.reset(seed=5)
+        theirs.reset(seed=5)
+        ours, theirs = ours.unwrapped, theirs.unwrapped
+        ours.kinematics_integrator = theirs.kinematics_integrator = integrator
+        rng = np.random.default_rng(0)
+        for _ in range(60):  # some envs terminate; neither side resets them here
+            action = rng.integers(0, 2, size=6)
+            theirs.prev_done[:] = False  # no NEXT_STEP autoreset on gymnasium's side
+            expected = theirs.step(action)
+            got = _cartpole_step(ours, action)
+            for e, g in zip(expected[:4], got[:4]):
+                np.testing.assert_array_equal(g, e)
+            np.testing.assert_array_equal(ours.state, theirs.state)
+
+
+def test_native_cartpole_refuses_actions_outside_0_1():
+    batch = GymVectorBatch("CartPole-v1", [1, 2])
+    batch.reset([0, 1])
+    with pytest.raises(ValueError, match=r"CartPoleVectorEnv\(CartPole-v1\).*0 or 1"):
+        batch.step(np.array([1, 2]))
+    batch.close()
+
+
 def test_sync_vector_env_for_ids_without_a_native_one():
     """Acrobot has no vector entry point: gymnasium's SyncVectorEnv, autoreset DISABLED."""
     seeds = [3, 4]
