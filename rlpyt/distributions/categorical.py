@@ -33,8 +33,9 @@ class DiscreteMixin:
     def to_onehot(self, indexes: torch.Tensor, dtype=None) -> torch.Tensor:
         """``[...]`` integer indexes -> ``[..., dim]`` one-hot (``onehot_dtype`` by default).
 
-        Rows of a cached identity matrix: one indexing op instead of
-        ``zeros`` + ``scatter_`` (3 us instead of 10 us per sampling step).
+        Rows of a cached identity matrix: one ``index_select`` instead of
+        ``zeros`` + ``scatter_`` (3 us instead of 10 us per sampling step; advanced
+        indexing ``eye[indexes]`` takes twice as long as ``index_select``).
         """
         dtype = dtype or self.onehot_dtype
         key = (dtype, indexes.device)
@@ -43,7 +44,9 @@ class DiscreteMixin:
             eye = self._eyes[key] = torch.eye(self._dim, dtype=dtype, device=indexes.device)
         if indexes.dtype != torch.long:
             indexes = indexes.long()
-        return eye[indexes]
+        if indexes.dim() == 1:  # [B]: the sampling step
+            return eye.index_select(0, indexes)
+        return eye.index_select(0, indexes.reshape(-1)).view(*indexes.shape, self._dim)
 
     def from_onehot(self, onehot: torch.Tensor, dtype=None) -> torch.Tensor:
         """``[..., dim]`` one-hot -> ``[...]`` indexes (``dtype`` by default)."""

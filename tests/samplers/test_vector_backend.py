@@ -5,6 +5,7 @@ truncation; a PG agent with value bootstrapping) through ``EnvCls=partial(gym_ma
 and through ``EnvCls=GymVectorEnvs(id)`` (native numpy CartPole, one call per step).
 """
 
+import itertools
 import pickle
 from functools import partial
 
@@ -138,14 +139,16 @@ def test_snapshot_resumes_the_batch_exactly():
 
 def test_native_cartpole_step_equals_gymnasiums_vector_step():
     """rlpyt's CartPole step (no autoreset) against CartPoleVectorEnv.step on the same
-    states and actions, over whole episodes and both integrators: identical values."""
+    states and actions, over whole episodes, both integrators, and both ways of computing
+    (a Python loop for few envs, numpy arrays for many): identical values."""
     import gymnasium
 
-    from rlpyt.envs.vector import _cartpole_step
+    from rlpyt.envs.vector import _CARTPOLE_LOOP_MAX_ENVS, _cartpole_step
 
-    for integrator in ("euler", "semi-implicit euler"):
+    n_many = _CARTPOLE_LOOP_MAX_ENVS + 1
+    for integrator, n in itertools.product(("euler", "semi-implicit euler"), (6, n_many)):
         ours, theirs = (
-            gymnasium.make_vec("CartPole-v1", num_envs=6, vectorization_mode="vector_entry_point")
+            gymnasium.make_vec("CartPole-v1", num_envs=n, vectorization_mode="vector_entry_point")
             for _ in range(2)
         )
         ours.reset(seed=5)
@@ -154,7 +157,7 @@ def test_native_cartpole_step_equals_gymnasiums_vector_step():
         ours.kinematics_integrator = theirs.kinematics_integrator = integrator
         rng = np.random.default_rng(0)
         for _ in range(60):  # some envs terminate; neither side resets them here
-            action = rng.integers(0, 2, size=6)
+            action = rng.integers(0, 2, size=n)
             theirs.prev_done[:] = False  # no NEXT_STEP autoreset on gymnasium's side
             expected = theirs.step(action)
             got = _cartpole_step(ours, action)
