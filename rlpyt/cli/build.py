@@ -220,6 +220,10 @@ def make_env_factory(env_config: dict):
     backend = check_env_backend(env_config, kind)
     if backend == "gym_vector":
         return GymVectorEnvs(env_id), kwargs, TrajInfo
+    if backend == "envpool" and kind != "atari":  # a MuJoCo id (checked above)
+        from rlpyt.envs.envpool_mujoco import EnvPoolMujocoEnvs
+
+        return EnvPoolMujocoEnvs(env_id), kwargs, TrajInfo
     if kind == "atari":
         from rlpyt.envs.atari.atari_env import AtariEnv, AtariTrajInfo
 

@@ -4,10 +4,12 @@
 * ``gym_vector``: gymnasium vector envs, all of a collector's envs in one call; fast where
   the id has a native numpy implementation (CartPole), gymnasium's ``SyncVectorEnv`` loop
   otherwise; gymnasium ids only;
-* ``envpool``: EnvPool's C++ env pool (:mod:`rlpyt.envs.envpool`, extra ``envpool``) for
-  Atari games: ``AtariEnv``'s observations and flags, stepped in EnvPool's threads; not the
-  default, as its runs are not the ``python`` backend's (start no-ops drawn by EnvPool's
-  generator, no NOOP frame after a lost life, envs not in snapshots).
+* ``envpool``: EnvPool's C++ env pool (extra ``envpool``) for Atari games
+  (:mod:`rlpyt.envs.envpool`: ``AtariEnv``'s observations and flags) and gymnasium's MuJoCo
+  ids (:mod:`rlpyt.envs.envpool_mujoco`: the same models and flags), stepped in EnvPool's
+  threads; not the default, as its runs are not the ``python`` backend's (start no-ops or
+  reset noise drawn by EnvPool's generator, no NOOP frame after a lost life, envs not in
+  snapshots).
 
 The serial and cpu samplers step the batch in one call; the other samplers build one env
 at a time from the same factory, so any backend runs with any sampler. Samples are
@@ -42,14 +44,20 @@ def check_env_backend(env_config: dict, kind: str) -> str:
     if backend not in ENV_BACKENDS:
         raise ValueError(f"env.backend must be one of {', '.join(ENV_BACKENDS)}; got {backend!r}")
     if backend == "envpool":
-        if kind != "atari":
-            raise ValueError(
-                f"env.backend='envpool' supports Atari games (AtariEnv) only, not "
-                f"env.id={env_config['id']!r}: use env.backend='python' or 'gym_vector'"
-            )
-        from rlpyt.envs.envpool import check_envpool_atari
+        from rlpyt.envs.envpool_mujoco import check_envpool_mujoco, is_mujoco_id
 
-        check_envpool_atari(env_config["id"], dict(env_config.get("kwargs") or {}))
+        kwargs = dict(env_config.get("kwargs") or {})
+        if kind == "atari":
+            from rlpyt.envs.envpool import check_envpool_atari
+
+            check_envpool_atari(env_config["id"], kwargs)
+        elif is_mujoco_id(env_config["id"]):
+            check_envpool_mujoco(env_config["id"], kwargs)
+        else:
+            raise ValueError(
+                f"env.backend='envpool' supports Atari games (AtariEnv) and gymnasium's MuJoCo "
+                f"ids, not env.id={env_config['id']!r}: use env.backend='python' or 'gym_vector'"
+            )
     if backend == "gym_vector" and kind == "atari":
         raise ValueError(
             f"env.backend='gym_vector' needs a gymnasium id, but env.id={env_config['id']!r} "

@@ -249,7 +249,7 @@ def test_cli_backend_and_refusals(monkeypatch):
     refusals = [
         ({"id": "joust"}, r"EnvPool has no Atari game 'joust'"),
         ({"id": "pong", "kwargs": {"fire_on_reset": True}}, r"fire_on_reset=True"),
-        ({"id": "HalfCheetah-v5"}, r"supports Atari games \(AtariEnv\) only"),
+        ({"id": "CartPole-v1"}, r"supports Atari games \(AtariEnv\) and gymnasium"),
     ]
     for config, message in refusals:
         with pytest.raises(ValueError, match=message):
