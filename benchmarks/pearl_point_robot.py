@@ -63,7 +63,8 @@ def pearl_config(args) -> dict:
     config["agent"].update(hidden_sizes=hidden, encoder_hidden_sizes=hidden)
     config["algo"].update(meta_batch=args.meta_batch, num_train_steps_per_itr=args.grad_steps,
                           **small["algo"])  # fmt: skip
-    config["runner"].update(n_itr=args.n_itr, seed=args.seed, log_interval_itrs=args.log_interval)
+    config["runner"].update(n_itr=args.n_itr, seed=args.seed, log_interval_itrs=args.log_interval,
+                            torch_threads=args.threads)  # fmt: skip
     return apply_overrides(config, args.set)
 
 
@@ -156,7 +157,7 @@ def run_sac(args, log_dir) -> dict:
     )
     runner = MinibatchRl(algo=algo, agent=agent, sampler=sampler, n_steps=env_steps,
                          seed=args.seed, log_interval_steps=max(env_steps // 5, horizon),
-                         affinity=dict(torch_threads=1))  # fmt: skip
+                         affinity=dict(torch_threads=args.threads))  # fmt: skip
     start = time.perf_counter()
     with logger_context(
         os.path.join(log_dir, "sac"), 0, "sac", dict(args=vars(args)), snapshot_mode="none"
@@ -212,6 +213,7 @@ def main(argv=None):
     parser.add_argument("--meta-batch", type=int, default=8)
     parser.add_argument("--grad-steps", type=int, default=250)
     parser.add_argument("--log-interval", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (2: both cores)")
     parser.add_argument("--log-dir", default=None)
     parser.add_argument(
         "--set",
@@ -221,7 +223,7 @@ def main(argv=None):
         help="more config overrides, as the CLI's --set (e.g. algo.kl_lambda=1)",
     )
     args = parser.parse_args(argv)
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
     log_dir = args.log_dir or tempfile.mkdtemp(prefix="pearl_bench_")
     methods = ["pearl", "sac"] if args.method == "both" else [args.method]
     results = [
