@@ -48,6 +48,7 @@ from rlpyt.utils.buffer import buffer_from_example
 __all__ = [
     "EnvPoolEnvs",
     "EnvPoolAtariBatch",
+    "EnvPoolBatch",
     "envpool_available",
     "envpool_task_id",
     "check_envpool_atari",
@@ -114,7 +115,57 @@ def _ale_seed(seed: int | None) -> int:
     return int(ale_seed) & 0x7FFFFFFF
 
 
-class EnvPoolAtariBatch(EnvBatch):
+class EnvPoolBatch(EnvBatch):
+    """What the EnvPool batches share: the pool (``self._pool``, sync mode), the guard that
+    no ended env is stepped (EnvPool would reset it at its next step, behind the collector's
+    back), and that the envs cannot be pickled. Subclasses set ``self._horizon``, ``self._ended`` (``[B]`` bool,
+    true from a trajectory's end until its env is reset) and ``_cloned`` (what EnvPool cannot
+    clone, for the pickling error)."""
+
+    _cloned = "env states"
+
+    def _make_pool(self, task_id: str, pool_seeds, num_threads, **kwargs) -> None:
+        """``self._pool``: EnvPool's ``task_id`` with one env per seed of ``pool_seeds``, in sync
+        mode (``step`` returns when every env sent has stepped); ``num_threads`` None: one per
+        env, at most one per CPU this process may run on."""
+        import envpool
+
+        n = len(pool_seeds)
+        if num_threads is None:
+            num_threads = min(n, len(os.sched_getaffinity(0)))
+        self._pool = envpool.make(task_id, env_type="gymnasium", num_envs=n, batch_size=n,
+                                  num_threads=num_threads, seed=list(pool_seeds), **kwargs)  # fmt: skip
+        self._all = np.arange(n, dtype=np.int32)
+
+    @property
+    def horizon(self):
+        return self._horizon
+
+    def _step_ids(self, active) -> np.ndarray:
+        """The ids of the envs to step (``active``: a ``[B]`` mask or None for all); refuses
+        an ended env."""
+        ids = self._all if active is None or active.all() else np.flatnonzero(active)
+        if self._ended[ids].any():
+            b = int(ids[np.argmax(self._ended[ids])])
+            raise RuntimeError(
+                f"{self.name}: env {b} stepped after its trajectory ended: reset() it first "
+                "(EnvPool would reset it behind the collector's back)"
+            )
+        return ids
+
+    def __getstate__(self):
+        raise TypeError(
+            f"{self.name}: EnvPool's envs cannot be pickled (EnvPool does not clone "
+            f"{self._cloned}); a resumed run resets them"
+        )
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._pool.close()
+
+
+class EnvPoolAtariBatch(EnvPoolBatch):
     """``len(seeds)`` Atari games in one EnvPool (use :class:`EnvPoolEnvs`).
 
     Args:
@@ -123,6 +174,8 @@ class EnvPoolAtariBatch(EnvBatch):
         env_kwargs: ``AtariEnv``'s (validated by building one; ``seed`` is ignored: ``seeds``
             seed the batch).
     """
+
+    _cloned = "emulator states"
 
     def __init__(self, seeds, num_threads: int | None = None, **env_kwargs):
         env_kwargs.pop("seed", None)
@@ -143,17 +196,10 @@ class EnvPoolAtariBatch(EnvBatch):
         self._episodic_lives = bool(env_kwargs.get("episodic_lives", True))
         max_start_noops = int(env_kwargs.get("max_start_noops", 30))
         probe.close()
-        if num_threads is None:
-            num_threads = min(n, len(os.sched_getaffinity(0)))
-        import envpool
-
-        self._pool = envpool.make(
+        self._make_pool(
             task_id,
-            env_type="gymnasium",
-            num_envs=n,
-            batch_size=n,  # sync mode: step() returns when every env sent has stepped
-            num_threads=num_threads,
-            seed=[_ale_seed(s) for s in seeds],
+            [_ale_seed(s) for s in seeds],
+            num_threads,
             stack_num=n_frames,
             frame_skip=int(env_kwargs.get("frame_skip", 4)),
             noop_max=max_start_noops + 1,  # EnvPool draws 1..noop_max NOOPs: AtariEnv's count
@@ -168,7 +214,6 @@ class EnvPoolAtariBatch(EnvBatch):
             use_inter_area_resize=True,
             full_action_space=False,
         )
-        self._all = np.arange(n, dtype=np.int32)
         self._obs = np.zeros((n, *obs_space.shape), dtype=np.uint8)
         self._reward = np.zeros(n, dtype=np.float32)
         self._done = np.zeros(n, dtype=bool)
@@ -178,10 +223,6 @@ class EnvPoolAtariBatch(EnvBatch):
         self._age = np.zeros(n, dtype=np.int64)
         self._ended = np.ones(n, dtype=bool)  # traj_done (or never reset): reset() next
         self._closed = False
-
-    @property
-    def horizon(self) -> int:
-        return self._horizon
 
     def reset(self, indices) -> np.ndarray:
         ids = np.asarray(indices, dtype=np.int32)
@@ -195,13 +236,7 @@ class EnvPoolAtariBatch(EnvBatch):
         return self._obs[ids]
 
     def step(self, action, active=None) -> BatchStep:
-        ids = self._all if active is None or active.all() else np.flatnonzero(active)
-        if self._ended[ids].any():
-            b = int(ids[np.argmax(self._ended[ids])])
-            raise RuntimeError(
-                f"{self.name}: env {b} stepped after its trajectory ended: reset() it first "
-                "(EnvPool would reset it behind the collector's back)"
-            )
+        ids = self._step_ids(active)
         obs, reward, _, truncated, info = self._pool.step(
             np.asarray(action)[ids].astype(np.int32), ids
         )
@@ -234,14 +269,3 @@ class EnvPoolAtariBatch(EnvBatch):
         ``AtariEnv`` starts its stack from zeros (EnvPool repeats the first frame)."""
         for b in ids[self._age[ids] < self._n_frames - 1]:
             self._obs[b, : self._n_frames - 1 - self._age[b]] = 0
-
-    def __getstate__(self):
-        raise TypeError(
-            f"{self.name}: EnvPool's envs cannot be pickled (EnvPool does not clone emulator "
-            "states); a resumed run resets them"
-        )
-
-    def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            self._pool.close()

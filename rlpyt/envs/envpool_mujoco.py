@@ -24,13 +24,14 @@ why ``python`` stays the default for these ids:
 """
 
 import copy
-import os
 
 import numpy as np
 
+from rlpyt.envs import envpool as envpool_backend
 from rlpyt.envs.base import EnvSpaces
+from rlpyt.envs.envpool import EnvPoolBatch
 from rlpyt.envs.gym import gym_make
-from rlpyt.envs.vector import BatchStep, EnvBatch, EnvBatchFactory
+from rlpyt.envs.vector import BatchStep, EnvBatchFactory
 from rlpyt.spaces.gym_wrapper import GymSpaceWrapper
 from rlpyt.utils.buffer import buffer_from_example
 
@@ -61,9 +62,7 @@ def is_mujoco_id(env_id: str) -> bool:
 def check_envpool_mujoco(env_id: str, env_kwargs: dict) -> dict:
     """EnvPool's keyword arguments for gymnasium MuJoCo ``env_id`` with ``env_kwargs``;
     ValueError when EnvPool is missing, lacks the task, or cannot take a keyword."""
-    from rlpyt.envs import envpool as envpool_atari  # its availability check, one place
-
-    if not envpool_atari.envpool_available():
+    if not envpool_backend.envpool_available():
         raise ValueError(
             "env.backend='envpool' needs EnvPool: pip install 'rlpyt[envpool]' "
             "(or use env.backend='python')"
@@ -124,7 +123,7 @@ class EnvPoolMujocoEnvs(EnvBatchFactory):
         return f"EnvPoolMujocoEnvs({self.env_id!r}, num_threads={self.num_threads!r})"
 
 
-class EnvPoolMujocoBatch(EnvBatch):
+class EnvPoolMujocoBatch(EnvPoolBatch):
     """``len(seeds)`` copies of MuJoCo task ``env_id`` in one EnvPool (see the module
     docstring; use :class:`EnvPoolMujocoEnvs`).
 
@@ -135,6 +134,8 @@ class EnvPoolMujocoBatch(EnvBatch):
         num_threads: as :class:`EnvPoolMujocoEnvs`'.
         act_null_value, force_float32: as :class:`~rlpyt.envs.gym.GymEnvWrapper`'s.
     """
+
+    _cloned = "MuJoCo states"
 
     def __init__(self, env_id, seeds, num_threads=None, act_null_value=0, force_float32=True,
                  **env_kwargs):  # fmt: skip
@@ -155,31 +156,14 @@ class EnvPoolMujocoBatch(EnvBatch):
         self._env_info = buffer_from_example(probe.env_info_zero, n)
         self._info_fields = type(probe.env_info_zero)._fields[:-1]  # all but timeout
         probe.close()
-        if num_threads is None:
-            num_threads = min(n, len(os.sched_getaffinity(0)))
         if self._horizon is not None:
             pool_kwargs["max_episode_steps"] = self._horizon
-        import envpool
-
-        self._pool = envpool.make(
-            env_id,
-            env_type="gymnasium",
-            num_envs=n,
-            batch_size=n,  # sync mode: step() returns when every env sent has stepped
-            num_threads=num_threads,
-            seed=[_pool_seed(s) for s in seeds],
-            **pool_kwargs,
-        )
-        self._all = np.arange(n, dtype=np.int32)
+        self._make_pool(env_id, [_pool_seed(s) for s in seeds], num_threads, **pool_kwargs)
         self._obs = np.zeros((n, *obs_space.shape), dtype=obs_space.dtype)
         self._reward = np.zeros(n, dtype=np.float64)
         self._done = np.zeros(n, dtype=bool)
         self._ended = np.ones(n, dtype=bool)  # done (or never reset): reset() next
         self._closed = False
-
-    @property
-    def horizon(self):
-        return self._horizon
 
     def reset(self, indices) -> np.ndarray:
         ids = np.asarray(indices, dtype=np.int32)
@@ -190,13 +174,7 @@ class EnvPoolMujocoBatch(EnvBatch):
         return self._obs[ids]
 
     def step(self, action, active=None) -> BatchStep:
-        ids = self._all if active is None or active.all() else np.flatnonzero(active)
-        if self._ended[ids].any():
-            b = int(ids[np.argmax(self._ended[ids])])
-            raise RuntimeError(
-                f"{self.name}: env {b} stepped after its trajectory ended: reset() it first "
-                "(EnvPool would reset it behind the collector's back)"
-            )
+        ids = self._step_ids(active)
         obs, reward, terminated, truncated, info = self._pool.step(
             np.asarray(action, dtype=np.float64)[ids], ids
         )
@@ -224,14 +202,3 @@ class EnvPoolMujocoBatch(EnvBatch):
                 dest[order] = 0  # as the per-env path: a key missing from a step is zero
             else:
                 dest[order] = info[source]
-
-    def __getstate__(self):
-        raise TypeError(
-            f"{self.name}: EnvPool's envs cannot be pickled (EnvPool does not clone MuJoCo "
-            "states); a resumed run resets them"
-        )
-
-    def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            self._pool.close()
