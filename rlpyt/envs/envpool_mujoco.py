@@ -141,7 +141,11 @@ class EnvPoolMujocoBatch(EnvPoolBatch):
                  **env_kwargs):  # fmt: skip
         probe = gym_make(env_id, act_null_value=act_null_value, force_float32=force_float32,
                          **env_kwargs)  # fmt: skip
-        pool_kwargs = check_envpool_mujoco(env_id, env_kwargs)
+        try:
+            pool_kwargs = check_envpool_mujoco(env_id, env_kwargs)
+        except BaseException:
+            probe.close()
+            raise
         self.n_envs = n = len(seeds)
         self.name = f"EnvPool({env_id})"
         self._horizon = probe.horizon
