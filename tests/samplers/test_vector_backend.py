@@ -213,7 +213,7 @@ def test_cli_backend_default_and_refusals():
     assert default_config("ppo", "Pendulum-v1")["env"]["backend"] == "python"
     for backend, message in [
         ("numpy", r"env.backend must be one of envpool, gym_vector, python; got 'numpy'"),
-        ("envpool", r"env.backend='envpool' supports Atari games \(AtariEnv\) only"),
+        ("envpool", r"env.backend=.envpool. supports Atari games \(AtariEnv\) and gymnasium"),
     ]:
         with pytest.raises(ValueError, match=message):
             make_env_factory(dict(config["env"], backend=backend))
