@@ -21,10 +21,8 @@ that count).
 """
 
 import warnings
-from functools import partial
 
-from rlpyt.cli.configs import env_kind
-from rlpyt.cli.env_backends import check_env_backend
+from rlpyt.cli.env_backends import make_env_factory
 from rlpyt.cli.pearl import build_pearl_experiment, check_meta_env, is_meta
 from rlpyt.cli.planning import build_planning_experiment, is_planner
 from rlpyt.cli.runners import (
@@ -36,8 +34,6 @@ from rlpyt.cli.runners import (
     split_cores,
 )
 from rlpyt.cli.scheme import build_scheme_experiment
-from rlpyt.envs.vector import GymVectorEnvs
-from rlpyt.samplers.collections import TrajInfo
 from rlpyt.samplers.parallel.cpu.collectors import CpuResetCollector, CpuWaitResetCollector
 from rlpyt.samplers.parallel.gpu.collectors import GpuResetCollector, GpuWaitResetCollector
 from rlpyt.utils.launching.affinity import usable_cpus
@@ -209,32 +205,6 @@ def algo_class(name: str):
             f"algo_name must be one of a2c, ppo, impala, appo, {', '.join(algos)}; got {name!r}"
         )
     return algos[name]
-
-
-def make_env_factory(env_config: dict):
-    """``(EnvCls, env_kwargs, TrajInfoCls)`` for the env section of a config (``env.backend``:
-    :mod:`rlpyt.cli.env_backends`)."""
-    env_id = env_config["id"]
-    kwargs = dict(env_config.get("kwargs") or {})
-    kind = env_kind(env_id)
-    backend = check_env_backend(env_config, kind)
-    if backend == "gym_vector":
-        return GymVectorEnvs(env_id), kwargs, TrajInfo
-    if backend == "envpool" and kind != "atari":  # a MuJoCo id (checked above)
-        from rlpyt.envs.envpool_mujoco import EnvPoolMujocoEnvs
-
-        return EnvPoolMujocoEnvs(env_id), kwargs, TrajInfo
-    if kind == "atari":
-        from rlpyt.envs.atari.atari_env import AtariEnv, AtariTrajInfo
-
-        if backend == "envpool":
-            from rlpyt.envs.envpool import EnvPoolEnvs
-
-            return EnvPoolEnvs(), dict(game=env_id, **kwargs), AtariTrajInfo
-        return AtariEnv, dict(game=env_id, **kwargs), AtariTrajInfo
-    from rlpyt.envs.gym import gym_make
-
-    return partial(gym_make, env_id), kwargs, TrajInfo
 
 
 def run_affinity(config: dict, kind: str, affinity_code: str | None, n_envs_key: str):

@@ -16,7 +16,9 @@ at a time from the same factory, so any backend runs with any sampler. Samples a
 identical to the ``python`` backend's for the same seed (``gym_vector``).
 """
 
-__all__ = ["ENV_BACKENDS", "default_env_backend", "check_env_backend"]
+from functools import partial
+
+__all__ = ["ENV_BACKENDS", "default_env_backend", "check_env_backend", "make_env_factory"]
 
 ENV_BACKENDS = ("envpool", "gym_vector", "python")
 
@@ -64,3 +66,33 @@ def check_env_backend(env_config: dict, kind: str) -> str:
             "is an Atari game (AtariEnv): use env.backend='python'"
         )
     return backend
+
+
+def make_env_factory(env_config: dict):
+    """``(EnvCls, env_kwargs, TrajInfoCls)`` for the env section of a config (``env.backend``,
+    module docstring)."""
+    from rlpyt.cli.configs import env_kind  # configs imports this module
+    from rlpyt.envs.vector import GymVectorEnvs
+    from rlpyt.samplers.collections import TrajInfo
+
+    env_id = env_config["id"]
+    kwargs = dict(env_config.get("kwargs") or {})
+    kind = env_kind(env_id)
+    backend = check_env_backend(env_config, kind)
+    if backend == "gym_vector":
+        return GymVectorEnvs(env_id), kwargs, TrajInfo
+    if backend == "envpool" and kind != "atari":  # a MuJoCo id (checked above)
+        from rlpyt.envs.envpool_mujoco import EnvPoolMujocoEnvs
+
+        return EnvPoolMujocoEnvs(env_id), kwargs, TrajInfo
+    if kind == "atari":
+        from rlpyt.envs.atari.atari_env import AtariEnv, AtariTrajInfo
+
+        if backend == "envpool":
+            from rlpyt.envs.envpool import EnvPoolEnvs
+
+            return EnvPoolEnvs(), dict(game=env_id, **kwargs), AtariTrajInfo
+        return AtariEnv, dict(game=env_id, **kwargs), AtariTrajInfo
+    from rlpyt.envs.gym import gym_make
+
+    return partial(gym_make, env_id), kwargs, TrajInfo

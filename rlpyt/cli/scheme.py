@@ -168,7 +168,8 @@ def scheme_ray_init_kwargs(scheme) -> dict:
 def build_scheme_experiment(config: dict, resume_from=None, affinity_code=None):
     """The :class:`~rlpyt.runners.scheme.SchemeRl` of an IMPALA or APPO config; nothing is
     started (Ray neither)."""
-    from rlpyt.cli.build import agent_class, algo_class, make_env_factory
+    from rlpyt.cli.build import agent_class, algo_class
+    from rlpyt.cli.env_backends import make_env_factory
     from rlpyt.runners.scheme import SchemeRl
     from rlpyt.samplers.serial.sampler import SerialSampler
     from rlpyt.utils.validation import require_int_at_least
