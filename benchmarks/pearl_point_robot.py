@@ -19,11 +19,16 @@ Sparse point robot: the RL objective is the dense reward for both methods (as in
 paper's code); what PEARL's encoder sees, and what is reported, is the sparse return
 (``SparseReturn``: 1 - distance inside radius 0.2 of the goal, else 0).
 
+``--probe N`` adds, after PEARL's training, where its meta-test return is lost on N
+training goals (:func:`probe_contexts`): the return given a training-like context, and the
+returns along a five-trajectory meta-test chain.
+
 Usage::
 
     python benchmarks/pearl_point_robot.py --method pearl --env point-robot --n-itr 40
     python benchmarks/pearl_point_robot.py --method sac --env point-robot --n-itr 40
     python benchmarks/pearl_point_robot.py --method both --env sparse-point-robot --n-itr 60
+    python benchmarks/pearl_point_robot.py --method pearl --n-itr 60 --probe 20
 """
 
 import argparse
@@ -40,6 +45,7 @@ from rlpyt.cli.configs import apply_overrides
 from rlpyt.cli.pearl import build_pearl_experiment, pearl_default_config
 from rlpyt.envs.meta import meta_make
 from rlpyt.envs.meta.base import MetaEnv, make_task_split
+from rlpyt.samplers.meta.collector import MetaCollector, concat
 from rlpyt.utils.logging.context import logger_context
 
 SMALL = {
@@ -85,7 +91,9 @@ def run_pearl(args, log_dir) -> dict:
     key = "SparseReturn" if "MetaTest/FinalSparseReturn" in values else "Return"
     curve = [v for k, v in sorted(values.items(), key=lambda kv: _traj(kv[0]))
              if k.startswith(f"MetaTest/{key}_traj")]  # fmt: skip
+    probe = probe_contexts(runner, args.env, args.probe, key, args.seed) if args.probe else None
     return dict(
+        **({"probe": probe} if probe else {}),
         method="pearl",
         metric=key,
         final_return=round(values[f"MetaTest/Final{key}"], 3),
@@ -94,6 +102,47 @@ def run_pearl(args, log_dir) -> dict:
         env_steps=int(runner.sampler.env_steps),
         gradient_steps=args.n_itr * args.grad_steps,
         wall_s=round(seconds, 1),
+    )
+
+
+@torch.no_grad()
+def probe_contexts(runner, env_name: str, n_tasks: int, key: str, seed: int) -> dict:
+    """Where the meta-test's return is lost, on the first ``n_tasks`` training goals (the
+    agent in eval mode, one trajectory per goal and context, mean ``key`` return):
+
+    * ``replay``: z drawn from q(z | c) with c an embedding batch from the goal's encoder
+      replay, as in training (how well the policy does given an informative context);
+    * ``chain``: a meta-test-like chain of five trajectories, the first with z from the
+      prior, each next one with z drawn from the posterior of those before (how well the
+      encoder infers the goal from the meta-test's own trajectories).
+    """
+    agent, algo, sampler = runner.agent, runner.algo, runner.sampler
+    agent.eval_mode(runner.n_itr)
+    collector = MetaCollector(meta_make(env_name), agent, sampler.traj_info_factory,
+                              sampler.schedule)  # fmt: skip
+    rng = np.random.default_rng(seed)
+    generator = torch.Generator().manual_seed(seed)
+    replay_returns, chain_returns = [], []
+    for index, task in enumerate(sampler.tasks.train[:n_tasks]):
+        collector.env.set_task(task)
+        context = collector.context(algo.encoder_replays[index].all(), rng,
+                                    algo.embedding_batch_size)  # fmt: skip
+        agent.set_z(agent.rsample(*agent.posterior(context), generator))
+        replay_returns.append(collector.trajectory(rng)[1][key])
+        zeros = torch.zeros(agent.latent_size)
+        agent.set_z(agent.rsample(zeros, torch.ones_like(zeros), generator))
+        chain, returns = [], []
+        for _ in range(5):
+            transitions, info = collector.trajectory(rng)
+            chain.append(transitions)
+            returns.append(info[key])
+            posterior = agent.posterior(collector.context(concat(chain)))
+            agent.set_z(agent.rsample(*posterior, generator))
+        chain_returns.append(returns)
+    return dict(
+        tasks=n_tasks,
+        replay=round(float(np.mean(replay_returns)), 3),
+        chain=[round(float(v), 3) for v in np.mean(chain_returns, axis=0)],
     )
 
 
@@ -220,6 +269,13 @@ def main(argv=None):
     parser.add_argument("--grad-steps", type=int, default=250)
     parser.add_argument("--log-interval", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (2: both cores)")
+    parser.add_argument(
+        "--probe",
+        type=int,
+        default=0,
+        metavar="N",
+        help="after PEARL's training, probe N training goals (probe_contexts)",
+    )
     parser.add_argument("--log-dir", default=None)
     parser.add_argument(
         "--set",
