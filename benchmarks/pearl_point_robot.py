@@ -32,6 +32,7 @@ Usage::
 """
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -45,7 +46,7 @@ from rlpyt.cli.configs import apply_overrides
 from rlpyt.cli.pearl import build_pearl_experiment, pearl_default_config
 from rlpyt.envs.meta import meta_make
 from rlpyt.envs.meta.base import MetaEnv, make_task_split
-from rlpyt.samplers.meta.collector import MetaCollector, concat
+from rlpyt.samplers.meta.collector import MetaCollector
 from rlpyt.utils.logging.context import logger_context
 
 SMALL = {
@@ -91,9 +92,7 @@ def run_pearl(args, log_dir) -> dict:
     key = "SparseReturn" if "MetaTest/FinalSparseReturn" in values else "Return"
     curve = [v for k, v in sorted(values.items(), key=lambda kv: _traj(kv[0]))
              if k.startswith(f"MetaTest/{key}_traj")]  # fmt: skip
-    probe = probe_contexts(runner, args.env, args.probe, key, args.seed) if args.probe else None
-    return dict(
-        **({"probe": probe} if probe else {}),
+    result = dict(
         method="pearl",
         metric=key,
         final_return=round(values[f"MetaTest/Final{key}"], 3),
@@ -103,42 +102,36 @@ def run_pearl(args, log_dir) -> dict:
         gradient_steps=args.n_itr * args.grad_steps,
         wall_s=round(seconds, 1),
     )
+    if args.probe:
+        result["probe"] = probe_contexts(runner, args.env, args.probe, key, args.seed)
+    return result
 
 
 @torch.no_grad()
 def probe_contexts(runner, env_name: str, n_tasks: int, key: str, seed: int) -> dict:
     """Where the meta-test's return is lost, on the first ``n_tasks`` training goals (the
-    agent in eval mode, one trajectory per goal and context, mean ``key`` return):
+    agent in eval mode, mean ``key`` return):
 
-    * ``replay``: z drawn from q(z | c) with c an embedding batch from the goal's encoder
-      replay, as in training (how well the policy does given an informative context);
-    * ``chain``: a meta-test-like chain of five trajectories, the first with z from the
-      prior, each next one with z drawn from the posterior of those before (how well the
-      encoder infers the goal from the meta-test's own trajectories).
+    * ``replay``: one trajectory with z drawn from q(z | c), c an embedding batch from the
+      goal's encoder replay, as in training (how well the policy does given an informative
+      context);
+    * ``chain``: the sampler's meta-test protocol stretched to five trajectories, the first
+      with z from the prior, each next one with z drawn from the posterior of those before
+      (how well the encoder infers the goal from the meta-test's own trajectories).
     """
     agent, algo, sampler = runner.agent, runner.algo, runner.sampler
     agent.eval_mode(runner.n_itr)
-    collector = MetaCollector(meta_make(env_name), agent, sampler.traj_info_factory,
-                              sampler.schedule)  # fmt: skip
+    schedule = dataclasses.replace(sampler.schedule, n_eval_trajectories=5, num_exp_traj_eval=1)
+    collector = MetaCollector(meta_make(env_name), agent, sampler.traj_info_factory, schedule)
     rng = np.random.default_rng(seed)
-    generator = torch.Generator().manual_seed(seed)
     replay_returns, chain_returns = [], []
     for index, task in enumerate(sampler.tasks.train[:n_tasks]):
         collector.env.set_task(task)
-        context = collector.context(algo.encoder_replays[index].all(), rng,
-                                    algo.embedding_batch_size)  # fmt: skip
-        agent.set_z(agent.rsample(*agent.posterior(context), generator))
+        replay = algo.encoder_replays[index].all()
+        agent.sample_posterior_z(collector.context(replay, rng, algo.embedding_batch_size))
         replay_returns.append(collector.trajectory(rng)[1][key])
-        zeros = torch.zeros(agent.latent_size)
-        agent.set_z(agent.rsample(zeros, torch.ones_like(zeros), generator))
-        chain, returns = [], []
-        for _ in range(5):
-            transitions, info = collector.trajectory(rng)
-            chain.append(transitions)
-            returns.append(info[key])
-            posterior = agent.posterior(collector.context(concat(chain)))
-            agent.set_z(agent.rsample(*posterior, generator))
-        chain_returns.append(returns)
+        returns, sparse_returns = collector.meta_test(task, seed + index)
+        chain_returns.append(sparse_returns if key == "SparseReturn" else returns)
     return dict(
         tasks=n_tasks,
         replay=round(float(np.mean(replay_returns)), 3),
