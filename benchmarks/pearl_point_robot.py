@@ -278,6 +278,10 @@ def main(argv=None):
         help="more config overrides, as the CLI's --set (e.g. algo.kl_lambda=1)",
     )
     args = parser.parse_args(argv)
+    if args.probe and not 0 < args.probe <= args.n_train_tasks:
+        parser.error(f"--probe {args.probe}: must be in [1, --n-train-tasks {args.n_train_tasks}]")
+    if args.probe and args.method == "sac":
+        parser.error("--probe examines PEARL's encoder: use it with --method pearl or both")
     torch.set_num_threads(args.threads)
     log_dir = args.log_dir or tempfile.mkdtemp(prefix="pearl_bench_")
     methods = ["pearl", "sac"] if args.method == "both" else [args.method]
