@@ -278,6 +278,9 @@ def main(argv=None):
         help="more config overrides, as the CLI's --set (e.g. algo.kl_lambda=1)",
     )
     args = parser.parse_args(argv)
+    if args.method != "sac" and args.n_itr < args.log_interval:
+        parser.error(f"--n-itr {args.n_itr} < --log-interval {args.log_interval}: PEARL would "
+                     "never be meta-tested, and its meta-test is what this reports")  # fmt: skip
     if args.probe and not 0 < args.probe <= args.n_train_tasks:
         parser.error(f"--probe {args.probe}: must be in [1, --n-train-tasks {args.n_train_tasks}]")
     if args.probe and args.method == "sac":
