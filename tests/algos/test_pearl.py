@@ -12,7 +12,7 @@ from rlpyt.replays.task import TaskReplay, Transition
 from rlpyt.samplers.meta import MetaSerialSampler
 
 
-def _setup(seed=0, **sampler_kwargs):
+def _setup(seed=0, precision_rank=0, **sampler_kwargs):
     torch.manual_seed(seed)
     kwargs = dict(
         n_train_tasks=3, n_test_tasks=2, num_initial_steps=40, num_tasks_sample=2,
@@ -21,7 +21,10 @@ def _setup(seed=0, **sampler_kwargs):
     )  # fmt: skip
     kwargs.update(sampler_kwargs)
     sampler = MetaSerialSampler(EnvCls=meta_make, env_kwargs=dict(name="point-robot"), **kwargs)
-    agent = PearlAgent(hidden_sizes=[16, 16], encoder_hidden_sizes=[16], latent_size=3)
+    agent = PearlAgent(
+        hidden_sizes=[16, 16], encoder_hidden_sizes=[16], latent_size=3,
+        encoder_precision_rank=precision_rank,
+    )  # fmt: skip
     examples = sampler.initialize(agent, seed=seed + 1)
     algo = PEARL(num_train_steps_per_itr=2, meta_batch=4, batch_size=8, embedding_batch_size=6)
     algo.initialize(agent, n_itr=3, examples=examples)
@@ -33,8 +36,9 @@ def _grads(loss, params):
     return [g for g in grads if g is not None and bool(g.abs().sum() > 0)]
 
 
-def test_encoder_gradients_from_critic_and_kl_only():
-    sampler, agent, algo = _setup()
+@pytest.mark.parametrize("precision_rank", [0, 2])
+def test_encoder_gradients_from_critic_and_kl_only(precision_rank):
+    sampler, agent, algo = _setup(precision_rank=precision_rank)
     samples, _ = sampler.obtain_samples(0)
     algo.append_samples(samples)
     context, batch = algo.sample_meta_batch()

@@ -16,7 +16,7 @@ import torch
 
 from rlpyt.agents.qpg.base import check_state_keys
 from rlpyt.agents.qpg.sac_agent import SacAgent
-from rlpyt.models.qpg.pearl import ContextEncoderModel, product_of_gaussians
+from rlpyt.models.qpg.pearl import ContextEncoderModel, LatentGaussian, latent_rsample
 from rlpyt.utils.validation import require_int_at_least
 
 __all__ = ["PearlAgent"]
@@ -30,6 +30,9 @@ class PearlAgent(SacAgent):
     Args:
         latent_size: dimensions of z (paper: 5).
         encoder_hidden_sizes: the encoder MLP's hidden layers (paper: 200 x 3).
+        encoder_precision_rank: low-rank precision vectors per context factor
+            (:class:`~rlpyt.models.qpg.pearl.ContextEncoderModel`); 0, the paper's
+            diagonal factors, by default.
         use_next_obs_in_context: put ``s'`` in each context transition (the paper's
             walker/hopper rand-params configs).
         sparse_rewards: the context carries ``env_info.sparse_reward`` instead of the
@@ -46,6 +49,7 @@ class PearlAgent(SacAgent):
         *,
         latent_size: int = 5,
         encoder_hidden_sizes=(200, 200, 200),
+        encoder_precision_rank: int = 0,
         use_next_obs_in_context: bool = False,
         sparse_rewards: bool = False,
         hidden_sizes=(300, 300, 300),
@@ -64,6 +68,9 @@ class PearlAgent(SacAgent):
         )
         self.latent_size = require_int_at_least("latent_size", latent_size, 1)
         self.encoder_hidden_sizes = list(encoder_hidden_sizes)
+        self.encoder_precision_rank = require_int_at_least(
+            "encoder_precision_rank", encoder_precision_rank, 0
+        )
         self.use_next_obs_in_context = bool(use_next_obs_in_context)
         self.sparse_rewards = bool(sparse_rewards)
         self.encoder = None
@@ -96,7 +103,10 @@ class PearlAgent(SacAgent):
             obs_size + action_size + 1 + (obs_size if self.use_next_obs_in_context else 0)
         )
         self.encoder = ContextEncoderModel(
-            self.context_size, self.latent_size, self.encoder_hidden_sizes
+            self.context_size,
+            self.latent_size,
+            self.encoder_hidden_sizes,
+            precision_rank=self.encoder_precision_rank,
         )
         super().initialize(
             env_spaces, share_memory=share_memory, global_B=global_B, env_ranks=env_ranks
@@ -131,31 +141,29 @@ class PearlAgent(SacAgent):
             transitions.observation, transitions.action, reward, transitions.next_observation
         )
 
-    def posterior(self, context: torch.Tensor):
-        """``(mean, variance)`` ``[..., latent_size]`` of q(z | context), context ``[..., N, C]``
-        (with gradients into the encoder)."""
-        means, variances = self.encoder(*self._model_inputs(context))
-        return product_of_gaussians(means, variances, dim=-2)
+    def posterior(self, context: torch.Tensor) -> LatentGaussian:
+        """q(z | context) ``[..., latent_size]``, context ``[..., N, C]`` (with gradients
+        into the encoder)."""
+        return self.encoder.posterior(*self._model_inputs(context))
 
     @staticmethod
-    def rsample(mean, variance, generator=None) -> torch.Tensor:
-        """Reparameterised ``z = mean + sqrt(variance) * eps`` (gradients reach both)."""
-        eps = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
-        return mean + variance.sqrt() * eps
+    def rsample(posterior: LatentGaussian, generator=None) -> torch.Tensor:
+        """Reparameterised draw of z from ``posterior`` (gradients reach its parameters)."""
+        return latent_rsample(posterior, generator)
 
     @torch.no_grad()
     def sample_prior_z(self) -> torch.Tensor:
         """A draw of z from ``N(0, I)`` with the exploration generator; becomes the acting z."""
         zeros = torch.zeros(self.latent_size, device=self.device)
-        return self.set_z(self.rsample(zeros, torch.ones_like(zeros), self.exploration_generator))
+        prior = LatentGaussian(zeros, torch.ones_like(zeros), None)
+        return self.set_z(self.rsample(prior, self.exploration_generator))
 
     @torch.no_grad()
     def sample_posterior_z(self, context: torch.Tensor) -> torch.Tensor:
         """A draw of z from q(z | context ``[N, C]``) (the prior when N = 0); becomes the acting z."""
         if context.shape[0] == 0:
             return self.sample_prior_z()
-        mean, variance = self.posterior(context)
-        return self.set_z(self.rsample(mean, variance, self.exploration_generator))
+        return self.set_z(self.rsample(self.posterior(context), self.exploration_generator))
 
     def set_z(self, z: torch.Tensor) -> torch.Tensor:
         """Act with ``z`` ``[latent_size]`` from now on; returns it."""

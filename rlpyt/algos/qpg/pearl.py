@@ -35,7 +35,7 @@ import torch
 from rlpyt.algos.base import RlAlgorithm
 from rlpyt.algos.optim import build_optimizer
 from rlpyt.algos.qpg.base import min_q
-from rlpyt.models.qpg.pearl import kl_to_standard_normal
+from rlpyt.models.qpg.pearl import latent_kl
 from rlpyt.replays.task import TaskReplay, Transition
 from rlpyt.utils.buffer import buffer_to, torchify_buffer
 from rlpyt.utils.validation import (
@@ -234,9 +234,9 @@ class PEARL(RlAlgorithm):
     def posterior_batch(self, context) -> PosteriorBatch:
         """z per task from the context ``[M, E]`` (with gradients into the encoder)."""
         agent = self.agent
-        mean, variance = agent.posterior(agent.transition_context(context))
-        z = agent.rsample(mean, variance)
-        return PosteriorBatch(z, mean, variance, kl_to_standard_normal(mean, variance))
+        posterior = agent.posterior(agent.transition_context(context))
+        z = agent.rsample(posterior)
+        return PosteriorBatch(z, posterior.mean, posterior.variance, latent_kl(posterior))
 
     def q_loss(self, batch, z: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
         """Twin-critic Bellman loss on ``[M, B]`` ``batch`` with z ``[M, L]``; gradients reach
