@@ -57,7 +57,14 @@ SMALL = {
     # goal: -11 after 12 iterations at 100, -4.3 after 10 at 10; oracle -3.9). The Bellman
     # error shrinks with the scale squared, so kl_lambda 0.1 here weighs the KL as 10 would at
     # scale 100: posteriors 10-20 nats from the prior (docs/benchmarks.md, "Reward scale").
-    "point-robot": dict(sampler=dict(), algo=dict(reward_scale=10.0, learning_rate=1e-3)),
+    # Rank-1 precision factors in the encoder (not in the paper): a dense reward -|s' - g|
+    # is one linear constraint on (g, |g|^2) along a direction set by s', which diagonal
+    # factors cannot express (rlpyt/models/qpg/pearl.py; docs/benchmarks.md, "Low-rank precision factors").
+    "point-robot": dict(
+        sampler=dict(),
+        agent=dict(encoder_precision_rank=1),
+        algo=dict(reward_scale=10.0, learning_rate=1e-3),
+    ),
     "sparse-point-robot": dict(
         sampler=dict(num_tasks_sample=5, num_steps_prior=100, num_steps_posterior=300,
                      embedding_batch_size=256),
@@ -73,7 +80,9 @@ def pearl_config(args) -> dict:
     config["sampler"].update(n_train_tasks=args.n_train_tasks, n_test_tasks=args.n_test_tasks,
                              **small["sampler"])  # fmt: skip
     hidden = list(args.hidden)
-    config["agent"].update(hidden_sizes=hidden, encoder_hidden_sizes=hidden)
+    config["agent"].update(
+        hidden_sizes=hidden, encoder_hidden_sizes=hidden, **small.get("agent", {})
+    )
     config["algo"].update(meta_batch=args.meta_batch, num_train_steps_per_itr=args.grad_steps,
                           **small["algo"])  # fmt: skip
     config["runner"].update(n_itr=args.n_itr, seed=args.seed, log_interval_itrs=args.log_interval,
