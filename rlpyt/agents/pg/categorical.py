@@ -72,8 +72,17 @@ class CategoricalPgAgent(_CategoricalPgMixin, BaseAgent):
 
     @torch.no_grad()
     def step(self, observation, prev_action, prev_reward):
-        """Sample actions for ``[B]`` inputs: ``AgentStep(action [B], AgentInfo(dist_info, value [B]))``."""
-        pi, value = self.model(*self._model_inputs(observation, prev_action, prev_reward))
+        """Sample actions for ``[B]`` inputs: ``AgentStep(action [B], AgentInfo(dist_info, value [B]))``.
+
+        A model with an ``acting_forward(observation)`` (e.g. the CartPole MLP's numpy
+        path) computes ``(pi, value)`` through it where it applies (it returns None
+        where not); such a model ignores ``prev_action`` and ``prev_reward``.
+        """
+        acting = getattr(self.model, "acting_forward", None)
+        out = acting(observation) if acting is not None and self.device.type == "cpu" else None
+        if out is None:
+            out = self.model(*self._model_inputs(observation, prev_action, prev_reward))
+        pi, value = out
         dist_info = DistInfo(prob=pi)
         action = self.distribution.sample(dist_info)
         agent_info = AgentInfo(dist_info=dist_info, value=value)
