@@ -68,7 +68,7 @@ def _hooked(mlp: MlpModel, layers: tuple) -> bool:
     """Whether a forward hook is set on the MLP, its Sequential or one of ``layers``."""
     if _has_hooks(mlp) or _has_hooks(mlp._modules["model"]):
         return True
-    return any(layer._forward_hooks or layer._forward_pre_hooks for layer in layers)
+    return any(_has_hooks(layer) for layer in layers)
 
 
 def _numpy_plan(layers: tuple):

@@ -79,9 +79,7 @@ def product_of_low_rank_gaussians(means, variances, factors) -> LatentGaussian:
     information = information + torch.einsum("...nkl,...nk->...l", factors, projected)
     tril = torch.linalg.cholesky(precision)
     mean = torch.cholesky_solve(information.unsqueeze(-1), tril).squeeze(-1)
-    eye = torch.eye(tril.shape[-1], dtype=tril.dtype, device=tril.device).expand_as(tril)
-    inverse_tril = torch.linalg.solve_triangular(tril, eye, upper=False)
-    variance = (inverse_tril**2).sum(dim=-2)  # diag of L^-T L^-1
+    variance = torch.cholesky_inverse(tril).diagonal(dim1=-2, dim2=-1)
     return LatentGaussian(mean.to(dtype), variance.to(dtype), tril.to(dtype))
 
 
