@@ -242,13 +242,14 @@ class GymVectorBatch(EnvBatch):
     def _step_native(self, action, active):
         vec = self._unwrapped
         action = np.asarray(action)
-        if ((action != 0) & (action != 1)).any():
-            raise ValueError(f"{self.name}: actions must be 0 or 1, got {action!r}")
+        # The Python loop checks each action itself (_cartpole_loop).
+        if len(action) > _CARTPOLE_LOOP_MAX_ENVS and ((action != 0) & (action != 1)).any():
+            raise _bad_actions(self.name, action)
         if active is None:
-            return _cartpole_step(vec, action)
+            return _cartpole_step(vec, action, self.name)
         waiting = ~active  # CartPole's step is deterministic: put the waiting envs back
         saved = vec.state[:, waiting].copy(), vec.steps[waiting].copy()
-        result = _cartpole_step(vec, np.where(active, action, 0))
+        result = _cartpole_step(vec, np.where(active, action, 0), self.name)
         vec.state[:, waiting], vec.steps[waiting] = saved
         return result
 
@@ -294,7 +295,7 @@ class GymVectorBatch(EnvBatch):
 _CARTPOLE_LOOP_MAX_ENVS = 24
 
 
-def _cartpole_step(vec, action):
+def _cartpole_step(vec, action, name="CartPoleVectorEnv"):
     """One step of gymnasium's numpy CartPole ``vec`` (``CartPoleVectorEnv``) without its
     autoreset: ``(obs, reward, terminated, truncated, info)``.
 
@@ -310,17 +311,17 @@ def _cartpole_step(vec, action):
     costheta = np.cos(theta)
     sintheta = np.sin(theta)
     if len(action) <= _CARTPOLE_LOOP_MAX_ENVS:
-        state = _cartpole_loop(vec, action, costheta, sintheta)
+        state, terminated = _cartpole_loop(vec, action, costheta, sintheta, name)
     else:
         state = _cartpole_arrays(vec, action, costheta, sintheta)
+        x, theta = state[0], state[2]
+        terminated = (
+            (x < -vec.x_threshold)
+            | (x > vec.x_threshold)
+            | (theta < -vec.theta_threshold_radians)
+            | (theta > vec.theta_threshold_radians)
+        )
     vec.state = state
-    x, theta = state[0], state[2]
-    terminated = (
-        (x < -vec.x_threshold)
-        | (x > vec.x_threshold)
-        | (theta < -vec.theta_threshold_radians)
-        | (theta > vec.theta_threshold_radians)
-    )
     vec.steps += 1
     truncated = vec.steps >= vec.max_episode_steps
     if vec._sutton_barto_reward:
@@ -352,24 +353,39 @@ def _cartpole_arrays(vec, action, costheta, sintheta):
     return np.stack((x, x_dot, theta, theta_dot))
 
 
-def _cartpole_loop(vec, action, costheta, sintheta):
-    """The next state ``[4, B]``, env by env in Python floats (IEEE doubles, as numpy's)."""
+def _cartpole_loop(vec, action, costheta, sintheta, name):
+    """``(next state [4, B], terminated [B])``, env by env in Python floats (IEEE doubles,
+    as numpy's: the same operations and comparisons give the same values). Raises on an
+    action other than 0 or 1 before anything changes."""
     pml, mass, masspole = vec.polemass_length, vec.total_mass, vec.masspole
     gravity, length, tau, force_mag = vec.gravity, vec.length, vec.tau, vec.force_mag
+    x_max, theta_max = vec.x_threshold, vec.theta_threshold_radians
     euler = vec.kinematics_integrator == "euler"
-    rows = []
+    rows, terminated = [], []
     for (x, x_dot, theta, theta_dot), a, c, s in zip(
         vec.state.T.tolist(), action.tolist(), costheta.tolist(), sintheta.tolist()
     ):
-        force = force_mag if a == 1 else -force_mag
+        if a == 1:
+            force = force_mag
+        elif a == 0:
+            force = -force_mag
+        else:
+            raise _bad_actions(name, action)
         temp = (force + pml * (theta_dot * theta_dot) * s) / mass
         thetaacc = (gravity * s - c * temp) / (length * (4.0 / 3.0 - masspole * (c * c) / mass))
         xacc = temp - pml * thetaacc * c / mass
         if euler:
-            rows.append((x + tau * x_dot, x_dot + tau * xacc,
-                         theta + tau * theta_dot, theta_dot + tau * thetaacc))  # fmt: skip
+            row = (x + tau * x_dot, x_dot + tau * xacc,
+                   theta + tau * theta_dot, theta_dot + tau * thetaacc)  # fmt: skip
         else:
             x_dot = x_dot + tau * xacc
             theta_dot = theta_dot + tau * thetaacc
-            rows.append((x + tau * x_dot, x_dot, theta + tau * theta_dot, theta_dot))
-    return np.array(rows).T
+            row = (x + tau * x_dot, x_dot, theta + tau * theta_dot, theta_dot)
+        rows.append(row)
+        x, theta = row[0], row[2]
+        terminated.append(x < -x_max or x > x_max or theta < -theta_max or theta > theta_max)
+    return np.array(rows).T, np.array(terminated)
+
+
+def _bad_actions(name, action) -> ValueError:
+    return ValueError(f"{name}: actions must be 0 or 1, got {action!r}")

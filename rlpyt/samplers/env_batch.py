@@ -7,6 +7,7 @@ of its slice of envs instead of a list of envs; the CPU collectors see it
 (``collector.batched``) and step the slice in one call.
 """
 
+import math
 import warnings
 
 import numpy as np
@@ -153,8 +154,15 @@ class GuardedEnvBatch:
             )
 
     def _check_finite(self, batch_step, active):
-        finite = np.isfinite(batch_step.reward)
         obs = batch_step.observation
+        # The common case in two reductions: finite sums mean finite values (a sum can
+        # also overflow to inf: the per-env check below then finds every value finite).
+        total = float(batch_step.reward.sum())
+        if obs.dtype.kind == "f":
+            total += float(obs.sum())
+        if math.isfinite(total):
+            return
+        finite = np.isfinite(batch_step.reward)
         if obs.dtype.kind == "f":
             finite &= np.isfinite(obs.reshape(len(obs), -1)).all(axis=1)
         if active is not None:

@@ -30,7 +30,14 @@ class Box(Space):
             raise ValueError(f"{type(self).__name__}: low must not exceed high")
         if null_value is None:
             null_value = 0
-        self._null_value = np.asarray(null_value, dtype=self._dtype)
+        self.set_null_value(null_value)
+
+    def set_null_value(self, null_value) -> None:
+        """What :meth:`null_value` returns: ``null_value`` broadcast to the shape."""
+        # Broadcast once: null_value() is called at every episode end.
+        self._null_value = np.broadcast_to(
+            np.asarray(null_value, dtype=self._dtype), self._shape
+        ).copy()
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -41,7 +48,10 @@ class Box(Space):
         return self._dtype
 
     def null_value(self) -> np.ndarray:
-        return np.broadcast_to(self._null_value, self._shape).copy()
+        null = self._null_value
+        if null.shape != self._shape:  # a space pickled before the value was broadcast
+            null = np.broadcast_to(null, self._shape)
+        return null.copy()
 
     def _bound_repr(self, bound: np.ndarray):
         return bound.flat[0] if bound.size and np.all(bound == bound.flat[0]) else bound

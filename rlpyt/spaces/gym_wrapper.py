@@ -130,7 +130,7 @@ class GymSpaceWrapper:
         self.gym_space = space
         self.space = convert_gym_space(space, name, force_float32)
         if null_value is not None and not isinstance(self.space, Composite):
-            self.space._null_value = np.asarray(null_value, dtype=self.space.dtype)
+            self.space.set_null_value(null_value)
         self._build_converters()
 
     def _build_converters(self):

@@ -20,7 +20,7 @@ class IntBox(Box):
         if np.any(self.high <= self.low):
             raise ValueError("IntBox is empty: high must exceed low (high is exclusive)")
         if null_value is None:
-            self._null_value = np.asarray(self.low.flat[0] if self.low.size else 0, self._dtype)
+            self.set_null_value(self.low.flat[0] if self.low.size else 0)
 
     def sample(self) -> np.ndarray:
         draw = self._rng.integers(self.low, self.high, size=self._shape)

@@ -166,11 +166,21 @@ def test_native_cartpole_step_equals_gymnasiums_vector_step():
             np.testing.assert_array_equal(ours.state, theirs.state)
 
 
-def test_native_cartpole_refuses_actions_outside_0_1():
-    batch = GymVectorBatch("CartPole-v1", [1, 2])
-    batch.reset([0, 1])
+@pytest.mark.parametrize("n", [2, 30])  # the Python loop and the numpy arrays
+def test_native_cartpole_refuses_actions_outside_0_1(n):
+    from rlpyt.envs.vector import _CARTPOLE_LOOP_MAX_ENVS
+
+    assert (n > _CARTPOLE_LOOP_MAX_ENVS) == (n == 30)
+    batch = GymVectorBatch("CartPole-v1", list(range(n)))
+    batch.reset(np.arange(n))
+    state, steps = batch.vec.unwrapped.state.copy(), batch.vec.unwrapped.steps.copy()
+    action = np.ones(n, dtype=np.int64)
+    action[-1] = 2
     with pytest.raises(ValueError, match=r"CartPoleVectorEnv\(CartPole-v1\).*0 or 1"):
-        batch.step(np.array([1, 2]))
+        batch.step(action)
+    # Refused before anything moved.
+    np.testing.assert_array_equal(batch.vec.unwrapped.state, state)
+    np.testing.assert_array_equal(batch.vec.unwrapped.steps, steps)
     batch.close()
 
 
@@ -204,6 +214,32 @@ def test_nan_reward_names_the_env():
     guarded.reset([0, 1])
     with pytest.raises(Exception, match=r"env 5 .*non-finite.*reward is nan"):
         guarded.step(np.array([0, 1]))
+
+
+def test_finite_check_names_the_env_and_ignores_overflowing_sums():
+    """The check sums first: a sum that overflows (all values finite) passes, a NaN or
+    inf in one env's observation names that env, and waiting envs are not checked."""
+
+    class Overwrite(GymVectorBatch):
+        obs_value = None
+
+        def step(self, action, active=None):
+            result = super().step(action, active)
+            if self.obs_value is not None:
+                result.observation[:] = 0.0
+                result.observation[self.obs_env] = self.obs_value
+            return result
+
+    inner = Overwrite("CartPole-v1", [0, 1, 2])
+    guarded = GuardedEnvBatch(inner, env_ranks=[7, 8, 9])
+    guarded.reset([0, 1, 2])
+    inner.obs_value, inner.obs_env = 3e38, slice(None)  # finite; the sum is inf
+    guarded.step(np.array([0, 1, 0]))
+    for bad in (np.nan, np.inf):
+        inner.obs_value, inner.obs_env = bad, 2
+        with pytest.raises(Exception, match=r"env 9 .*non-finite.*observation holds NaN"):
+            guarded.step(np.array([0, 1, 0]))
+    guarded.step(np.array([0, 1, 0]), active=np.array([True, True, False]))
 
 
 def test_cli_backend_default_and_refusals():

@@ -50,6 +50,22 @@ def test_floatbox_sampling_bounded_and_unbounded():
         FloatBox(low=np.zeros(3), high=np.ones(2))
 
 
+def test_null_value_is_a_fresh_array_of_the_shape():
+    box = FloatBox(low=-1, high=1, shape=(3,), null_value=0.5)
+    first = box.null_value()
+    first[0] = 7.0  # the caller owns its copy
+    np.testing.assert_array_equal(box.null_value(), [0.5, 0.5, 0.5])
+    assert box.null_value().dtype == np.float32
+    box.set_null_value([1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(box.null_value(), [1.0, 2.0, 3.0])
+    with pytest.raises(ValueError):
+        box.set_null_value([1.0, 2.0])  # does not broadcast to (3,)
+    # A space pickled when the value was kept unbroadcast still gives the full shape.
+    box._null_value = np.asarray(0.25, dtype=np.float32)
+    np.testing.assert_array_equal(box.null_value(), [0.25, 0.25, 0.25])
+    assert IntBox(2, 5, shape=(2,)).null_value().tolist() == [2, 2]
+
+
 def test_composite():
     Obs = namedtuple("Obs", ["img", "pos"])
     comp = Composite([IntBox(0, 256, (2, 2), "uint8"), FloatBox(-1, 1, (3,))], Obs)

@@ -52,7 +52,15 @@ def _run_mlp(mlp: MlpModel, x: torch.Tensor) -> torch.Tensor:
     return x
 
 
-_NUMPY_ACTIVATIONS = {_Tanh: np.tanh, torch.nn.ReLU: lambda x: np.maximum(x, 0, out=x)}
+def _tanh_(x: np.ndarray) -> np.ndarray:
+    return np.tanh(x, out=x)
+
+
+def _relu_(x: np.ndarray) -> np.ndarray:
+    return np.maximum(x, 0, out=x)
+
+
+_NUMPY_ACTIVATIONS = {_Tanh: _tanh_, torch.nn.ReLU: _relu_}
 _module_hooks = torch.nn.modules.module
 
 
@@ -60,15 +68,22 @@ def _has_hooks(module: torch.nn.Module) -> bool:
     return bool(module._forward_hooks or module._forward_pre_hooks)
 
 
-def _layers(mlp: MlpModel) -> tuple:
-    return tuple(mlp._modules["model"]._modules.values())
+def _modules_key(model: torch.nn.Module) -> tuple:
+    """The modules the acting plan depends on: each head, its Sequential and its layers
+    (None for a head that is not an MLP)."""
+    key = []
+    for head in (model._modules["pi"], model._modules["value"]):
+        seq = head._modules.get("model")
+        if type(seq) is not torch.nn.Sequential:
+            return None  # a head other than an MlpModel: forward runs it
+        key += [head, seq, *seq._modules.values()]
+    return tuple(key)
 
 
-def _hooked(mlp: MlpModel, layers: tuple) -> bool:
-    """Whether a forward hook is set on the MLP, its Sequential or one of ``layers``."""
-    if _has_hooks(mlp) or _has_hooks(mlp._modules["model"]):
-        return True
-    return any(_has_hooks(layer) for layer in layers)
+def _hook_dicts(modules: tuple) -> tuple:
+    """The forward (pre-)hook dicts of ``modules``: ``register_forward_hook`` adds to them
+    in place, so ``any(dicts)`` notices a new hook on any of them."""
+    return tuple(d for m in modules for d in (m._forward_hooks, m._forward_pre_hooks))
 
 
 def _numpy_plan(layers: tuple):
@@ -76,7 +91,7 @@ def _numpy_plan(layers: tuple):
 
     ``params``: ``(registered, name, parameter, data_ptr)``, to notice a replaced parameter
     or storage; ``arrays``: ``[(weight.T, bias, activation)]``, numpy views of the
-    parameters' memory, the activation a numpy function or None.
+    parameters' memory, the activation an in-place numpy function or None.
     """
     params, arrays = [], []
     for layer in layers:
@@ -98,9 +113,9 @@ def _numpy_plan(layers: tuple):
     return params, arrays
 
 
-def _params_current(plan) -> bool:
+def _params_current(params) -> bool:
     """The plan's parameters are still registered and still in the same storage."""
-    for registered, name, param, ptr in plan[0]:
+    for registered, name, param, ptr in params:
         if registered[name] is not param or param.data_ptr() != ptr:
             return False
     return True
@@ -108,11 +123,22 @@ def _params_current(plan) -> bool:
 
 def _numpy_mlp(arrays, x: np.ndarray) -> np.ndarray:
     for weight_t, bias, activation in arrays:
-        x = x @ weight_t
+        x = np.dot(x, weight_t)
         x += bias
         if activation is not None:
             x = activation(x)
     return x
+
+
+def _acting_plan(key: tuple) -> tuple:
+    """``CategoricalPgMlpModel._acting_plans`` for the modules ``key`` (see acting_forward)."""
+    pi_head, pi_seq, *rest = key
+    n_pi = len(pi_seq._modules)
+    pi_layers, value_layers = tuple(rest[:n_pi]), tuple(rest[n_pi + 2 :])
+    pi_plan, value_plan = _numpy_plan(pi_layers), _numpy_plan(value_layers)
+    if pi_plan is None or value_plan is None:
+        return key, (), None, None, ()
+    return key, _hook_dicts(key), pi_plan[1], value_plan[1], pi_plan[0] + value_plan[0]
 
 
 def _head_init_(mlp: MlpModel, gain: float) -> MlpModel:
@@ -193,33 +219,24 @@ class CategoricalPgMlpModel(torch.nn.Module):
             or _module_hooks._global_forward_pre_hooks
         ):
             return None
-        heads = self._modules
-        pi_mlp, value_mlp = heads["pi"], heads["value"]
-        pi_layers, value_layers = _layers(pi_mlp), _layers(value_mlp)
-        # (pi layers, value layers, pi plan, value plan); a plan of None (a layer numpy
-        # cannot run) is kept until the layers change, so such a model pays no re-check.
-        plans = self._acting_plans
-        if (
-            plans is None
-            or plans[0] != pi_layers
-            or plans[1] != value_layers
-            or (plans[2] is not None and not _params_current(plans[2]))
-            or (plans[3] is not None and not _params_current(plans[3]))
-        ):
-            plans = (pi_layers, value_layers, _numpy_plan(pi_layers), _numpy_plan(value_layers))
-            self._acting_plans = plans
-        if plans[2] is None or plans[3] is None:
+        # (modules, their hook dicts, pi arrays, value arrays, parameters); None: a layer
+        # numpy cannot run, kept until the modules change, so such a model pays no re-check.
+        key = _modules_key(self)
+        if key is None:
             return None
-        if _hooked(pi_mlp, pi_layers) or _hooked(value_mlp, value_layers):
+        plan = self._acting_plans
+        if plan is None or plan[0] != key or (plan[2] is not None and not _params_current(plan[4])):
+            plan = self._acting_plans = _acting_plan(key)
+        if plan[2] is None or any(plan[1]):
             return None
         if observation.dtype != torch.float32:
             observation = observation.to(torch.float32)
         x = observation.detach().numpy()
-        logits = _numpy_mlp(plans[2][1], x)
+        logits = _numpy_mlp(plan[2], x)
         logits -= logits.max(axis=-1, keepdims=True)
         pi = np.exp(logits, out=logits)
         pi /= pi.sum(axis=-1, keepdims=True)
-        value = np.ascontiguousarray(_numpy_mlp(plans[3][1], x)[:, 0])
+        value = np.ascontiguousarray(_numpy_mlp(plan[3], x)[:, 0])
         return torch.from_numpy(pi), torch.from_numpy(value)
 
     def __getstate__(self):

@@ -14,6 +14,7 @@ kept in their own module: they read the collector's settings (``_bootstrap``,
 """
 
 import numpy as np
+import torch
 
 from rlpyt.agents.base import AgentInputs
 from rlpyt.utils.buffer import buffer_from_example, numpify_buffer, torchify_buffer
@@ -37,6 +38,13 @@ def _timeout(env_info, done):
     # The env's own EnvInfo: timeout is an optional field.
     timeout = getattr(env_info, "timeout", None)
     return np.zeros_like(done) if timeout is None else timeout
+
+
+def _numpy(action):
+    """The agent's actions as numpy: one tensor directly, a structure through the tree walk."""
+    if type(action) is torch.Tensor and action.device.type == "cpu":
+        return action.numpy()
+    return numpify_buffer(action)
 
 
 def _first_observations(batch):
@@ -89,8 +97,9 @@ def _step_traj_infos(traj_infos, idx, observation, action, r, d, agent_info, env
         for b in idx:
             traj_infos[b].step(observation[b], action[b], r[b], d[b], agent_info[b], env_info[b])
     else:
+        rewards = r.tolist()  # Python floats: cheaper to index than numpy scalars
         for b in idx:
-            traj_infos[b].step(None, None, r[b], None, None, None)
+            traj_infos[b].step(None, None, rewards[b], None, None, None)
 
 
 def _end_episodes(collector, t, ends, o, r, env_info, step_action, inputs_pyt, traj_infos):
@@ -142,7 +151,7 @@ def collect_reset_batch(collector, agent_inputs, traj_infos, should_stop=None):
     for t in range(collector.batch_T):
         env_buf.observation[t] = observation
         act_pyt, agent_info = agent.step(*inputs_pyt)
-        step_action = numpify_buffer(act_pyt)
+        step_action = _numpy(act_pyt)
         agent_buf.action[t] = step_action  # also fills prev_action[t + 1]
         if agent_info:
             agent_buf.agent_info[t] = agent_info
@@ -193,7 +202,7 @@ def collect_wait_reset_batch(collector, agent_inputs, traj_infos):
     for t in range(collector.batch_T):
         env_buf.observation[t] = observation
         act_pyt, agent_info = agent.step(*inputs_pyt)
-        step_action = numpify_buffer(act_pyt)
+        step_action = _numpy(act_pyt)
         waiting = np.flatnonzero(waiting_mask)
         if waiting.size:  # waiting envs record zeros and stay done
             step_action[waiting] = 0
@@ -275,7 +284,7 @@ def evaluate_batch(collector, itr, full: bool):
     t = 0
     while active.any() and t < max_T:
         act_pyt, agent_info = agent.step(*inputs_pyt)
-        step_action = numpify_buffer(act_pyt)
+        step_action = _numpy(act_pyt)
         action[:] = step_action
         o, r, d, env_info = batch.step(step_action, active.copy())
         traj_done = _traj_done(env_info, d)
