@@ -75,6 +75,32 @@ def _like_input(result: torch.Tensor, was_numpy: bool):
     return result.numpy() if was_numpy else result
 
 
+def _loop_arrays(*tensors):
+    """``(module, arrays)`` for the loops over ``T``: numpy views of ``[T, B]`` CPU tensors
+    (float32 or float64, no grad), or the tensors themselves with torch.
+
+    Each step of a loop is a handful of elementwise operations on ``[B]`` rows; torch spends
+    several microseconds dispatching each one (GAE over 32 x 8 samples took ~2 ms), numpy
+    well under one. The operations are the same IEEE ones in the same order on the same
+    dtype (a Python float with a float32 array stays float32 in both), so the results are
+    identical. ``None`` entries pass through.
+    """
+    present = [x for x in tensors if x is not None]
+    if (
+        all(
+            x.device.type == "cpu"
+            and not x.requires_grad
+            and x.layout == torch.strided
+            and x.dtype in (torch.float32, torch.float64, torch.bool)
+            and x.dim() >= 1
+            for x in present
+        )
+        and present[0].dim() == 2
+    ):
+        return np, [None if x is None else x.numpy() for x in tensors]
+    return torch, list(tensors)
+
+
 def discount_return(
     reward,
     done,
@@ -109,15 +135,18 @@ def discount_return(
     not_done = 1 - _float(done, reward)
     timeout, timeout_value = _timeouts(timeout, timeout_value, reward)
     return_ = _dest(return_dest, reward)
-    next_return = _bootstrap(bootstrap_value, reward)
-    for t in reversed(range(reward.shape[0])):
+    xp, (r, not_done, timeout, timeout_value, ret, next_return) = _loop_arrays(
+        reward, not_done, timeout, timeout_value, return_, _bootstrap(bootstrap_value, reward)
+    )
+    discount = float(discount)
+    for t in reversed(range(r.shape[0])):
         next_value = next_return * not_done[t]
         if timeout is not None:
             # A time-limit cut continues from V(final observation), not from 0.
             # (where, not a product: timeout_value is unused elsewhere, even if not finite.)
-            next_value = torch.where(timeout[t], timeout_value[t], next_value)
-        return_[t] = reward[t] + discount * next_value
-        next_return = return_[t]
+            next_value = xp.where(timeout[t], timeout_value[t], next_value)
+        ret[t] = r[t] + discount * next_value
+        next_return = ret[t]
     return _like_input(return_, was_numpy)
 
 
@@ -166,17 +195,27 @@ def generalized_advantage_estimation(
         not_done = not_done * (~timeout).to(reward.dtype)
     advantage = _dest(advantage_dest, reward)
     return_ = _dest(return_dest, reward)
-    next_v = _bootstrap(bootstrap_value, reward)
-    next_advantage = torch.zeros_like(next_v)
-    for t in reversed(range(reward.shape[0])):
+    xp, (r, value, not_done, timeout, timeout_value, adv, ret, next_v) = _loop_arrays(
+        reward,
+        value,
+        not_done,
+        timeout,
+        timeout_value,
+        advantage,
+        return_,
+        _bootstrap(bootstrap_value, reward),
+    )
+    discount, gae_lambda = float(discount), float(gae_lambda)
+    next_advantage = xp.zeros_like(next_v)
+    for t in reversed(range(r.shape[0])):
         next_value = next_v * not_done[t]
         if timeout is not None:
-            next_value = torch.where(timeout[t], timeout_value[t], next_value)
-        delta = reward[t] + discount * next_value - value[t]
-        advantage[t] = delta + discount * gae_lambda * not_done[t] * next_advantage
-        next_advantage = advantage[t]
+            next_value = xp.where(timeout[t], timeout_value[t], next_value)
+        delta = r[t] + discount * next_value - value[t]
+        adv[t] = delta + discount * gae_lambda * not_done[t] * next_advantage
+        next_advantage = adv[t]
         next_v = value[t]
-    return_[:] = advantage + value
+    ret[:] = adv + value
     return _like_input(advantage, was_numpy), _like_input(return_, was_numpy)
 
 
