@@ -214,3 +214,28 @@ def test_update_state_dict_soft_and_hard():
     torch.testing.assert_close(a.weight.detach(), 0.75 * w_a + 0.25 * w_b)
     update_state_dict(a, b.state_dict())
     assert torch.equal(a.weight, b.weight)
+
+
+def test_conv_stack_with_gradients_runs_channels_last_and_returns_the_same():
+    """A differentiated CPU pass takes the channels-last layout (faster backward); the output
+    is contiguous in the default layout and equals the default layout's (and the gradients
+    too) up to float rounding; forward-only passes keep the default layout."""
+    torch.manual_seed(0)
+    model = Conv2dModel(4, [8, 16], [5, 3], [2, 1])
+    x = torch.rand(3, 4, 21, 21)
+    seen = []
+    model.conv[0].register_forward_pre_hook(
+        lambda _m, args: seen.append(args[0].is_contiguous(memory_format=torch.channels_last))
+    )
+    out = model(x)
+    assert seen == [True] and out.is_contiguous()
+    out.square().sum().backward()
+    grads = [p.grad.clone() for p in model.parameters()]
+    with torch.no_grad():
+        plain = model(x)
+    assert seen == [True, False] and plain.is_contiguous()
+    torch.testing.assert_close(out.detach(), plain, rtol=1e-5, atol=1e-6)
+    model.zero_grad()
+    model.conv(x).square().sum().backward()  # the stack itself, default layout
+    for got, expected in zip(grads, (p.grad for p in model.parameters())):
+        torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)

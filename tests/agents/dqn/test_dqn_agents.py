@@ -86,7 +86,9 @@ def test_step_on_atari_spaces(pong, AgentCls):
         assert out.shape == (2, n_actions)
         q = out
     assert torch.equal(step.action, q.argmax(-1))
-    assert torch.equal(step.agent_info.q, out.detach())
+    # Equal up to float rounding: with gradients on, the CPU convolutions run in the
+    # channels-last layout (faster backward; Conv2dModel.forward), which takes other kernels.
+    torch.testing.assert_close(step.agent_info.q, out.detach(), rtol=1e-5, atol=1e-6)
 
 
 def test_call_has_gradients_target_has_none(cartpole):
