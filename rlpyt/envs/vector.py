@@ -242,9 +242,6 @@ class GymVectorBatch(EnvBatch):
     def _step_native(self, action, active):
         vec = self._unwrapped
         action = np.asarray(action)
-        # The Python loop checks each action itself (_cartpole_loop).
-        if len(action) > _CARTPOLE_LOOP_MAX_ENVS and ((action != 0) & (action != 1)).any():
-            raise _bad_actions(self.name, action)
         if active is None:
             return _cartpole_step(vec, action, self.name)
         waiting = ~active  # CartPole's step is deterministic: put the waiting envs back
@@ -310,9 +307,11 @@ def _cartpole_step(vec, action, name="CartPoleVectorEnv"):
     theta = vec.state[2]
     costheta = np.cos(theta)
     sintheta = np.sin(theta)
-    if len(action) <= _CARTPOLE_LOOP_MAX_ENVS:
+    if len(action) <= _CARTPOLE_LOOP_MAX_ENVS:  # checks each action as it goes
         state, terminated = _cartpole_loop(vec, action, costheta, sintheta, name)
     else:
+        if ((action != 0) & (action != 1)).any():
+            raise _bad_actions(name, action)
         state = _cartpole_arrays(vec, action, costheta, sintheta)
         x, theta = state[0], state[2]
         terminated = (

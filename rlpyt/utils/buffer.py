@@ -132,6 +132,8 @@ def torchify_buffer(buffer_):
 
 def numpify_buffer(buffer_):
     """Torch tensors to numpy arrays (sharing memory for CPU tensors)."""
+    if type(buffer_) is torch.Tensor:  # one tensor (e.g. a step's actions): no tree walk
+        return _numpify_leaf(buffer_)
     return _map(buffer_, _numpify_leaf)
 
 

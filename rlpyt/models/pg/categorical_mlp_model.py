@@ -1,6 +1,7 @@
 """Categorical policy/value models for vector observations (CartPole-like envs)."""
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -130,15 +131,26 @@ def _numpy_mlp(arrays, x: np.ndarray) -> np.ndarray:
     return x
 
 
-def _acting_plan(key: tuple) -> tuple:
-    """``CategoricalPgMlpModel._acting_plans`` for the modules ``key`` (see acting_forward)."""
-    pi_head, pi_seq, *rest = key
-    n_pi = len(pi_seq._modules)
-    pi_layers, value_layers = tuple(rest[:n_pi]), tuple(rest[n_pi + 2 :])
-    pi_plan, value_plan = _numpy_plan(pi_layers), _numpy_plan(value_layers)
+class _ActingPlan(NamedTuple):
+    """What :meth:`CategoricalPgMlpModel.acting_forward` runs, for the modules ``key``.
+
+    ``pi`` and ``value`` are the heads' numpy arrays (see :func:`_numpy_plan`), both None
+    when a layer is one numpy cannot run; ``hook_dicts`` and ``params`` are what is checked
+    on every call."""
+
+    key: tuple
+    hook_dicts: tuple
+    pi: list | None
+    value: list | None
+    params: list
+
+
+def _acting_plan(model: torch.nn.Module, key: tuple) -> _ActingPlan:
+    heads = [model._modules[name]._modules["model"] for name in ("pi", "value")]
+    pi_plan, value_plan = (_numpy_plan(tuple(seq._modules.values())) for seq in heads)
     if pi_plan is None or value_plan is None:
-        return key, (), None, None, ()
-    return key, _hook_dicts(key), pi_plan[1], value_plan[1], pi_plan[0] + value_plan[0]
+        return _ActingPlan(key, (), None, None, [])
+    return _ActingPlan(key, _hook_dicts(key), pi_plan[1], value_plan[1], pi_plan[0] + value_plan[0])
 
 
 def _head_init_(mlp: MlpModel, gain: float) -> MlpModel:
@@ -190,7 +202,7 @@ class CategoricalPgMlpModel(torch.nn.Module):
         self.obs_rms = _obs_rms(
             normalize_observation, observation_shape, norm_obs_clip, norm_obs_var_clip
         )
-        self._acting_plans = None  # see acting_forward
+        self._acting_plans = None  # an _ActingPlan, see acting_forward
 
     def acting_forward(self, observation: torch.Tensor):
         """``(pi [B, A], value [B])`` of ``[B, obs]`` CPU observations computed in numpy, or
@@ -219,24 +231,23 @@ class CategoricalPgMlpModel(torch.nn.Module):
             or _module_hooks._global_forward_pre_hooks
         ):
             return None
-        # (modules, their hook dicts, pi arrays, value arrays, parameters); None: a layer
-        # numpy cannot run, kept until the modules change, so such a model pays no re-check.
+        # A plan numpy cannot run is kept until the modules change: no re-check per call.
         key = _modules_key(self)
         if key is None:
             return None
         plan = self._acting_plans
-        if plan is None or plan[0] != key or (plan[2] is not None and not _params_current(plan[4])):
-            plan = self._acting_plans = _acting_plan(key)
-        if plan[2] is None or any(plan[1]):
+        if plan is None or plan.key != key or not _params_current(plan.params):
+            plan = self._acting_plans = _acting_plan(self, key)
+        if plan.pi is None or any(plan.hook_dicts):
             return None
         if observation.dtype != torch.float32:
             observation = observation.to(torch.float32)
         x = observation.detach().numpy()
-        logits = _numpy_mlp(plan[2], x)
+        logits = _numpy_mlp(plan.pi, x)
         logits -= logits.max(axis=-1, keepdims=True)
         pi = np.exp(logits, out=logits)
         pi /= pi.sum(axis=-1, keepdims=True)
-        value = np.ascontiguousarray(_numpy_mlp(plan[3], x)[:, 0])
+        value = np.ascontiguousarray(_numpy_mlp(plan.value, x)[:, 0])
         return torch.from_numpy(pi), torch.from_numpy(value)
 
     def __getstate__(self):

@@ -14,7 +14,6 @@ kept in their own module: they read the collector's settings (``_bootstrap``,
 """
 
 import numpy as np
-import torch
 
 from rlpyt.agents.base import AgentInputs
 from rlpyt.utils.buffer import buffer_from_example, numpify_buffer, torchify_buffer
@@ -38,13 +37,6 @@ def _timeout(env_info, done):
     # The env's own EnvInfo: timeout is an optional field.
     timeout = getattr(env_info, "timeout", None)
     return np.zeros_like(done) if timeout is None else timeout
-
-
-def _numpy(action):
-    """The agent's actions as numpy: one tensor directly, a structure through the tree walk."""
-    if type(action) is torch.Tensor and action.device.type == "cpu":
-        return action.numpy()
-    return numpify_buffer(action)
 
 
 def _first_observations(batch):
@@ -151,7 +143,7 @@ def collect_reset_batch(collector, agent_inputs, traj_infos, should_stop=None):
     for t in range(collector.batch_T):
         env_buf.observation[t] = observation
         act_pyt, agent_info = agent.step(*inputs_pyt)
-        step_action = _numpy(act_pyt)
+        step_action = numpify_buffer(act_pyt)
         agent_buf.action[t] = step_action  # also fills prev_action[t + 1]
         if agent_info:
             agent_buf.agent_info[t] = agent_info
@@ -202,7 +194,7 @@ def collect_wait_reset_batch(collector, agent_inputs, traj_infos):
     for t in range(collector.batch_T):
         env_buf.observation[t] = observation
         act_pyt, agent_info = agent.step(*inputs_pyt)
-        step_action = _numpy(act_pyt)
+        step_action = numpify_buffer(act_pyt)
         waiting = np.flatnonzero(waiting_mask)
         if waiting.size:  # waiting envs record zeros and stay done
             step_action[waiting] = 0
@@ -284,7 +276,7 @@ def evaluate_batch(collector, itr, full: bool):
     t = 0
     while active.any() and t < max_T:
         act_pyt, agent_info = agent.step(*inputs_pyt)
-        step_action = _numpy(act_pyt)
+        step_action = numpify_buffer(act_pyt)
         action[:] = step_action
         o, r, d, env_info = batch.step(step_action, active.copy())
         traj_done = _traj_done(env_info, d)
