@@ -32,6 +32,7 @@ from rlpyt.runners.policy_lag import PolicyLag
 from rlpyt.runners.snapshot import SnapshotMixin
 from rlpyt.samplers.parallel.errors import WorkerError
 from rlpyt.utils.logging import logger
+from rlpyt.utils.malloc import keep_freed_memory
 from rlpyt.utils.reproducible import enter_reproducible_mode
 from rlpyt.utils.seed import make_seed, set_seed
 from rlpyt.utils.signals import sigint_ignored
@@ -65,9 +66,11 @@ class MinibatchRlBase(SnapshotMixin):
         seed: run seed (random when None, and logged); every env, worker and
             eval env derives its own seed from it.
         affinity: ``dict(cuda_idx=None, workers_cpus=[...], torch_threads=N,
-            master_cpus=[...], set_affinity=True)`` as in the original (e.g. from
-            :func:`~rlpyt.utils.launching.affinity.affinity_from_code`); all keys
-            optional. ``set_affinity=False`` leaves every process unpinned.
+            master_cpus=[...], set_affinity=True, keep_freed_memory=True)`` as in the
+            original (e.g. from :func:`~rlpyt.utils.launching.affinity.affinity_from_code`);
+            all keys optional. ``set_affinity=False`` leaves every process unpinned;
+            ``keep_freed_memory=False`` leaves glibc's malloc at its defaults (see
+            :mod:`rlpyt.utils.malloc`).
         log_interval_steps: env steps between log lines and snapshots.
         resume_from: a run directory or snapshot file to continue from.
         reproducible: give the same results on any x86-64 machine, at a speed cost (see
@@ -306,6 +309,8 @@ class MinibatchRlBase(SnapshotMixin):
             torch.set_num_threads(int(threads))
         if self.reproducible:  # one thread, whatever the affinity says
             enter_reproducible_mode("runner reproducible=True")
+        if self.affinity.get("keep_freed_memory", True):
+            keep_freed_memory()  # tensors freed by one step are reused by the next
 
     def get_traj_info_kwargs(self):
         """Class attributes set on the TrajInfo class (the algorithm's discount)."""
