@@ -16,6 +16,11 @@ it measures, in one run, with the same policy network choosing every action:
   (SB3's own ``collect_rollouts`` adds buffer work on top; this is its floor).
   For Pong SB3 gets gymnasium's standard Atari stack (what its users run).
 
+The process first sets glibc's malloc as a runner does at start-up
+(:func:`rlpyt.utils.malloc.keep_freed_memory`; forked workers inherit it), so the serial
+sampler and the policy's forward passes run as under a runner; SB3's loop in this process
+and its forked env processes get the same setting.
+
     .venv/bin/python benchmarks/sampler_throughput.py [--seconds 6] [--envs cartpole pong]
 """
 
@@ -38,6 +43,7 @@ from rlpyt.samplers.parallel.cpu.sampler import CpuSampler
 from rlpyt.samplers.parallel.gpu.alternating_sampler import AlternatingSampler
 from rlpyt.samplers.parallel.gpu.sampler import GpuSampler
 from rlpyt.samplers.serial.sampler import SerialSampler
+from rlpyt.utils.malloc import keep_freed_memory
 
 SETTINGS = {
     "cartpole": dict(
@@ -167,10 +173,12 @@ def main():
     parser.add_argument("--envs", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
     args = parser.parse_args()
     torch.set_num_threads(1)
+    kept = keep_freed_memory()  # as a runner does at start-up
     out = {
         "benchmark": "sampler_throughput",
         "workers": 2,
         "torch_threads_master": 1,
+        "malloc_keeps_freed_memory": kept,
         "machine": {
             "cpus": len(os.sched_getaffinity(0)),
             "python": platform.python_version(),

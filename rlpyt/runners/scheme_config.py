@@ -38,6 +38,8 @@ class SchemeConfig:
             for the actors to start.
         collective_timeout: seconds an all-reduce waits for a peer (decentralised).
         gradient_torch_threads: torch threads of each gradient worker.
+        keep_freed_memory: each gradient worker sets glibc's malloc to keep freed memory
+            for reuse, as the runners do in their own process (:mod:`rlpyt.utils.malloc`).
         nan_check: the collection workers' check of rewards/observations.
         ray_init_kwargs: ``ray.init`` keywords when this runner starts Ray.
     """
@@ -61,6 +63,7 @@ class SchemeConfig:
     startup_timeout: float = 120.0
     collective_timeout: float = 120.0
     gradient_torch_threads: int = 1
+    keep_freed_memory: bool = True
     nan_check: str = "raise"
     ray_init_kwargs: dict = field(default_factory=dict)
 

@@ -35,6 +35,7 @@ from rlpyt.samplers.buffer import build_samples_buffer
 from rlpyt.samplers.collections import BatchSpec
 from rlpyt.samplers.ray.collection import box_weights, unbox_weights
 from rlpyt.utils.buffer import torchify_buffer
+from rlpyt.utils.malloc import keep_freed_memory
 
 __all__ = ["GradientWorker", "GradientResult", "set_learning_rate"]
 
@@ -100,6 +101,8 @@ class GradientWorker:
         cuda_idx=None,
     ):
         torch.set_num_threads(config.gradient_torch_threads)
+        if config.keep_freed_memory:
+            keep_freed_memory()  # its training steps reuse what the last one freed
         torch.manual_seed(seed)  # e.g. APPO's minibatch shuffling
         self.index = index
         self.agent = agent

@@ -116,6 +116,22 @@ def test_debug_mode_runs_every_mode_for_3_updates(stage, collection, update):
         assert set(runner.staleness_histogram) == {0}
 
 
+@pytest.mark.parametrize("keep, calls", [(True, 2), (False, 0)])
+def test_gradient_workers_keep_freed_memory_unless_told_not_to(monkeypatch, keep, calls):
+    import rlpyt.runners.minibatch_rl as minibatch_rl
+    import rlpyt.runners.scheme_workers as scheme_workers
+
+    called = []
+    monkeypatch.setattr(scheme_workers, "keep_freed_memory", lambda: called.append("gradient"))
+    monkeypatch.setattr(minibatch_rl, "keep_freed_memory", lambda: called.append("driver"))
+    runner = make_runner(
+        n_updates=1, collection_workers=2, gradient_workers=2, remote=False, keep_freed_memory=keep
+    )
+    assert runner.train() == 1
+    assert called.count("gradient") == calls  # one per gradient worker
+    assert called.count("driver") == 1  # the runner's own process: affinity decides
+
+
 @pytest.mark.parametrize(
     "kwargs,match",
     [
