@@ -14,8 +14,10 @@ ran 6-19% faster. PyTorch's performance guide gets the same effect by preloading
 TCMalloc; this needs no other library. The cost is memory: up to ``trim_mb`` of freed heap
 may stay with the process instead of going back to the system.
 
-The runners call it at start-up (``affinity["keep_freed_memory"]``, default True). It does
-nothing when the C library is not glibc, or when the process was started with its own malloc
+The runners call it at start-up (``affinity["keep_freed_memory"]``, default True), before
+their samplers start: forked sampler workers inherit the setting, workers started with
+``spawn`` or ``forkserver`` keep glibc's defaults. The Ray scheme's gradient workers call it
+too (``SchemeConfig.keep_freed_memory``). It does nothing when the C library is not glibc, or when the process was started with its own malloc
 settings (``MALLOC_MMAP_THRESHOLD_``, ``MALLOC_TRIM_THRESHOLD_`` or a ``glibc.malloc``
 tunable in ``GLIBC_TUNABLES``): the user's choice stands.
 """
