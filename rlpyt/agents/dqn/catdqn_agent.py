@@ -25,7 +25,7 @@ class CatDqnAgent(DqnAgent):
 
     Args:
         n_atoms: number of value atoms (passed to the model as ``n_atoms``).
-        Others as :class:`~rlpyt.agents.dqn.dqn_agent.DqnAgent`.
+        **kwargs: as :class:`~rlpyt.agents.dqn.dqn_agent.DqnAgent`.
     """
 
     def __init__(self, *, n_atoms: int = 51, **kwargs):

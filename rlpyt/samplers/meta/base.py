@@ -53,8 +53,9 @@ class BaseMetaSampler:
         n_train_tasks, n_test_tasks: numbers of training and test tasks.
         train_task_seed, test_task_seed: their seeds (must differ unless
             ``allow_shared_tasks``, see :func:`~rlpyt.envs.meta.make_task_split`).
-        num_initial_steps, num_tasks_sample, num_steps_prior, num_steps_posterior,
-            num_extra_rl_steps_posterior: the collection schedule (module docstring).
+        num_initial_steps, num_tasks_sample, num_steps_prior: the collection schedule
+            (module docstring).
+        num_steps_posterior, num_extra_rl_steps_posterior: the rest of that schedule.
         embedding_batch_size: context transitions for the posterior while collecting.
         num_steps_per_eval: steps per task in a meta-test (whole trajectories).
         num_exp_traj_eval: trajectories on the prior before the posterior updates start.
