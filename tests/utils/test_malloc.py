@@ -45,11 +45,17 @@ def churn_faults(mode, **env):
     return out[0], int(out[1])
 
 
-@glibc
-def test_freed_tensors_are_reused_without_page_faults(monkeypatch):
+@pytest.fixture
+def no_malloc_env(monkeypatch):
+    """The process environment without glibc malloc settings of its own."""
     for name in list(os.environ):
         if name.startswith("MALLOC_") or name == "GLIBC_TUNABLES":
             monkeypatch.delenv(name)
+    return monkeypatch
+
+
+@glibc
+def test_freed_tensors_are_reused_without_page_faults(no_malloc_env):
     applied, kept = churn_faults("keep")
     default, faults = churn_faults("default")
     assert applied == "True" and default == "default"
@@ -75,12 +81,9 @@ def test_the_users_own_malloc_settings_stand():
         ({"GLIBC_TUNABLES": "glibc.pthread.rseq=0"}, False),
     ],
 )
-def test_malloc_settings_in_environment(monkeypatch, env, expected):
-    for name in list(os.environ):
-        if name.startswith("MALLOC_") or name == "GLIBC_TUNABLES":
-            monkeypatch.delenv(name)
+def test_malloc_settings_in_environment(no_malloc_env, env, expected):
     for name, value in env.items():
-        monkeypatch.setenv(name, value)
+        no_malloc_env.setenv(name, value)
     assert malloc_settings_in_environment() is expected
 
 
