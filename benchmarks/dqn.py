@@ -39,15 +39,22 @@ Three parts (``--parts a b c``):
     computation): rlpyt's frame buffers against storing each 84x84 frame once.
 
 Each (part, library, seed) run is a fresh spawned subprocess that calls
-``torch.set_num_threads(1)``; runs go one at a time. In part (a) the library
-that goes first alternates by seed; part (b) runs SB3, then the rlpyt variants.
-A line per finished run goes to stderr; the JSON to stdout.
+``torch.set_num_threads(--threads)`` (default 1) and sets glibc's malloc to keep freed
+memory as rlpyt's runners do at start-up (``rlpyt.utils.malloc``; SB3's process gets the
+same setting); runs go one at a time. In part (a) the library that goes first alternates by
+seed; part (b) runs SB3, then the rlpyt variants. A line per finished run goes to stderr;
+the JSON to stdout.
 
 ``--compile`` builds the rlpyt agents with ``compile=True`` (``torch.compile``; in part (b)
 the compiling happens before the timed rounds, in part (a) it is part of the solve time).
+``--threads 2`` gives every run both cores of a 2-core machine (torch's own default there).
+``--async`` adds the part (b) variant ``rlpyt_async_T4_B8``: ``AsyncRl`` with
+``AsyncSerialSampler``, a sampler process (one torch thread) collecting 8 envs x 4 steps
+while the training process (``--threads`` threads) trains at the same replay ratio (its
+throttle holds it); it uses a second process, which SB3's loop has no counterpart for.
 
 Usage: ``python benchmarks/dqn.py [--parts a b c] [--seeds 3] [--max-steps 150000] [--seconds 30]
-[--compile]``
+[--compile] [--threads 1] [--async]``
 """
 
 import argparse
@@ -96,6 +103,9 @@ PONG = dict(
     max_grad_norm=10.0,
 )
 PONG_RLPYT_VARIANTS = {"rlpyt_T4_B1": (4, 1), "rlpyt_T32_B1": (32, 1), "rlpyt_T4_B8": (4, 8)}
+# AsyncRl + AsyncSerialSampler: a sampler process (one torch thread) collects while the
+# training process trains; only with --async (it uses a second core, SB3's loop does not)
+PONG_RLPYT_ASYNC_VARIANTS = {"rlpyt_async_T4_B8": (4, 8)}
 PONG_WARMUP_STEPS = 200  # env steps after learning starts before timing
 PONG_ROUNDS = 3
 
@@ -300,12 +310,20 @@ class _Clock:
 
 
 def pong_rlpyt(
-    seconds: float, batch_T: int, batch_B: int, side: str, compile=False, cuda_idx=None
+    seconds: float,
+    batch_T: int,
+    batch_B: int,
+    side: str,
+    compile=False,
+    cuda_idx=None,
+    asynchronous=False,
 ) -> dict:
     from rlpyt.agents.dqn.atari.atari_dqn_agent import AtariDqnAgent
     from rlpyt.algos.dqn.dqn import DQN
     from rlpyt.envs.atari.atari_env import AtariEnv
+    from rlpyt.runners.async_rl import AsyncRl
     from rlpyt.runners.minibatch_rl import MinibatchRl
+    from rlpyt.samplers.async_.serial_sampler import AsyncSerialSampler
     from rlpyt.samplers.serial.sampler import SerialSampler
     from rlpyt.utils.logging.context import logger_context
 
@@ -314,7 +332,8 @@ def pong_rlpyt(
     class TimedDQN(DQN):
         def optimize_agent(self, itr, samples=None, sampler_itr=None):
             opt_info = super().optimize_agent(itr, samples, sampler_itr)
-            if clock.mark((itr + 1) * batch_T * batch_B, bool(opt_info.loss)):
+            batches = itr + 1 if sampler_itr is None else sampler_itr + 1  # collected so far
+            if clock.mark(batches * batch_T * batch_B, bool(opt_info.loss)):
                 raise _Stop
             return opt_info
 
@@ -329,10 +348,13 @@ def pong_rlpyt(
         clip_grad_norm=PONG["max_grad_norm"],
     )
     eps = PONG["epsilon"]
-    runner = MinibatchRl(
+    SamplerCls, RunnerCls = (
+        (AsyncSerialSampler, AsyncRl) if asynchronous else (SerialSampler, MinibatchRl)
+    )
+    runner = RunnerCls(
         algo=algo,
         agent=AtariDqnAgent(eps_init=eps, eps_final=eps, compile=compile),
-        sampler=SerialSampler(
+        sampler=SamplerCls(
             EnvCls=AtariEnv,
             env_kwargs=dict(game="pong"),
             batch_T=batch_T,
@@ -419,13 +441,18 @@ def _job(name, kwargs):
     return pong_sb3(**kwargs)
 
 
-def _child(name, kwargs, conn):
+def _child(name, kwargs, threads, conn):
     import torch
+
+    from rlpyt.utils.malloc import keep_freed_memory
 
     devnull = os.open(os.devnull, os.O_WRONLY)  # only the parent prints (the JSON)
     os.dup2(devnull, 1)
     sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115 - fd 1 lives as long as the process
-    torch.set_num_threads(1)
+    torch.set_num_threads(threads)
+    # the allocator setting rlpyt's runners make at start-up, given to SB3's process too
+    # (see "The Pong loop with glibc's malloc keeping freed memory" in docs/benchmarks.md)
+    keep_freed_memory()
     try:
         conn.send(("ok", _job(name, kwargs)))
     except BaseException as err:  # report, do not hang the parent
@@ -434,10 +461,10 @@ def _child(name, kwargs, conn):
         conn.close()
 
 
-def run_in_subprocess(ctx, name, **kwargs) -> dict:
+def run_in_subprocess(ctx, name, threads=1, **kwargs) -> dict:
     t0 = time.perf_counter()
     recv, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(name, kwargs, send))
+    proc = ctx.Process(target=_child, args=(name, kwargs, threads, send))
     proc.start()
     send.close()
     status, payload = recv.recv()
@@ -468,18 +495,21 @@ def _r(x, nd=3):
     return None if x is None else round(x, nd)
 
 
-def part_a(ctx, seeds: int, max_steps: int, compile=False) -> dict:
+def part_a(ctx, seeds: int, max_steps: int, compile=False, threads=1) -> dict:
     runs = {"rlpyt_B1": [], "sb3": [], "rlpyt_B8": []}
     for seed in range(seeds):
         order = ["rlpyt_B1", "sb3"] if seed % 2 == 0 else ["sb3", "rlpyt_B1"]
         for side in [*order, "rlpyt_B8"]:
             if side == "sb3":
-                res = run_in_subprocess(ctx, "cartpole_sb3", seed=seed, max_steps=max_steps)
+                res = run_in_subprocess(
+                    ctx, "cartpole_sb3", threads, seed=seed, max_steps=max_steps
+                )
             else:
                 B = int(side[len("rlpyt_B") :])
                 res = run_in_subprocess(
                     ctx,
                     "cartpole_rlpyt",
+                    threads,
                     seed=seed,
                     max_steps=max_steps,
                     batch_B=B,
@@ -529,17 +559,23 @@ def part_a(ctx, seeds: int, max_steps: int, compile=False) -> dict:
     return out
 
 
-def part_b(ctx, seconds: float, compile=False) -> dict:
-    names = ["sb3", *PONG_RLPYT_VARIANTS]
-    res = {}
-    for name in names:  # SB3 first, then the rlpyt variants: each a fresh process
-        if name == "sb3":
-            res[name] = run_in_subprocess(ctx, "pong_sb3", seconds=seconds)
-        else:
-            T, B = PONG_RLPYT_VARIANTS[name]
-            res[name] = run_in_subprocess(
-                ctx, "pong_rlpyt", seconds=seconds, batch_T=T, batch_B=B, side=name, compile=compile
-            )
+def part_b(ctx, seconds: float, compile=False, threads=1, asynchronous=False) -> dict:
+    variants = dict(PONG_RLPYT_VARIANTS)
+    if asynchronous:
+        variants.update(PONG_RLPYT_ASYNC_VARIANTS)
+    res = {"sb3": run_in_subprocess(ctx, "pong_sb3", threads, seconds=seconds)}
+    for name, (T, B) in variants.items():  # SB3 first, then the rlpyt variants
+        res[name] = run_in_subprocess(
+            ctx,
+            "pong_rlpyt",
+            threads,
+            seconds=seconds,
+            batch_T=T,
+            batch_B=B,
+            side=name,
+            compile=compile,
+            asynchronous=name in PONG_RLPYT_ASYNC_VARIANTS,
+        )
     sb3 = res["sb3"]["frames_per_s"]
     out = {
         name: {
@@ -548,9 +584,10 @@ def part_b(ctx, seconds: float, compile=False) -> dict:
         }
         for name, r in res.items()
     }
-    for name in PONG_RLPYT_VARIANTS:
+    for name in variants:
         out[name]["vs_sb3"] = round(res[name]["frames_per_s"] / sb3, 3)
-    best = max(PONG_RLPYT_VARIANTS, key=lambda n: res[n]["frames_per_s"])
+    best = max(variants, key=lambda n: res[n]["frames_per_s"])
+    out["rlpyt_variants_T_B"] = variants
     out["fastest_rlpyt"] = best
     out["target_min"] = PONG_TARGET
     out["target_met_T4_B1"] = out["rlpyt_T4_B1"]["vs_sb3"] >= PONG_TARGET
@@ -591,7 +628,21 @@ def main() -> None:
     parser.add_argument(
         "--compile", action="store_true", help="rlpyt agents with compile=True (torch.compile)"
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads of every run (2 gives each library both cores of this machine)",
+    )
+    parser.add_argument(
+        "--async",
+        dest="asynchronous",
+        action="store_true",
+        help="part (b): also rlpyt's AsyncRl variant (a sampler process beside the training one)",
+    )
     args = parser.parse_args()
+    if args.threads < 1:
+        parser.error(f"--threads must be >= 1, got {args.threads}")
     interval = LOG_INTERVAL_ITRS * ITR_STEPS
     max_steps = math.ceil(args.max_steps / interval) * interval
     ctx = mp.get_context("spawn")
@@ -604,9 +655,11 @@ def main() -> None:
     result = {
         "benchmark": "dqn",
         "rlpyt_compile": args.compile,
+        "torch_threads": args.threads,
         "fairness": (
-            "each run in its own spawned subprocess with torch.set_num_threads(1), one at a "
-            "time, alternating which library goes first per seed; CPU only"
+            f"each run in its own spawned subprocess with torch.set_num_threads({args.threads})"
+            " and glibc malloc keeping freed memory (rlpyt.utils.malloc), one at a time, "
+            "alternating which library goes first per seed; CPU only"
         ),
     }
     if "a" in args.parts:
@@ -615,14 +668,13 @@ def main() -> None:
             "seeds": args.seeds,
             "max_steps": max_steps,
             "hyperparameters": CARTPOLE,
-            **part_a(ctx, args.seeds, max_steps, args.compile),
+            **part_a(ctx, args.seeds, max_steps, args.compile, args.threads),
         }
     if "b" in args.parts:
         result["b_pong_frames_per_s"] = {
             "seconds": args.seconds,
             "hyperparameters": PONG,
-            "rlpyt_variants_T_B": PONG_RLPYT_VARIANTS,
-            **part_b(ctx, args.seconds, args.compile),
+            **part_b(ctx, args.seconds, args.compile, args.threads, args.asynchronous),
         }
     if "c" in args.parts:
         result["c_replay_memory_1M"] = part_c()

@@ -25,8 +25,11 @@ Two parts (``--parts pendulum cheetah``):
 * ``cheetah``: HalfCheetah-v5, ``--cheetah-updates`` gradient steps after the
   1000 learning-start steps, same settings; the same two speed figures.
 
-Each run is a fresh spawned subprocess that calls ``torch.set_num_threads(1)``;
-runs go one at a time, alternating which library goes first per seed.
+Each run is a fresh spawned subprocess that calls ``torch.set_num_threads(--threads)``
+(default 1; ``--threads 2`` gives each library both cores of a 2-core machine, torch's own
+default there) and sets glibc's malloc to keep freed memory as rlpyt's runners do at
+start-up (``rlpyt.utils.malloc``; SB3's process gets the same setting); runs go one at a
+time, alternating which library goes first per seed.
 
 Ratios (rlpyt / SB3, medians over seeds; an unsolved run counts as infinitely slow)::
 
@@ -35,7 +38,7 @@ Ratios (rlpyt / SB3, medians over seeds; an unsolved run counts as infinitely sl
     step_time_ratio      seconds per env step while learning
 
 Usage: ``python benchmarks/sac.py [--parts pendulum cheetah] [--seeds 2] [--max-steps 30000]
-[--cheetah-updates 2000] [--batch-T 1]``
+[--cheetah-updates 2000] [--batch-T 1] [--threads 1]``
 """
 
 import argparse
@@ -264,13 +267,16 @@ def run_sb3(env_id: str, seed: int, max_steps: int, solve: bool) -> dict:
     return tracker.result("sb3", seed)
 
 
-def _child(side, kwargs, conn):
+def _child(side, kwargs, threads, conn):
     import torch
+
+    from rlpyt.utils.malloc import keep_freed_memory
 
     devnull = os.open(os.devnull, os.O_WRONLY)  # only the parent prints (the JSON)
     os.dup2(devnull, 1)
     sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115 - fd 1 lives as long as the process
-    torch.set_num_threads(1)
+    torch.set_num_threads(threads)
+    keep_freed_memory()  # what rlpyt's runners set at start-up, given to SB3's process too
     try:
         conn.send(("ok", (run_rlpyt if side == "rlpyt" else run_sb3)(**kwargs)))
     except BaseException as err:  # report, do not hang the parent
@@ -279,9 +285,9 @@ def _child(side, kwargs, conn):
         conn.close()
 
 
-def run_in_subprocess(ctx, side, **kwargs) -> dict:
+def run_in_subprocess(ctx, side, threads=1, **kwargs) -> dict:
     recv, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(side, kwargs, send))
+    proc = ctx.Process(target=_child, args=(side, kwargs, threads, send))
     proc.start()
     send.close()
     status, payload = recv.recv()
@@ -304,7 +310,7 @@ def _ratio(a, b):
     return None if a is None or b is None else a / b
 
 
-def run_part(ctx, env_id, seeds, max_steps, solve, batch_T) -> dict:
+def run_part(ctx, env_id, seeds, max_steps, solve, batch_T, threads=1) -> dict:
     runs = {"rlpyt": [], "sb3": []}
     for seed in range(seeds):
         order = ("rlpyt", "sb3") if seed % 2 == 0 else ("sb3", "rlpyt")
@@ -312,7 +318,7 @@ def run_part(ctx, env_id, seeds, max_steps, solve, batch_T) -> dict:
             kwargs = dict(env_id=env_id, seed=seed, max_steps=max_steps, solve=solve)
             if side == "rlpyt":
                 kwargs["batch_T"] = batch_T
-            runs[side].append(run_in_subprocess(ctx, side, **kwargs))
+            runs[side].append(run_in_subprocess(ctx, side, threads, **kwargs))
     out = {}
     for side, side_runs in runs.items():
         med = {
@@ -365,7 +371,10 @@ def main() -> None:
         default=1,
         help="rlpyt env steps per iteration (then batch_T gradient steps); SB3 stays at 1",
     )
+    parser.add_argument("--threads", type=int, default=1, help="torch threads of every run")
     args = parser.parse_args()
+    if args.threads < 1:
+        parser.error(f"--threads must be >= 1, got {args.threads}")
     SETTINGS["rlpyt_sampler"] = f"SerialSampler(batch_T={args.batch_T}, batch_B=1)"
     ctx = mp.get_context("spawn")
 
@@ -378,9 +387,11 @@ def main() -> None:
         "benchmark": "sac",
         "settings": SETTINGS,
         "seeds": args.seeds,
+        "torch_threads": args.threads,
         "fairness": (
-            "each run in its own spawned subprocess with torch.set_num_threads(1), one at a "
-            "time, alternating which library goes first per seed; CPU only"
+            f"each run in its own spawned subprocess with torch.set_num_threads({args.threads})"
+            " and glibc malloc keeping freed memory (rlpyt.utils.malloc), one at a time, "
+            "alternating which library goes first per seed; CPU only"
         ),
     }
     if "pendulum" in args.parts:
@@ -388,7 +399,9 @@ def main() -> None:
             "env": "Pendulum-v1",
             "max_steps": args.max_steps,
             "solved": f"mean return of the last {WINDOW} training episodes >= {SOLVED_RETURN}",
-            **run_part(ctx, "Pendulum-v1", args.seeds, args.max_steps, True, args.batch_T),
+            **run_part(
+                ctx, "Pendulum-v1", args.seeds, args.max_steps, True, args.batch_T, args.threads
+            ),
         }
     if "cheetah" in args.parts:
         steps = LEARNING_STARTS + args.cheetah_updates
@@ -396,7 +409,7 @@ def main() -> None:
             "env": "HalfCheetah-v5",
             "env_steps": steps,
             "updates": args.cheetah_updates,
-            **run_part(ctx, "HalfCheetah-v5", args.seeds, steps, False, args.batch_T),
+            **run_part(ctx, "HalfCheetah-v5", args.seeds, steps, False, args.batch_T, args.threads),
         }
     result["machine"] = {
         "python": platform.python_version(),
