@@ -244,7 +244,7 @@ class BaseReplayBuffer:
         self.strategy.set_beta(beta)
 
     def update_batch_priorities(self, priorities) -> None:
-        """Priorities ``[batch_B]`` (e.g. |TD error|) of the last ``sample_batch``."""
+        """Priorities ``[batch_B]`` (e.g. ``abs(TD error)``) of the last ``sample_batch``."""
         self.strategy.update_batch_priorities(priorities)
 
     # -- sampling helpers -----------------------------------------------------------

@@ -14,13 +14,16 @@ Into the buffer (one entry of each is the ``example`` a buffer is built from):
     and ``final_observation[t]`` is the observation the env produced at such a
     cut (before the reset); it is read only where ``timeout`` is true and stored
     sparsely.
-``SamplesToBufferFrame``: the same plus ``traj_done`` (Atari: the game is over,
-    as opposed to a lost life). Frame buffers accept it for interface
-    compatibility; they find the starts of frame stacks from the frames
-    themselves (see :mod:`rlpyt.replays.frame`), so they do not store it.
-``SamplesToBufferRnn``: :class:`SamplesToBuffer` plus ``prev_rnn_state`` (the
-    agent's recurrent state before step ``t``, batch-first ``[B, ...]`` per step).
-``SamplesToBufferRnnFrame``: the frame variant plus ``prev_rnn_state``.
+``SamplesToBufferFrame``
+    The same plus ``traj_done`` (Atari: the game is over, as opposed to a lost life).
+    Frame buffers accept it for interface compatibility; they find the starts of frame
+    stacks from the frames themselves (see :mod:`rlpyt.replays.frame`), so they do not
+    store it.
+``SamplesToBufferRnn``
+    :class:`SamplesToBuffer` plus ``prev_rnn_state`` (the agent's recurrent state before
+    step ``t``, batch-first ``[B, ...]`` per step).
+``SamplesToBufferRnnFrame``
+    The frame variant plus ``prev_rnn_state``.
 
 Out of the buffer:
 
@@ -33,19 +36,20 @@ Out of the buffer:
     a timeout); ``target_inputs`` the agent inputs at the bootstrap point;
     ``bootstrap_discount = discount^m * (1 - done_n)``. Every target is
     ``return_ + bootstrap_discount * Q_target(target_inputs)``.
-``SamplesFromReplayPri``: the same plus ``is_weights`` (importance weights,
-    max 1 over the batch).
-``SamplesFromReplaySeq``: for sequences of ``L = warmup_T + batch_T +
-    n_step_return`` steps: ``all_observation``, ``all_prev_action``,
-    ``all_prev_reward`` ``[L, batch_B]``; ``target_observation`` (``[L, batch_B]``,
-    with the final observation after each time-limit cut; the same tensor as
-    ``all_observation`` when the batch has no cut); ``action``, ``return_``,
-    ``done``, ``done_n``, ``bootstrap_discount``, ``bootstrap_index`` (int64
-    position in ``0..L-1`` of each target's bootstrap observation) and ``valid``
-    (bool, False on wait-reset padding), all ``[batch_T, batch_B]`` for the trained
-    steps ``warmup_T .. warmup_T + batch_T - 1``; ``init_rnn_state`` the stored
-    state at position 0, ``[batch_B, ...]``.
-``SamplesFromReplaySeqPri``: the same plus ``is_weights`` ``[batch_B]``.
+``SamplesFromReplayPri``
+    The same plus ``is_weights`` (importance weights, max 1 over the batch).
+``SamplesFromReplaySeq``
+    For sequences of ``L = warmup_T + batch_T + n_step_return`` steps:
+    ``all_observation``, ``all_prev_action``, ``all_prev_reward`` ``[L, batch_B]``;
+    ``target_observation`` (``[L, batch_B]``, with the final observation after each
+    time-limit cut; the same tensor as ``all_observation`` when the batch has no cut);
+    ``action``, ``return_``, ``done``, ``done_n``, ``bootstrap_discount``,
+    ``bootstrap_index`` (int64 position in ``0..L-1`` of each target's bootstrap
+    observation) and ``valid`` (bool, False on wait-reset padding), all
+    ``[batch_T, batch_B]`` for the trained steps ``warmup_T .. warmup_T + batch_T - 1``;
+    ``init_rnn_state`` the stored state at position 0, ``[batch_B, ...]``.
+``SamplesFromReplaySeqPri``
+    The same plus ``is_weights`` ``[batch_B]``.
 
 Out of the episode replay (:class:`~rlpyt.replays.episodes.EpisodeReplay`, whole finished
 episodes, no ``[T, B]`` layout), ``[N]`` transitions:

@@ -224,7 +224,7 @@ class PrioritizedStrategy:
         return self.rng.permutation(idxs)
 
     def update_batch_priorities(self, priorities) -> None:
-        """New priorities (e.g. |TD errors|) ``[batch_B]`` for the last sampled batch."""
+        """New priorities (e.g. ``abs(TD error)``) ``[batch_B]`` for the last sampled batch."""
         if self.last_idxs is None:
             raise RuntimeError("update_batch_priorities before any sample_batch")
         priorities = _as_float64(priorities).reshape(-1)

@@ -122,7 +122,9 @@ def _check_affinity(affinity, world_size):
 class SyncRlMixin:
     """What makes a :class:`MinibatchRlBase` runner a synchronous multi-learner one.
 
-    Args (besides those of :class:`~rlpyt.runners.minibatch_rl.MinibatchRlBase`):
+    Arguments besides those of :class:`~rlpyt.runners.minibatch_rl.MinibatchRlBase`:
+
+    Args:
         affinity: a list of per-learner dicts (``cuda_idx``, ``workers_cpus``,
             ``master_cpus``, ``torch_threads``...), one per rank; its length is
             the world size.

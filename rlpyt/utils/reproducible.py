@@ -8,13 +8,13 @@ same seed.
 
 With it, every library is put on one code path that all x86-64 CPUs share:
 
-==============================  ======================================================
-``MKL_CBWR=COMPATIBLE``         MKL's conditional numerical reproducibility (matmul)
-``ATEN_CPU_CAPABILITY=default`` torch's own kernels without AVX2 / AVX-512
-``NPY_DISABLE_CPU_FEATURES``    numpy's baseline loops (sin, exp, ... used by envs)
-``OMP_NUM_THREADS=1``           one intra-op thread (a reduction's split depends on it)
-``MKL_NUM_THREADS=1``           likewise for MKL
-==============================  ======================================================
+===============================  ======================================================
+``MKL_CBWR=COMPATIBLE``          MKL's conditional numerical reproducibility (matmul)
+``ATEN_CPU_CAPABILITY=default``  torch's own kernels without AVX2 / AVX-512
+``NPY_DISABLE_CPU_FEATURES``     numpy's baseline loops (sin, exp, ... used by envs)
+``OMP_NUM_THREADS=1``            one intra-op thread (a reduction's split depends on it)
+``MKL_NUM_THREADS=1``            likewise for MKL
+===============================  ======================================================
 
 and, in the process, ``torch.use_deterministic_algorithms(True)``, one torch thread, and
 oneDNN (mkldnn) off, so convolutions run through the im2col + MKL path above.

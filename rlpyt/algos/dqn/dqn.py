@@ -60,9 +60,14 @@ class DQN(ReplayAlgorithm):
         clip_grad_norm: gradient-norm clip.
         eps_steps: env steps over which the agent's epsilon anneals (after min_steps_learn).
         double_dqn: pick the bootstrap action with the online network (van Hasselt 2016).
-        prioritized_replay, pri_alpha, pri_beta_init, pri_beta_final, pri_beta_steps,
-            default_priority: prioritized replay (Schaul 2016); beta anneals linearly
-            over ``pri_beta_steps`` env steps, a pure function of the iteration.
+        prioritized_replay: sample transitions by priority (Schaul 2016).
+        pri_alpha: the priority exponent.
+        pri_beta_init: the importance-sampling exponent beta at the start; it anneals
+            linearly to ``pri_beta_final`` over ``pri_beta_steps`` env steps (a pure
+            function of the iteration).
+        pri_beta_final: beta at the end of the anneal.
+        pri_beta_steps: env steps of the anneal.
+        default_priority: the priority of new transitions before any update.
         options: :class:`~rlpyt.algos.replay.ReplayOptions` (``OptimCls``, ``optim_kwargs``,
             ``initial_optim_state_dict``, ``ReplayBufferCls``, ``replay_kwargs``,
             ``updates_per_sync``, ``snapshot_replay``), as for

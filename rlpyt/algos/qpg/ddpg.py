@@ -25,6 +25,9 @@ OptInfo = namedtuple("OptInfo", ["muLoss", "qLoss", "muGradNorm", "qGradNorm", "
 class DDPG(QpgAlgorithm):
     """Deep deterministic policy gradient (names and defaults of the original rlpyt).
 
+    The other arguments, and ``options`` (:class:`~rlpyt.algos.replay.ReplayOptions`), are
+    those of :class:`~rlpyt.algos.replay.ReplayAlgorithm`.
+
     Args:
         learning_rate: the policy's (mu) learning rate.
         q_learning_rate: the critic's.
@@ -32,8 +35,6 @@ class DDPG(QpgAlgorithm):
         q_target_clip: targets are clamped to +- this (guards against blow-ups).
         bootstrap_timelimit: the original's keyword; True (the default) is what happens
             always, False is refused: see :func:`~rlpyt.algos.qpg.base.check_bootstrap_timelimit`.
-        (the others, and ``options`` (:class:`~rlpyt.algos.replay.ReplayOptions`): see
-        :class:`~rlpyt.algos.replay.ReplayAlgorithm`)
     """
 
     opt_info_fields = tuple(OptInfo._fields)

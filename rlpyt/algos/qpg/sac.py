@@ -32,20 +32,23 @@ OptInfo = namedtuple(
 class SAC(QpgAlgorithm):
     """Soft actor-critic (names and defaults of the original rlpyt's SAC, twin-Q version).
 
+    ``discount``, ``batch_size``, ``min_steps_learn``, ``replay_size``, ``replay_ratio``,
+    ``target_update_tau``, ``target_update_interval``, ``n_step_return``, ``clip_grad_norm``
+    and ``options`` (:class:`~rlpyt.algos.replay.ReplayOptions`: ``OptimCls``,
+    ``optim_kwargs``, ``initial_optim_state_dict``, ``ReplayBufferCls``, ``replay_kwargs``,
+    ``updates_per_sync``, ``snapshot_replay``) are those of
+    :class:`~rlpyt.algos.replay.ReplayAlgorithm`; ``replay_ratio=256`` with
+    ``batch_size=256`` is one gradient step per env step.
+
     Args:
-        discount, batch_size, min_steps_learn, replay_size, replay_ratio,
-            target_update_tau, target_update_interval, n_step_return, clip_grad_norm, and
-            ``options`` (:class:`~rlpyt.algos.replay.ReplayOptions`: OptimCls, optim_kwargs,
-            initial_optim_state_dict, ReplayBufferCls, replay_kwargs, updates_per_sync,
-            snapshot_replay): see :class:`~rlpyt.algos.replay.ReplayAlgorithm`. ``replay_ratio=256`` with
-            ``batch_size=256`` is one gradient step per env step.
         learning_rate: for the policy, the critics and alpha.
         fixed_alpha: a fixed temperature; None learns it towards ``target_entropy``.
         reward_scale: multiplies the (n-step) rewards in the critic target.
         target_entropy: "auto" (= -action dimension) or a number.
-        reparameterize, action_prior, bootstrap_timelimit, policy_output_regularization: keywords of the original's SAC,
-            accepted with the values that describe this SAC (``True``, ``"uniform"``,
-            ``True``, ``None`` or 0); the others are refused with the reason (see docs/porting.md).
+        reparameterize, action_prior, bootstrap_timelimit, policy_output_regularization: the
+            original SAC's keywords, accepted with the values that describe this SAC
+            (``True``, ``"uniform"``, ``True``, ``None`` or 0); other values are refused
+            with the reason (see docs/porting.md).
     """
 
     opt_info_fields = tuple(OptInfo._fields)

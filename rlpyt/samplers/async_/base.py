@@ -72,7 +72,8 @@ class AsyncSamplerBase:
 
     Args:
         SamplerCls: the synchronous sampler class run in the sampler process.
-        *args, **kwargs: its constructor arguments (the original's keywords:
+        *args: its constructor's positional arguments.
+        **kwargs: its constructor's keyword arguments (the original's keywords:
             ``EnvCls``, ``env_kwargs``, ``batch_T``, ``batch_B``, ``eval_n_envs``...).
         max_lead: batches the sampler may run ahead of the optimizer (>= 1): of the replay
             ratio (:class:`~rlpyt.runners.async_rl.AsyncRl`), or of the learner, the bound
