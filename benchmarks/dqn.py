@@ -69,6 +69,8 @@ import tempfile
 import time
 from collections import deque
 
+from isolated import run_isolated
+
 SOLVED_RETURN = 475.0
 WINDOW = 20
 ITR_STEPS = 256  # env steps per training round in part (a)
@@ -431,46 +433,22 @@ def pong_sb3(seconds: float) -> dict:
 # -- subprocesses ---------------------------------------------------------------------
 
 
-def _job(name, kwargs):
-    if name == "cartpole_rlpyt":
-        return cartpole_rlpyt(**kwargs)
-    if name == "cartpole_sb3":
-        return cartpole_sb3(**kwargs)
-    if name == "pong_rlpyt":
-        return pong_rlpyt(**kwargs)
-    return pong_sb3(**kwargs)
-
-
-def _child(name, kwargs, threads, conn):
-    import torch
-
-    from rlpyt.utils.malloc import keep_freed_memory
-
-    devnull = os.open(os.devnull, os.O_WRONLY)  # only the parent prints (the JSON)
-    os.dup2(devnull, 1)
-    sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115 - fd 1 lives as long as the process
-    torch.set_num_threads(threads)
-    # the allocator setting rlpyt's runners make at start-up, given to SB3's process too
-    # (see "The Pong loop with glibc's malloc keeping freed memory" in docs/benchmarks.md)
-    keep_freed_memory()
-    try:
-        conn.send(("ok", _job(name, kwargs)))
-    except BaseException as err:  # report, do not hang the parent
-        conn.send(("error", f"{type(err).__name__}: {err}"))
-    finally:
-        conn.close()
+JOBS = {
+    "cartpole_rlpyt": cartpole_rlpyt,
+    "cartpole_sb3": cartpole_sb3,
+    "pong_rlpyt": pong_rlpyt,
+    "pong_sb3": pong_sb3,
+}
 
 
 def run_in_subprocess(ctx, name, threads=1, **kwargs) -> dict:
+    """``JOBS[name](**kwargs)`` in a fresh process; the allocator set there as a runner sets
+    it, SB3's process included (see "The Pong loop with glibc's malloc keeping freed memory"
+    in docs/benchmarks.md)."""
     t0 = time.perf_counter()
-    recv, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(name, kwargs, threads, send))
-    proc.start()
-    send.close()
-    status, payload = recv.recv()
-    proc.join()
-    if status != "ok":
-        raise RuntimeError(f"{name} {kwargs} failed: {payload}")
+    payload = run_isolated(
+        ctx, JOBS[name], kwargs, f"{name} {kwargs}", threads, keep_freed_memory=True
+    )
     print(f"dqn.py: {name} {kwargs} done in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     return payload
 

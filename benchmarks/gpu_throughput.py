@@ -19,11 +19,11 @@ import argparse
 import json
 import multiprocessing as mp
 import os
-import sys
 import tempfile
 import time
 
 import dqn
+from isolated import run_isolated
 
 A2C_WARMUP_ITRS = 5
 
@@ -79,28 +79,8 @@ def a2c_gpu_sampler(seconds: float) -> dict:
     return {"frames_per_s": frames / (marks[-1] - marks[0]), "workers": len(cpus)}
 
 
-def _child(kwargs, conn):
-    devnull = os.open(os.devnull, os.O_WRONLY)  # only the parent prints (the JSON)
-    os.dup2(devnull, 1)
-    sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115 - fd 1 lives as long as the process
-    try:
-        conn.send(("ok", a2c_gpu_sampler(**kwargs)))
-    except BaseException as err:  # report, do not hang the parent
-        conn.send(("error", f"{type(err).__name__}: {err}"))
-    finally:
-        conn.close()
-
-
 def _a2c_in_subprocess(ctx, seconds: float) -> dict:
-    recv, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(dict(seconds=seconds), send))
-    proc.start()
-    send.close()
-    status, payload = recv.recv()
-    proc.join()
-    if status != "ok":
-        raise RuntimeError(f"a2c_gpu_sampler failed: {payload}")
-    return payload
+    return run_isolated(ctx, a2c_gpu_sampler, dict(seconds=seconds), "a2c_gpu_sampler", None)
 
 
 def _case(run):

@@ -45,10 +45,11 @@ import multiprocessing as mp
 import os
 import platform
 import statistics
-import sys
 import tempfile
 import time
 from collections import deque
+
+from isolated import run_isolated
 
 SOLVED_RETURN = 475.0
 WINDOW = 20  # completed training episodes averaged for the solve check
@@ -228,36 +229,12 @@ def run_sb3(seed: int, max_steps: int) -> dict:
     return tracker.result("sb3", seed)
 
 
-def _child(side, seed, max_steps, conn, env_backend="gym_vector"):
-    import torch
-
-    # Only the parent prints (the JSON); rlpyt's logger writes its table to stdout.
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)
-    sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115 - fd 1 lives as long as the process
-    torch.set_num_threads(1)
-    try:
-        if side == "rlpyt":
-            result = run_rlpyt(seed, max_steps, env_backend)
-        else:
-            result = run_sb3(seed, max_steps)
-        conn.send(("ok", result))
-    except BaseException as err:  # report, do not hang the parent
-        conn.send(("error", f"{type(err).__name__}: {err}"))
-    finally:
-        conn.close()
-
-
 def run_in_subprocess(ctx, side, seed, max_steps, env_backend="gym_vector") -> dict:
-    recv, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(side, seed, max_steps, send, env_backend))
-    proc.start()
-    send.close()
-    status, payload = recv.recv()
-    proc.join()
-    if status != "ok":
-        raise RuntimeError(f"{side} seed {seed} failed: {payload}")
-    return payload
+    kwargs = dict(seed=seed, max_steps=max_steps)
+    if side == "rlpyt":
+        kwargs["env_backend"] = env_backend
+    fn = run_rlpyt if side == "rlpyt" else run_sb3
+    return run_isolated(ctx, fn, kwargs, f"{side} seed {seed}", threads=1)
 
 
 def _median(values):

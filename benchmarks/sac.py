@@ -48,10 +48,11 @@ import multiprocessing as mp
 import os
 import platform
 import statistics
-import sys
 import tempfile
 import time
 from collections import deque
+
+from isolated import run_isolated
 
 SOLVED_RETURN = -200.0
 WINDOW = 10  # completed training episodes averaged for the solve check
@@ -267,34 +268,10 @@ def run_sb3(env_id: str, seed: int, max_steps: int, solve: bool) -> dict:
     return tracker.result("sb3", seed)
 
 
-def _child(side, kwargs, threads, conn):
-    import torch
-
-    from rlpyt.utils.malloc import keep_freed_memory
-
-    devnull = os.open(os.devnull, os.O_WRONLY)  # only the parent prints (the JSON)
-    os.dup2(devnull, 1)
-    sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115 - fd 1 lives as long as the process
-    torch.set_num_threads(threads)
-    keep_freed_memory()  # what rlpyt's runners set at start-up, given to SB3's process too
-    try:
-        conn.send(("ok", (run_rlpyt if side == "rlpyt" else run_sb3)(**kwargs)))
-    except BaseException as err:  # report, do not hang the parent
-        conn.send(("error", f"{type(err).__name__}: {err}"))
-    finally:
-        conn.close()
-
-
 def run_in_subprocess(ctx, side, threads=1, **kwargs) -> dict:
-    recv, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(side, kwargs, threads, send))
-    proc.start()
-    send.close()
-    status, payload = recv.recv()
-    proc.join()
-    if status != "ok":
-        raise RuntimeError(f"{side} {kwargs} failed: {payload}")
-    return payload
+    """One run in a fresh process, its allocator set as rlpyt's runners set it (SB3's too)."""
+    fn = run_rlpyt if side == "rlpyt" else run_sb3
+    return run_isolated(ctx, fn, kwargs, f"{side} {kwargs}", threads, keep_freed_memory=True)
 
 
 def _median(values):
