@@ -50,7 +50,7 @@ SETTINGS = {
         EnvCls=partial(gym_make, "CartPole-v1"), env_kwargs={}, Agent=MlpFfAgent, Bs=(8, 32), T=64
     ),
     "pong": dict(
-        EnvCls=AtariEnv, env_kwargs=dict(game="pong"), Agent=AtariFfAgent, Bs=(8, 16), T=16
+        EnvCls=AtariEnv, env_kwargs=dict(game="pong"), Agent=AtariFfAgent, Bs=(8, 16, 32), T=16
     ),
 }
 SAMPLERS = {
